@@ -1,0 +1,133 @@
+package plan
+
+import "time"
+
+// Plan is a validated plan, version 1, with defaults merged into every instance.
+type Plan struct {
+	// File is the path the plan was loaded from, as given by the caller.
+	File    string
+	Version int
+	// Name names the run: metric labels, journal and lock file names.
+	Name string
+	// Providers by name as written in the plan.
+	Providers map[string]*Provider
+	Rollout   Rollout
+	// Instances in plan order, defaults merged. Changes are applied in this order.
+	Instances []*Instance
+}
+
+// Provider types understood by reimage.
+const (
+	TypeKsyun       = "ksyun"
+	TypeHuaweiCloud = "huaweicloud"
+)
+
+// Provider is one cloud account in one region.
+type Provider struct {
+	Name   string
+	Type   string // TypeKsyun or TypeHuaweiCloud
+	Region string
+	// Endpoint overrides the cloud's default endpoint; empty for the default.
+	Endpoint string
+	// ProjectID is required for huaweicloud, empty for ksyun.
+	ProjectID   string
+	Credentials Credentials
+	Limits      Limits
+}
+
+// Credentials holds references to secrets, never the secrets themselves.
+// A nil reference means "use the ecosystem's environment variable".
+type Credentials struct {
+	AccessKey *SecretRef
+	SecretKey *SecretRef
+}
+
+// SecretRef points at a secret: exactly one of Env or File is set.
+type SecretRef struct {
+	Env  string
+	File string
+}
+
+// Limits bound the API calls one provider makes.
+type Limits struct {
+	RequestsPerSecond float64
+	Burst             int
+}
+
+// Default values applied when the plan does not set them.
+const (
+	DefaultConcurrency       = 10
+	DefaultInstanceTimeout   = 30 * time.Minute
+	DefaultRequestsPerSecond = 10
+)
+
+// Rollout says how changes are cut into waves and how failures are judged.
+type Rollout struct {
+	Concurrency     int
+	Waves           []Wave
+	MaxFailures     Size
+	InstanceTimeout time.Duration
+}
+
+// Wave is one entry of rollout.waves.
+type Wave struct {
+	Size  Size
+	Pause time.Duration
+}
+
+// Size is a count or a percentage: exactly one of Count or Percent is meaningful,
+// selected by IsPercent.
+type Size struct {
+	Count     int
+	Percent   int
+	IsPercent bool
+}
+
+// Running policies for instances that run when they are to be changed.
+const (
+	RunningStop = "stop"
+	RunningSkip = "skip"
+)
+
+// Instance is one server the plan manages, with defaults merged.
+type Instance struct {
+	ID       string
+	Name     string
+	Provider string // key into Plan.Providers
+	Image    string
+	Login    Login
+	Running  string // RunningStop or RunningSkip
+	// Reinstall is an optional token: reinstall once per token even when the image matches.
+	Reinstall string
+	Protect   bool
+	// KEC only.
+	SystemDisk *SystemDisk
+	UserData   *UserData
+	// Huawei only.
+	BYOL bool
+
+	// Line and Col locate the instance's entry in the plan file (1-based).
+	Line, Col int
+}
+
+// Login is exactly one login form.
+type Login struct {
+	Password       *SecretRef
+	KeyIDs         []string // KEC, at most 10
+	KeepImageLogin bool     // KEC, custom images
+	KeyName        string   // Huawei
+	UserID         string   // Huawei, optional with KeyName
+}
+
+// SystemDisk is KEC's system disk configuration for ModifyInstanceImage.
+type SystemDisk struct {
+	SizeGB int
+	Type   string
+	Resize string // "online" | "offline" | ""
+}
+
+// UserData is KEC user data: exactly one of File or Base64 is set in the plan.
+type UserData struct {
+	File   string
+	Base64 string
+}
