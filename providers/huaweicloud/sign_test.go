@@ -97,7 +97,7 @@ func TestSignVectors(t *testing.T) {
 
 func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
-		"web 01/服务器":       "web%2001%2F%E6%9C%8D%E5%8A%A1%E5%99%A8",
+		"web 01/服务器":        "web%2001%2F%E6%9C%8D%E5%8A%A1%E5%99%A8",
 		"env=prod,role=web": "env%3Dprod%2Crole%3Dweb",
 		"A-z_0.9~":          "A-z_0.9~",
 	} {
