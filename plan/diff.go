@@ -1,0 +1,126 @@
+package plan
+
+import "fmt"
+
+// Action is what apply would do to one instance.
+type Action int
+
+// Actions, in the order a plan lists them.
+const (
+	// ActionChange puts a different image on the instance.
+	ActionChange Action = iota
+	// ActionReinstall reinstalls the same image for a new reinstall token.
+	ActionReinstall
+	// ActionOK: the instance already runs the target image.
+	ActionOK
+	// ActionProtected: the plan says never to touch it.
+	ActionProtected
+	// ActionBlocked: it cannot be changed now; Change.Reason says why.
+	ActionBlocked
+)
+
+var actionNames = [...]string{"change", "reinstall", "ok", "protected", "blocked"}
+
+func (a Action) String() string {
+	if a >= 0 && int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Mutates reports whether the action changes the instance.
+func (a Action) Mutates() bool { return a == ActionChange || a == ActionReinstall }
+
+// Power is an instance's observed power state, as far as a diff cares.
+type Power int
+
+// Observed power states.
+const (
+	PowerUnknown Power = iota
+	PowerRunning
+	PowerStopped
+	// PowerBusy: a transitional state (stopping, rebuilding…); nothing can be submitted.
+	PowerBusy
+	PowerError
+)
+
+// Observed is what a cloud reported about one instance at look-up time.
+type Observed struct {
+	Found bool
+	Image string
+	Power Power
+	// Raw is the cloud's own state string, for people and for fingerprints.
+	Raw string
+	// Fault is the cloud's explanation of an error state.
+	Fault string
+}
+
+// Change is the diff for one instance: what apply would do and why.
+type Change struct {
+	Instance *Instance
+	Action   Action
+	// Reason explains blocked (and ok/protected) in words for people.
+	Reason string
+	// FromImage is the image the instance runs now ("" when unknown).
+	FromImage string
+	// StopFirst: it runs and has to be stopped for the change.
+	StopFirst bool
+	Observed  Observed
+}
+
+// Diff computes every instance's action from what was observed. observed is
+// keyed by Key(provider, id); doneToken returns the last reinstall token that
+// completed for an instance ("" when none).
+func Diff(p *Plan, observed map[string]Observed, doneToken func(provider, id string) string) []Change {
+	out := make([]Change, 0, len(p.Instances))
+	for _, in := range p.Instances {
+		out = append(out, diffOne(in, observed[Key(in.Provider, in.ID)], doneToken))
+	}
+	return out
+}
+
+// Key identifies an instance across providers.
+func Key(provider, id string) string { return provider + "/" + id }
+
+func diffOne(in *Instance, o Observed, doneToken func(provider, id string) string) Change {
+	c := Change{Instance: in, Observed: o, FromImage: o.Image}
+	switch {
+	case in.Protect:
+		c.Action, c.Reason = ActionProtected, "protect: true"
+		return c
+	case !o.Found:
+		c.Action, c.Reason = ActionBlocked, "instance not found"
+		return c
+	}
+	wantsReinstall := in.Reinstall != "" && (doneToken == nil || doneToken(in.Provider, in.ID) != in.Reinstall)
+	if o.Image == in.Image && !wantsReinstall {
+		c.Action = ActionOK
+		if in.Reinstall != "" {
+			c.Reason = fmt.Sprintf("reinstall token %q already done", in.Reinstall)
+		}
+		return c
+	}
+	switch o.Power {
+	case PowerError:
+		c.Action, c.Reason = ActionBlocked, "instance is in an error state ("+o.Raw+")"
+		if o.Fault != "" {
+			c.Reason += ": " + o.Fault
+		}
+		return c
+	case PowerBusy, PowerUnknown:
+		c.Action, c.Reason = ActionBlocked, "instance is busy ("+o.Raw+"); try again when it has settled"
+		return c
+	case PowerRunning:
+		if in.Running == RunningSkip {
+			c.Action, c.Reason = ActionBlocked, "instance is running and the plan says running: skip"
+			return c
+		}
+		c.StopFirst = true
+	}
+	if o.Image == in.Image {
+		c.Action, c.Reason = ActionReinstall, fmt.Sprintf("reinstall token %q", in.Reinstall)
+	} else {
+		c.Action = ActionChange
+	}
+	return c
+}
