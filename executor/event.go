@@ -1,0 +1,97 @@
+package executor
+
+import (
+	"time"
+
+	"github.com/reimage-dev/reimage/plan"
+)
+
+// EventType is a closed list of what a run reports.
+type EventType string
+
+// Event types, in the order a run emits them.
+const (
+	EventRunStart      EventType = "run_start"
+	EventResolve       EventType = "resolve" // an instance left in doubt by an earlier run is being resolved
+	EventWaveStart     EventType = "wave_start"
+	EventInstanceStart EventType = "instance_start"
+	EventInstanceStep  EventType = "instance_step"
+	EventInstanceDone  EventType = "instance_done"
+	EventInstanceFail  EventType = "instance_failed"
+	EventWaveEnd       EventType = "wave_end"
+	EventPause         EventType = "pause"
+	EventHalt          EventType = "halt"
+	EventRunEnd        EventType = "run_end"
+)
+
+// Steps an instance goes through.
+const (
+	StepStop      = "stop"
+	StepWaitStop  = "wait_stopped"
+	StepSubmit    = "submit"
+	StepWaitDone  = "wait_done"
+	StepStart     = "start"
+	StepWaitStart = "wait_running"
+	StepResolve   = "resolve"
+)
+
+// Event is one thing that happened in a run.
+type Event struct {
+	Type EventType
+	Time time.Time
+	// Wave is 1-based; Waves the number of waves planned.
+	Wave, Waves int
+	// WaveSize: instances in the wave (wave_start).
+	WaveSize int
+	// Change is set on instance events.
+	Change *plan.Change
+	Step   string
+	// Err is set on instance_failed and halt.
+	Err error
+	// Elapsed: of the instance (done/failed), of the wave (wave_end), of the run (run_end).
+	Elapsed time.Duration
+	// Pause: the pause about to be waited (pause).
+	Pause time.Duration
+	// Summary is set on run_start (planned counts) and run_end.
+	Summary *Summary
+}
+
+// Summary counts a run's instances.
+type Summary struct {
+	Total     int // changes the run set out to make
+	Done      int
+	Failed    int
+	Pending   int // never started (halted or interrupted)
+	Skipped   int // ok, protected or blocked: nothing to do
+	Blocked   int // part of Skipped, reported with their reasons
+	Resolved  int // left in doubt by an earlier run and resolved
+	Halted    bool
+	Interrupt bool
+}
+
+// Converged reports whether the run did everything it set out to do.
+func (s Summary) Converged() bool {
+	return s.Failed == 0 && s.Pending == 0 && !s.Halted && !s.Interrupt
+}
+
+// Observer receives a run's events. It is called from many goroutines and must
+// be safe for concurrent use, and quick: it runs on the engine's path.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(Event)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+// Observers fans events out to several observers in order.
+type Observers []Observer
+
+// Observe passes e to every observer.
+func (o Observers) Observe(e Event) {
+	for _, x := range o {
+		x.Observe(e)
+	}
+}

@@ -1,0 +1,292 @@
+package executor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Journal events. An intent is written, and fsynced, BEFORE the non-idempotent
+// call it announces, so that a crash at any point leaves a trace of every call
+// that may have reached the cloud.
+const (
+	EventIntent    = "intent"
+	EventSubmitted = "submitted"
+	EventDone      = "done"
+	EventFailed    = "failed"
+)
+
+// Record is one line of the journal. It holds ids, images, tokens and job ids:
+// never a secret.
+type Record struct {
+	Time      time.Time `json:"time"`
+	Run       string    `json:"run"`
+	Event     string    `json:"event"`
+	Provider  string    `json:"provider"`
+	ID        string    `json:"id"`
+	Action    string    `json:"action,omitempty"`
+	Image     string    `json:"image,omitempty"`
+	Token     string    `json:"token,omitempty"`
+	JobID     string    `json:"job,omitempty"`
+	RequestID string    `json:"request,omitempty"`
+	// WasRunning: the instance ran before the change, so it must run after it.
+	WasRunning bool   `json:"was_running,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Entry is what the journal knows of one instance.
+type Entry struct {
+	// Pending is the intent (merged with its submitted record) of a call whose
+	// outcome was never recorded: the call is in doubt until the cloud is asked.
+	Pending *Record
+	// DoneToken is the last reinstall token whose change completed.
+	DoneToken string
+}
+
+// Journal is the append-only, fsynced JSON-lines record of every
+// non-idempotent call, one per plan (and shard), kept in the state directory.
+type Journal struct {
+	path    string
+	mu      sync.Mutex
+	f       *os.File
+	entries map[string]*Entry // by plan.Key(provider, id)
+	now     func() time.Time
+}
+
+// OpenJournal reads the journal at path (creating it if needed), compacts it to
+// what still matters (unresolved intents and completed tokens), and opens it
+// for appending. A torn last line, left by a crash in the middle of a write, is
+// dropped: its call had not been made yet, since the intent is synced first.
+// The caller must hold the plan's lock.
+func OpenJournal(path string, now func() time.Time) (*Journal, error) {
+	if now == nil {
+		now = time.Now
+	}
+	j := &Journal{path: path, entries: map[string]*Entry{}, now: now}
+	if err := j.load(); err != nil {
+		return nil, err
+	}
+	if err := j.compact(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j.f = f
+	return j, nil
+}
+
+func (j *Journal) load() error {
+	f, err := os.Open(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			// No newline: a torn write. Its record was never complete, so the
+			// call it announced was never made.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read journal: %w", err)
+		}
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("journal %s:%d: %w (the journal is damaged; move it aside only after checking the instances it names)", j.path, line, err)
+		}
+		j.apply(rec)
+	}
+}
+
+// apply folds one record into the per-instance entries.
+func (j *Journal) apply(rec Record) {
+	key := rec.Provider + "/" + rec.ID
+	e := j.entries[key]
+	if e == nil {
+		e = &Entry{}
+		j.entries[key] = e
+	}
+	switch rec.Event {
+	case EventIntent:
+		r := rec
+		e.Pending = &r
+	case EventSubmitted:
+		if e.Pending != nil {
+			e.Pending.JobID, e.Pending.RequestID = rec.JobID, rec.RequestID
+		} else {
+			r := rec
+			e.Pending = &r
+		}
+	case EventDone:
+		if rec.Token != "" {
+			e.DoneToken = rec.Token
+		}
+		e.Pending = nil
+	case EventFailed:
+		e.Pending = nil
+	}
+}
+
+// compact rewrites the journal with one or two lines per instance that still
+// matter, atomically (temporary file, fsync, rename, fsync of the directory), so
+// that a journal kept across years of cron runs stays small.
+func (j *Journal) compact() error {
+	keys := make([]string, 0, len(j.entries))
+	for k, e := range j.entries {
+		if e.Pending == nil && e.DoneToken == "" {
+			delete(j.entries, k)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, k := range keys {
+		e := j.entries[k]
+		if e.DoneToken != "" {
+			prov, id := splitKey(k)
+			_ = enc.Encode(Record{Time: j.now().UTC(), Run: "compacted", Event: EventDone, Provider: prov, ID: id, Token: e.DoneToken})
+		}
+		if e.Pending != nil {
+			_ = enc.Encode(e.Pending)
+		}
+	}
+	return writeFileAtomic(j.path, buf.Bytes(), 0o600)
+}
+
+func splitKey(k string) (string, string) {
+	for i := 0; i < len(k); i++ {
+		if k[i] == '/' {
+			return k[:i], k[i+1:]
+		}
+	}
+	return k, ""
+}
+
+// writeFileAtomic replaces path with data so that readers see the old or the
+// new content, never a part.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Entry returns what the journal knows of one instance (the zero Entry when nothing).
+func (j *Journal) Entry(provider, id string) Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if e := j.entries[provider+"/"+id]; e != nil {
+		out := *e
+		if e.Pending != nil {
+			p := *e.Pending
+			out.Pending = &p
+		}
+		return out
+	}
+	return Entry{}
+}
+
+// DoneToken returns the last completed reinstall token of an instance.
+func (j *Journal) DoneToken(provider, id string) string { return j.Entry(provider, id).DoneToken }
+
+// Append writes one record and fsyncs it before returning: when Append returns
+// nil the record survives a crash.
+func (j *Journal) Append(rec Record) error {
+	if rec.Time.IsZero() {
+		rec.Time = j.now().UTC()
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s %s: fsync: %w", rec.Event, rec.ID, err)
+	}
+	j.apply(rec)
+	return nil
+}
+
+// Pending lists every instance with a call in doubt, sorted by key.
+func (j *Journal) Pending() []Record {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Record
+	for _, e := range j.entries {
+		if e.Pending != nil {
+			out = append(out, *e.Pending)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool {
+		return out[a].Provider+"/"+out[a].ID < out[b].Provider+"/"+out[b].ID
+	})
+	return out
+}
+
+// Close closes the journal file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}
