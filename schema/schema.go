@@ -1,0 +1,241 @@
+// Package schema holds plan.schema.json, the JSON Schema (2020-12) of reimage plans, and checks a
+// YAML document against it, reporting each violation at its line and column in words an operator
+// understands.
+//
+// The schema is the single description of the plan's shape: editors use it (yaml-language-server)
+// for completion and help, `reimage schema` prints it, and the plan loader validates with it. Checks
+// a schema cannot express (references between fields, per-cloud fields, secrets) live in package plan.
+package schema
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed plan.schema.json
+var planSchema []byte
+
+// ID is the schema's $id.
+const ID = "https://reimage.dev/schema/plan-v1.schema.json"
+
+// JSON returns the text of plan.schema.json. The caller may modify the returned slice.
+func JSON() []byte { return bytes.Clone(planSchema) }
+
+// compiled is compiled once: compiling costs far more than validating a small plan.
+var compiled = sync.OnceValues(func() (*compiledSchema, error) {
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource(ID, bytes.NewReader(planSchema)); err != nil {
+		return nil, err
+	}
+	s, err := c.Compile(ID)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(planSchema, &raw); err != nil {
+		return nil, err
+	}
+	return &compiledSchema{schema: s, raw: raw}, nil
+})
+
+type compiledSchema struct {
+	schema *jsonschema.Schema
+	// raw is the schema as plain JSON values, to look up the words (x-expected, enum values,
+	// property names) that turn a failed keyword into a message.
+	raw map[string]any
+}
+
+// Error is one schema violation, located in the YAML document.
+type Error struct {
+	Line, Col int
+	// Path is the field's path in the plan, like instances[3].login.
+	Path    string
+	Message string
+}
+
+func (e Error) String() string {
+	if e.Path == "" {
+		return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Message)
+	}
+	return fmt.Sprintf("%d:%d: %s: %s", e.Line, e.Col, e.Path, e.Message)
+}
+
+// MaxValues bounds the number of values a document may expand to (aliases included) before it is
+// refused; callers that accept aliases should refuse alias bombs before this, with a better message.
+const MaxValues = 50_000_000
+
+// Validate checks a YAML document (a DocumentNode or its content) against the plan schema and
+// returns every violation, sorted by position. Aliases are followed. Mapping keys are taken as
+// strings; the caller reports duplicate and non-scalar keys.
+func Validate(doc *yaml.Node) []Error {
+	cs, err := compiled()
+	if err != nil {
+		// The schema is embedded and covered by tests: failing here is a build defect.
+		panic("schema: plan.schema.json does not compile: " + err.Error())
+	}
+	root := doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return []Error{{Line: 1, Col: 1, Message: "the plan is empty"}}
+		}
+		root = root.Content[0]
+	}
+	budget := MaxValues
+	v, ok := toValue(root, &budget, 0)
+	if !ok {
+		return []Error{{Line: root.Line, Col: root.Column, Message: "the document is too large or too deeply nested once its aliases are expanded"}}
+	}
+	err = cs.schema.Validate(v)
+	if err == nil {
+		return nil
+	}
+	verr, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return []Error{{Line: root.Line, Col: root.Column, Message: err.Error()}}
+	}
+	var errs []Error
+	for _, leaf := range leaves(verr, nil) {
+		errs = append(errs, cs.explain(root, leaf)...)
+	}
+	Sort(errs)
+	return errs
+}
+
+// Sort orders errors by position, then path and message, and drops exact duplicates.
+func Sort(errs []Error) []Error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Message < b.Message
+	})
+	return errs
+}
+
+func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return append(out, e)
+	}
+	for _, c := range e.Causes {
+		out = leaves(c, out)
+	}
+	return out
+}
+
+// maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
+const maxDepth = 1000
+
+// toValue converts a YAML node into the JSON values the validator takes. Numbers become
+// json.Number so that no precision is lost (the validator compares them as big.Rat).
+func toValue(n *yaml.Node, budget *int, depth int) (any, bool) {
+	*budget--
+	if *budget < 0 || depth > maxDepth {
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, true
+		}
+		return toValue(n.Alias, budget, depth+1)
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, true
+		}
+		return toValue(n.Content[0], budget, depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, ok := toValue(n.Content[i+1], budget, depth+1)
+			if !ok {
+				return nil, false
+			}
+			m[keyString(n.Content[i])] = v
+		}
+		return m, true
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, ok := toValue(c, budget, depth+1)
+			if !ok {
+				return nil, false
+			}
+			s = append(s, v)
+		}
+		return s, true
+	case yaml.ScalarNode:
+		return scalarValue(n), true
+	}
+	return nil, true
+}
+
+// keyString is the string a mapping key stands for.
+func keyString(k *yaml.Node) string {
+	for k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
+	}
+	return k.Value
+}
+
+// scalarValue resolves a scalar the way YAML 1.2's core schema (and yaml.v3) does.
+func scalarValue(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on", "y":
+			return true
+		}
+		return false
+	case "!!int":
+		s := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return json.Number(strconv.FormatInt(i, 10))
+		}
+		if isDecimal(s) {
+			return json.Number(strings.TrimPrefix(s, "+"))
+		}
+		return n.Value
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			// JSON has no infinities: keep the text so the value fails as "not a number".
+			return n.Value
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	// Strings, timestamps (tokens like 2026-11-01 stay text) and unknown tags.
+	return n.Value
+}
+
+func isDecimal(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
