@@ -1,0 +1,95 @@
+package providers
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Chunks cuts ids into consecutive slices of at most n.
+func Chunks[T any](ids []T, n int) [][]T {
+	var out [][]T
+	for len(ids) > n {
+		out = append(out, ids[:n:n])
+		ids = ids[n:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
+
+// LookupConcurrency is how many lookup batches a Lookup runs at once; all of
+// them still wait on the provider's one rate limiter.
+const LookupConcurrency = 4
+
+// LookupBatches runs fn over ids cut into batches of size, up to
+// LookupConcurrency at once, and merges the answers. The first error ends it.
+func LookupBatches(ctx context.Context, ids []string, size int, fn func(ctx context.Context, ids []string) (map[string]Instance, error)) (map[string]Instance, error) {
+	out := make(map[string]Instance, len(ids))
+	chunks := Chunks(dedupe(ids), size)
+	results := make([]map[string]Instance, len(chunks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(LookupConcurrency)
+	for i, chunk := range chunks {
+		g.Go(func() error {
+			m, err := fn(gctx, chunk)
+			results[i] = m
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, m := range results {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Bisect runs a batch write over ids; when the cloud refuses the whole batch
+// with a final error (one bad id can make it refuse all), it splits the batch
+// in two and tries each half, so that only the instances concerned fail. This
+// is safe because a final refusal proves the cloud accepted nothing; errors
+// that leave the outcome in doubt (or throttling that outlasted the retries)
+// are given to every id of the batch as they are.
+func Bisect(ctx context.Context, ids []string, fn func(ctx context.Context, ids []string) (map[string]error, error)) map[string]error {
+	out := make(map[string]error, len(ids))
+	var run func(ids []string)
+	run = func(ids []string) {
+		res, err := fn(ctx, ids)
+		if err == nil {
+			for _, id := range ids {
+				out[id] = res[id]
+			}
+			return
+		}
+		var apiErr *APIError
+		if len(ids) > 1 && ctx.Err() == nil && errors.As(err, &apiErr) && !apiErr.Throttled && !IsInDoubt(err) {
+			half := len(ids) / 2
+			run(ids[:half])
+			run(ids[half:])
+			return
+		}
+		for _, id := range ids {
+			out[id] = WithResource(err, id)
+		}
+	}
+	run(ids)
+	return out
+}

@@ -1,0 +1,99 @@
+package providers
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is what a cloud client needs: where to call, with which credentials,
+// how fast, and where to report.
+type Config struct {
+	// Name is the plan's provider name; it is the "provider" label of the API metrics.
+	Name      string
+	Region    string
+	Endpoint  string // "" = the cloud's default; http only to loopback (error otherwise)
+	ProjectID string // Huawei
+	// AccessKey and SecretKey are the resolved credentials; they never appear in errors or logs.
+	AccessKey, SecretKey string
+	// RequestsPerSecond and Burst size the provider's one token bucket (0: the plan's default).
+	RequestsPerSecond float64
+	Burst             int
+	Metrics           *APIMetrics  // may be nil
+	HTTPClient        *http.Client // nil = a sensible default with timeouts
+	// RequestTimeout bounds one attempt of one request; default 30s.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger // may be nil; never logs secrets
+	// Retry tunes retries and backoff; the zero value means the defaults.
+	Retry RetryPolicy
+	// BatchWindow is how long concurrent single-instance calls are gathered
+	// into one batch call; default 30ms.
+	BatchWindow time.Duration
+}
+
+// DefaultRequestTimeout bounds one attempt of one request when Config sets none.
+const DefaultRequestTimeout = 30 * time.Second
+
+// DefaultBatchWindow is the gathering window of the coalescers.
+const DefaultBatchWindow = 30 * time.Millisecond
+
+// CheckEndpoint parses an endpoint URL and refuses plain http except to a
+// loopback address (the simulator): credentials and passwords must not cross a
+// network in clear text.
+func CheckEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("endpoint %q: want an absolute URL like https://host", endpoint)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("endpoint %s: must not carry user information", u.Redacted())
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("endpoint %s: plain http is allowed only to a loopback address; use https", u.Redacted())
+		}
+	default:
+		return nil, fmt.Errorf("endpoint %s: scheme must be https", u.Redacted())
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// IsLoopback reports whether host names this machine only: "localhost" or a
+// loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// defaultHTTPClient has timeouts on every phase of a connection; the total
+// time of an attempt is bounded by the per-request context instead.
+func defaultTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+}

@@ -1,0 +1,488 @@
+// Package ksyun is the Kingsoft Cloud KEC client: DescribeInstances,
+// StopInstances, StartInstances and ModifyInstanceImage over the query API
+// (Version 2016-03-04), signed with SigV4, through the shared plumbing of
+// package providers (rate limit, retries, batching, metrics).
+package ksyun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reimage-dev/reimage/providers"
+)
+
+// Type is the plan's provider type of this client.
+const Type = "ksyun"
+
+// DefaultEndpoint is KEC's API host; the region appears only in the signature.
+const DefaultEndpoint = "https://kec.api.ksyun.com"
+
+// Version is the API version of every call.
+const Version = "2016-03-04"
+
+// MaxIDs is the most instance ids one DescribeInstances, StopInstances or StartInstances takes.
+const MaxIDs = 100
+
+// userAgent is set after signing: the official SDK does not sign it.
+const userAgent = "reimage (+https://github.com/reimage-dev/reimage)"
+
+// Client is a KEC client for one account and region. It is safe for concurrent use.
+type Client struct {
+	name, region string
+	ak, sk       string
+	base         *url.URL
+	caller       *providers.Caller
+
+	status      *providers.Coalescer[string, providers.Instance]
+	stop, start *providers.Coalescer[string, struct{}]
+
+	mu      sync.Mutex
+	changes map[string]*pendingChange // by instance id: changes this process submitted
+}
+
+// pendingChange remembers what this process saw of a change it submitted;
+// KEC has no job to ask, so Progress reads the instance and needs to know
+// whether the rebuild was seen under way.
+type pendingChange struct {
+	submitted     time.Time
+	sawTransition bool
+}
+
+var _ providers.Provider = (*Client)(nil)
+
+// New returns a client for cfg. The endpoint defaults to DefaultEndpoint;
+// plain http is refused except to a loopback address.
+func New(cfg providers.Config) (*Client, error) {
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("ksyun %s: region is required", cfg.Name)
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, fmt.Errorf("ksyun %s: access key and secret key are required", cfg.Name)
+	}
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = DefaultEndpoint
+	}
+	base, err := providers.CheckEndpoint(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
+	}
+	c := &Client{name: cfg.Name, region: cfg.Region, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base, changes: map[string]*pendingChange{}}
+	c.caller = providers.NewCaller(cfg, providers.Dialect{
+		Type:             Type,
+		Prepare:          c.prepare,
+		ParseError:       parseError,
+		ThrottleCodes:    throttleCodes,
+		RejectedCodes:    rejectedCodes,
+		ServerErrorCodes: serverErrorCodes,
+	})
+	window := cfg.BatchWindow
+	ctx := context.Background()
+	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: window}, c.describeBatch)
+	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StopInstances", Size: MaxIDs, Window: window, Write: true},
+		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+			return c.powerBatch(ctx, "StopInstances", ids)
+		})
+	c.start = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StartInstances", Size: MaxIDs, Window: window, Write: true},
+		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+			return c.powerBatch(ctx, "StartInstances", ids)
+		})
+	return c, nil
+}
+
+// Close stops the client's batching; calls after Close fail with providers.ErrClosed.
+func (c *Client) Close() error {
+	c.status.Close()
+	c.stop.Close()
+	c.start.Close()
+	return nil
+}
+
+// Type returns "ksyun".
+func (c *Client) Type() string { return Type }
+
+// Capabilities: ModifyInstanceImage needs a stopped instance, so the engine stops it first.
+func (c *Client) Capabilities() providers.Capabilities {
+	return providers.Capabilities{ChangeStopsRunning: false}
+}
+
+// Limiter returns the client's rate limiter (for tests and diagnostics).
+func (c *Client) Limiter() *providers.Limiter { return c.caller.Limiter() }
+
+// Error codes that steer retries. KEC documents no throttling code; the
+// simulator (and AWS-style gateways) answer RequestLimitExceeded.
+var (
+	throttleCodes = map[string]bool{"RequestLimitExceeded": true, "Throttling": true, "ThrottlingException": true, "TooManyRequests": true}
+	// Signature-time errors: the gateway refused the request before any processing.
+	rejectedCodes    = map[string]bool{"RequestExpired": true, "RequestTimeTooSkewed": true, "SignatureExpired": true, "InvalidTimestamp": true}
+	serverErrorCodes = map[string]bool{"ServiceUnavailable": true, "InternalError": true}
+)
+
+// prepare sets KEC's headers and signs the request as the official SDK does.
+func (c *Client) prepare(req *http.Request, body []byte, now time.Time) error {
+	req.Header.Set("Accept", "application/json")
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		req.ContentLength = int64(len(body))
+	}
+	if err := Sign(req, body, c.ak, c.sk, c.region, now); err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	return nil
+}
+
+// errorBody is KEC's error answer.
+type errorBody struct {
+	RequestID string `json:"RequestId"`
+	Error     *struct {
+		Type, Code, Message string
+	}
+}
+
+func parseError(status int, _ http.Header, body []byte) *providers.APIError {
+	var eb errorBody
+	jsonErr := json.Unmarshal(body, &eb)
+	if status < 300 && (jsonErr != nil || eb.Error == nil || eb.Error.Code == "") {
+		return nil
+	}
+	e := &providers.APIError{HTTPStatus: status, RequestID: eb.RequestID}
+	if eb.Error != nil {
+		e.Code, e.Message = eb.Error.Code, eb.Error.Message
+	} else {
+		e.Message = snippet(body)
+	}
+	return e
+}
+
+// snippet keeps the start of a non-JSON answer (a proxy's error page) for people.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// call sends one KEC action. GET actions carry every parameter in the query;
+// POST actions (DescribeInstances) keep only Action and Version in the query
+// and send all parameters, those two included, as a form.
+func (c *Client) call(ctx context.Context, method, action string, params url.Values, write bool, resource string, out any) error {
+	params.Set("Action", action)
+	params.Set("Version", Version)
+	u := *c.base
+	u.Path = c.base.Path + "/"
+	var body []byte
+	if method == http.MethodGet {
+		u.RawQuery = params.Encode()
+	} else {
+		u.RawQuery = url.Values{"Action": {action}, "Version": {Version}}.Encode()
+		body = []byte(params.Encode())
+	}
+	resp, err := c.caller.Do(ctx, providers.Request{
+		Operation: action, Write: write, Resource: resource,
+		Method: method, URL: u.String(), Body: body,
+	})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return fmt.Errorf("ksyun %s: %s %s: reading the answer: %w", c.name, action, resource, err)
+	}
+	return nil
+}
+
+// instanceJSON is one entry of DescribeInstances' InstancesSet.
+type instanceJSON struct {
+	InstanceID    string `json:"InstanceId"`
+	InstanceName  string
+	ImageID       string `json:"ImageId"`
+	InstanceState struct {
+		Name      string
+		TaskState string
+	}
+}
+
+type describeAnswer struct {
+	RequestID     string `json:"RequestId"`
+	Marker        int
+	InstanceCount int
+	InstancesSet  []instanceJSON
+}
+
+// normalise maps KEC's state names; any state but active, stopped and error
+// is a transition (building, stopping, starting, rebuilding…).
+func normalise(in instanceJSON) providers.Instance {
+	inst := providers.Instance{ID: in.InstanceID, Name: in.InstanceName, Image: in.ImageID, RawState: in.InstanceState.Name}
+	if in.InstanceState.TaskState != "" {
+		inst.RawState += "/" + in.InstanceState.TaskState
+	}
+	switch in.InstanceState.Name {
+	case "active":
+		inst.State = providers.StateRunning
+	case "stopped":
+		inst.State = providers.StateStopped
+	case "error":
+		inst.State = providers.StateError
+		inst.Fault = "instance is in state error"
+	default:
+		inst.State = providers.StateInProgress
+	}
+	return inst
+}
+
+// describe looks up at most MaxIDs instances, following Marker pages. Ids the
+// cloud does not return come back with StateNotFound.
+func (c *Client) describe(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
+	out := make(map[string]providers.Instance, len(ids))
+	marker := 0
+	for {
+		params := url.Values{"MaxResults": {strconv.Itoa(MaxIDs)}, "Marker": {strconv.Itoa(marker)}}
+		for i, id := range ids {
+			params.Set("InstanceId."+strconv.Itoa(i+1), id)
+		}
+		var ans describeAnswer
+		if err := c.call(ctx, http.MethodPost, "DescribeInstances", params, false, resourceOf(ids), &ans); err != nil {
+			return nil, err
+		}
+		for _, in := range ans.InstancesSet {
+			out[in.InstanceID] = normalise(in)
+		}
+		marker += len(ans.InstancesSet)
+		// Marker is an offset. Stop on a short page, when the count is reached,
+		// or when every id is answered (which saves a call on a full page).
+		if len(ans.InstancesSet) < MaxIDs || marker >= ans.InstanceCount || len(out) >= len(ids) {
+			break
+		}
+	}
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = providers.Instance{ID: id, State: providers.StateNotFound, RawState: "not found"}
+		}
+	}
+	return out, nil
+}
+
+func resourceOf(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return fmt.Sprintf("(%d instances)", len(ids))
+}
+
+func (c *Client) describeBatch(ctx context.Context, ids []string) (map[string]providers.Result[providers.Instance], error) {
+	m, err := c.describe(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]providers.Result[providers.Instance], len(m))
+	for id, inst := range m {
+		out[id] = providers.Result[providers.Instance]{Value: inst}
+	}
+	return out, nil
+}
+
+// Lookup returns every id's state in DescribeInstances calls of MaxIDs ids.
+func (c *Client) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
+	return providers.LookupBatches(ctx, ids, MaxIDs, c.describe)
+}
+
+// Status returns one instance's state; concurrent calls share DescribeInstances calls.
+func (c *Client) Status(ctx context.Context, id string) (providers.Instance, error) {
+	return c.status.Do(ctx, id)
+}
+
+// Stop asks KEC to stop the instance; concurrent calls share StopInstances calls.
+func (c *Client) Stop(ctx context.Context, id string) error {
+	_, err := c.stop.Do(ctx, id)
+	return err
+}
+
+// Start asks KEC to start the instance; concurrent calls share StartInstances calls.
+func (c *Client) Start(ctx context.Context, id string) error {
+	_, err := c.start.Do(ctx, id)
+	return err
+}
+
+type powerAnswer struct {
+	RequestID    string `json:"RequestId"`
+	InstancesSet []struct {
+		InstanceID string `json:"InstanceId"`
+		Return     bool
+		Message    string
+		Messgae    string // sic: the documented spelling of StopInstances
+	}
+}
+
+// powerBatch sends StopInstances or StartInstances; a batch the cloud refuses
+// as a whole is split (providers.Bisect) so that only the ids concerned fail.
+func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (map[string]providers.Result[struct{}], error) {
+	errs := providers.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
+		params := url.Values{}
+		for i, id := range ids {
+			params.Set("InstanceId."+strconv.Itoa(i+1), id)
+		}
+		var ans powerAnswer
+		if err := c.call(ctx, http.MethodGet, action, params, true, resourceOf(ids), &ans); err != nil {
+			return nil, err
+		}
+		res := make(map[string]error, len(ids))
+		seen := make(map[string]bool, len(ids))
+		for _, r := range ans.InstancesSet {
+			seen[r.InstanceID] = true
+			if r.Return {
+				res[r.InstanceID] = nil
+				continue
+			}
+			msg := r.Message
+			if msg == "" {
+				msg = r.Messgae
+			}
+			if msg == "" {
+				msg = "the cloud answered Return=false"
+			}
+			res[r.InstanceID] = &providers.APIError{Type: Type, Provider: c.name, Operation: action, Resource: r.InstanceID,
+				Message: msg, HTTPStatus: http.StatusOK, RequestID: ans.RequestID}
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				// Accepted as a whole, but this id has no entry: the cloud did not say.
+				res[id] = &providers.InDoubtError{Type: Type, Provider: c.name, Operation: action, Resource: id,
+					Cause: errors.New("the answer has no entry for this instance")}
+			}
+		}
+		return res, nil
+	})
+	out := make(map[string]providers.Result[struct{}], len(errs))
+	for id, err := range errs {
+		out[id] = providers.Result[struct{}]{Err: err}
+	}
+	return out, nil
+}
+
+type modifyAnswer struct {
+	RequestID string `json:"RequestId"`
+	Return    *bool
+}
+
+// Change sends ModifyInstanceImage with every parameter of the request; the
+// instance must already be stopped.
+func (c *Client) Change(ctx context.Context, req providers.ChangeRequest) (providers.Submission, error) {
+	params := changeParams(req)
+	var ans modifyAnswer
+	if err := c.call(ctx, http.MethodGet, "ModifyInstanceImage", params, true, req.InstanceID, &ans); err != nil {
+		return providers.Submission{}, err
+	}
+	if ans.Return != nil && !*ans.Return {
+		return providers.Submission{}, &providers.APIError{Type: Type, Provider: c.name, Operation: "ModifyInstanceImage",
+			Resource: req.InstanceID, Message: "the cloud answered Return=false", HTTPStatus: http.StatusOK, RequestID: ans.RequestID}
+	}
+	c.mu.Lock()
+	c.changes[req.InstanceID] = &pendingChange{submitted: time.Now()}
+	c.mu.Unlock()
+	return providers.Submission{InstanceID: req.InstanceID, ImageID: req.ImageID, Reinstall: req.Reinstall, RequestID: ans.RequestID}, nil
+}
+
+// changeParams maps a ChangeRequest onto ModifyInstanceImage's parameters
+// (the seed's list). A reinstall omits ImageId: "no ImageId" is how KEC says
+// "reinstall the current image".
+func changeParams(req providers.ChangeRequest) url.Values {
+	p := url.Values{"InstanceId": {req.InstanceID}}
+	if !req.Reinstall && req.ImageID != "" {
+		p.Set("ImageId", req.ImageID)
+	}
+	if req.SystemDiskSizeGB > 0 {
+		p.Set("SystemDisk.DiskSize", strconv.Itoa(req.SystemDiskSizeGB))
+	}
+	if req.SystemDiskType != "" {
+		p.Set("SystemDisk.DiskType", req.SystemDiskType)
+	}
+	if req.SystemDiskResize != "" {
+		p.Set("SystemDisk.ResizeType", req.SystemDiskResize)
+	}
+	switch {
+	case req.KeepImageLogin:
+		p.Set("KeepImageLogin", "true")
+	case req.Password != "":
+		p.Set("InstancePassword", req.Password)
+	}
+	for i, k := range req.KeyIDs {
+		p.Set("KeyId."+strconv.Itoa(i+1), k)
+	}
+	if req.UserDataBase64 != "" {
+		p.Set("UserData", req.UserDataBase64)
+	}
+	return p
+}
+
+// rebuildGrace is how long a submitted change may show no sign of starting
+// (still stopped on the old image) before Progress calls it failed.
+const rebuildGrace = 2 * time.Minute
+
+// Progress reads the instance (coalesced with other Status calls; KEC has no
+// job to ask) and decides:
+//   - a transitional state (rebuilding, starting…): in progress;
+//   - error: failed, with the state as the reason; not found: failed;
+//   - active: done when on the target image (or for a reinstall); on another
+//     image the change did not take: failed;
+//   - stopped on the target image of a change: done (the image changes only by
+//     the rebuild); stopped on another image, or a reinstall stopped with no
+//     transition seen: in progress for rebuildGrace after the submission, then
+//     failed. A submission this process did not make (a later run resolving the
+//     journal) has no grace: the cloud shows the change did not take, or, for a
+//     reinstall, cannot show it ran, and Progress says failed with that reason.
+func (c *Client) Progress(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
+	inst, err := c.Status(ctx, sub.InstanceID)
+	if err != nil {
+		return providers.Progress{}, err
+	}
+	c.mu.Lock()
+	pc := c.changes[sub.InstanceID]
+	if pc != nil && inst.State == providers.StateInProgress {
+		pc.sawTransition = true
+	}
+	var saw, inGrace bool
+	if pc != nil {
+		saw, inGrace = pc.sawTransition, time.Since(pc.submitted) < rebuildGrace
+	}
+	c.mu.Unlock()
+
+	p := providers.Progress{Phase: providers.PhaseInProgress, Instance: inst}
+	onTarget := inst.Image == sub.ImageID || sub.ImageID == ""
+	switch inst.State {
+	case providers.StateInProgress:
+		return p, nil
+	case providers.StateError:
+		p.Phase, p.Reason = providers.PhaseFailed, "instance is in state "+inst.RawState
+	case providers.StateNotFound:
+		p.Phase, p.Reason = providers.PhaseFailed, "instance not found"
+	case providers.StateRunning:
+		if sub.Reinstall || onTarget {
+			p.Phase = providers.PhaseDone
+		} else {
+			p.Phase, p.Reason = providers.PhaseFailed, fmt.Sprintf("instance runs image %s, not the target %s: the change did not take", inst.Image, sub.ImageID)
+		}
+	case providers.StateStopped:
+		switch {
+		case !sub.Reinstall && onTarget, sub.Reinstall && saw:
+			p.Phase = providers.PhaseDone
+		case inGrace && !saw:
+			// The rebuild has not begun yet.
+		case sub.Reinstall:
+			p.Phase, p.Reason = providers.PhaseFailed, "instance is stopped and shows no sign that the reinstall ran"
+		default:
+			p.Phase, p.Reason = providers.PhaseFailed, fmt.Sprintf("instance is stopped on image %s, not the target %s: the change did not take", inst.Image, sub.ImageID)
+		}
+	default:
+		p.Phase, p.Reason = providers.PhaseFailed, "instance is in state "+inst.RawState
+	}
+	return p, nil
+}
