@@ -317,9 +317,12 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 	} else {
 		l.errorf(n, path, "no provider: set provider on the instance or in defaults (one of %s)", l.providerNames())
 	}
+	// An invalid provider type has been reported; checking fields against it would only repeat that.
 	ptype := ""
-	if prov != nil {
+	if prov != nil && (prov.Type == TypeKsyun || prov.Type == TypeHuaweiCloud) {
 		ptype = prov.Type
+	} else {
+		prov = nil
 	}
 
 	if _, val, _, _ := pick("image"); val != nil {
@@ -463,7 +466,7 @@ func (l *loader) login(n *yaml.Node, at string, prov *Provider, fromDefaults boo
 		default:
 			continue
 		}
-		if prov.Type == cloud || prov.Type == "" {
+		if prov.Type == cloud {
 			continue
 		}
 		if fromDefaults {
