@@ -1,0 +1,40 @@
+// Package sim is a local, faithful stand-in for the two clouds reimage drives:
+// Kingsoft Cloud KEC (query API at "/", SigV4 service "kec") and Huawei Cloud
+// ECS (REST API under "/v1/{project_id}/", SDK-HMAC-SHA256), served by one HTTP
+// server.
+//
+// It is strict, not lenient: requests are verified with the same signing code
+// the clients use (providers/ksyun and providers/huaweicloud), parameters are
+// checked as the reference documents them, and answers carry the clouds' JSON
+// shapes and error codes, so that a client that would fail against the real
+// cloud fails here too. Instances move through real states with durations
+// (stop, rebuild, start; ECS jobs with sub-jobs) evaluated lazily from
+// timestamps, so a fleet of 100,000 instances costs no goroutine or timer.
+// Faults (rate limits, latency, 5xx answers, failed rebuilds) are options.
+//
+// Decisions where the reference is silent, kept here so that tests and users
+// can rely on them:
+//   - KEC answers JSON when Accept names application/json, XML otherwise (an
+//     element per JSON field, arrays as <item> elements).
+//   - KEC StopInstances on a stopped instance and StartInstances on a running
+//     one answer Return=false with a message for that id (per-id results; the
+//     batch as a whole succeeds). Unknown ids are per-id failures too.
+//   - A stop is accepted from the error state (so that a failed instance can be
+//     recovered); every other operation on an error instance is refused.
+//   - A KEC rebuild boots the instance by itself (rebuilding, then starting,
+//     then active). An ECS changeos or reinstallos always ends ACTIVE: a running
+//     server (mode withStopServer) goes powering-off, REBUILD, powering-on; a
+//     SHUTOFF server goes REBUILD, powering-on. A failed rebuild leaves the image
+//     unchanged and the instance in error (KEC "error", ECS "ERROR" with a
+//     fault, job FAIL).
+//   - A reinstall (KEC without ImageId, ECS reinstallos) counts as a change:
+//     changes counts OS installs actually performed.
+//   - ECS os-stop / os-start: one sub-job per server; a server already in the
+//     wanted state succeeds at once, a busy or unknown server fails its sub-job
+//     (Ecs.0100 / Ecs.0114); the job FAILs when any sub-job fails.
+//   - Throttling and injected 5xx answers happen before any effect.
+//
+// Inspection endpoints, not signed, not throttled, not counted:
+//   - GET /_sim/instances: [{"provider","id","image","state","changes"}]
+//   - GET /_sim/stats: {"requests":{"<provider>/<operation>/<status>":N},"throttled":N}
+package sim

@@ -1,0 +1,649 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+)
+
+// ECS operation names, as the official SDK names them; they key the stats.
+const (
+	opListServers = "ListServersDetails"
+	opShowServer  = "ShowServer"
+	opChangeOS    = "ChangeServerOsWithoutCloudInit"
+	opReinstallOS = "ReinstallServerOsWithoutCloudInit"
+	opBatchStop   = "BatchStopServers"
+	opBatchStart  = "BatchStartServers"
+	opShowJob     = "ShowJob"
+	opBatchAction = "BatchServerAction" // cloudservers/action naming neither os-stop nor os-start
+	opUnknown     = "Unknown"
+)
+
+// jobTTL is how long a finished job can be read: Huawei drops them after a day.
+const jobTTL = 24 * time.Hour
+
+// job is an ECS asynchronous job. Its status is derived from timestamps like
+// the instances': INIT, RUNNING until end, then SUCCESS or FAIL.
+type job struct {
+	id, typ    string
+	project    string
+	serverID   string // single-server jobs
+	begin, end time.Time
+	fail       bool
+	errorCode  string
+	failReason string
+	subs       []*job // batch jobs: one per server
+}
+
+// ecsTime is the layout of job times, e.g. 2024-01-02T03:04:05.000+0000.
+const ecsTime = "2006-01-02T15:04:05.000-0700"
+
+func (j *job) status(now time.Time) string {
+	switch {
+	case !now.Before(j.end):
+		if j.fail {
+			return "FAIL"
+		}
+		return "SUCCESS"
+	// A job is INIT for its first second (or tenth, when shorter), then RUNNING.
+	case now.Sub(j.begin) < min(time.Second, j.end.Sub(j.begin)/10):
+		return "INIT"
+	default:
+		return "RUNNING"
+	}
+}
+
+// jobView is the JSON of GET /v1/{project_id}/jobs/{job_id} (and of a sub-job).
+type jobView struct {
+	JobID      string      `json:"job_id"`
+	JobType    string      `json:"job_type"`
+	Status     string      `json:"status"`
+	Entities   jobEntities `json:"entities"`
+	BeginTime  string      `json:"begin_time"`
+	EndTime    string      `json:"end_time"`
+	ErrorCode  string      `json:"error_code"`
+	FailReason string      `json:"fail_reason"`
+}
+
+type jobEntities struct {
+	ServerID     string    `json:"server_id,omitempty"`
+	SubJobsTotal *int      `json:"sub_jobs_total,omitempty"`
+	SubJobs      []jobView `json:"sub_jobs,omitempty"`
+}
+
+func (j *job) view(now time.Time) jobView {
+	v := jobView{
+		JobID: j.id, JobType: j.typ, Status: j.status(now),
+		Entities:  jobEntities{ServerID: j.serverID},
+		BeginTime: j.begin.UTC().Format(ecsTime),
+	}
+	if v.Status == "SUCCESS" || v.Status == "FAIL" {
+		v.EndTime = j.end.UTC().Format(ecsTime)
+		if j.fail {
+			v.ErrorCode, v.FailReason = j.errorCode, j.failReason
+		}
+	}
+	if j.subs != nil {
+		n := len(j.subs)
+		v.Entities.SubJobsTotal = &n
+		v.Entities.SubJobs = make([]jobView, 0, n)
+		for _, sj := range j.subs {
+			v.Entities.SubJobs = append(v.Entities.SubJobs, sj.view(now))
+		}
+	}
+	return v
+}
+
+// newJobID returns a seed-determined job id in Huawei's 32-hex form; s.mu must be held.
+func (s *Server) newJobID() string { return randHex(s.idRNG, 16) }
+
+// ecsErrorBody is ECS's error shape.
+type ecsErrorBody struct {
+	Error ecsErrorObj `json:"error"`
+}
+
+type ecsErrorObj struct {
+	Code    string      `json:"code"`
+	Message string      `json:"message"`
+	Details []ecsDetail `json:"details,omitempty"`
+}
+
+type ecsDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// gatewayError is the API gateway's shape (auth, throttling, unknown API).
+type gatewayError struct {
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_msg"`
+	RequestID string `json:"request_id"`
+}
+
+func ecsErr(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func ecsBad(format string, args ...any) *apiError {
+	return ecsErr(http.StatusBadRequest, "Ecs.0005", format, args...)
+}
+
+// ecsRoute is a parsed ECS path.
+type ecsRoute struct {
+	op       string
+	project  string
+	serverID string
+	jobID    string
+}
+
+// parseECSRoute maps method and path to an operation; op is opUnknown when
+// no API matches (the gateway's APIGW.0101).
+func parseECSRoute(method, path string, body []byte) ecsRoute {
+	seg := strings.Split(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/"), "/")
+	r := ecsRoute{op: opUnknown}
+	if len(seg) < 3 || seg[0] != "v1" {
+		return r
+	}
+	r.project = seg[1]
+	switch {
+	case len(seg) == 4 && seg[2] == "jobs" && method == http.MethodGet:
+		r.op, r.jobID = opShowJob, seg[3]
+	case len(seg) == 4 && seg[2] == "cloudservers" && seg[3] == "detail" && method == http.MethodGet:
+		r.op = opListServers
+	case len(seg) == 4 && seg[2] == "cloudservers" && seg[3] == "action" && method == http.MethodPost:
+		r.op = opBatchAction
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(body, &probe) == nil {
+			if _, ok := probe["os-stop"]; ok {
+				r.op = opBatchStop
+			} else if _, ok := probe["os-start"]; ok {
+				r.op = opBatchStart
+			}
+		}
+	case len(seg) == 4 && seg[2] == "cloudservers" && method == http.MethodGet:
+		r.op, r.serverID = opShowServer, seg[3]
+	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "changeos" && method == http.MethodPost:
+		r.op, r.serverID = opChangeOS, seg[3]
+	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "reinstallos" && method == http.MethodPost:
+		r.op, r.serverID = opReinstallOS, seg[3]
+	}
+	return r
+}
+
+// serveECS answers the ECS API under "/v1/".
+func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
+	reqID := s.requestID()
+	w.Header().Set("X-Request-Id", reqID)
+	body, readErr := readBody(r)
+	route := parseECSRoute(r.Method, r.URL.Path, body)
+	status := http.StatusOK
+	defer func() { s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests) }()
+	gateway := func(st int, code, msg string) {
+		status = st
+		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
+	}
+	fail := func(e *apiError) {
+		status = e.status
+		writeJSON(w, e.status, ecsErrorBody{Error: ecsErrorObj{Code: e.code, Message: e.message}})
+	}
+	if retry, ok := s.throttle(r, HuaweiCloud); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		gateway(http.StatusTooManyRequests, "APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit")
+		return
+	}
+	if route.op == opUnknown {
+		gateway(http.StatusNotFound, "APIGW.0101", fmt.Sprintf("The API does not exist or has not been published in the environment: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	if readErr != nil {
+		fail(ecsBad("cannot read the request body: %v", readErr))
+		return
+	}
+	if code, msg := s.ecsAuth(r, body, route.project); code != "" {
+		gateway(http.StatusUnauthorized, code, msg)
+		return
+	}
+	if fail5xx, second := s.serverError(); fail5xx {
+		if second {
+			fail(ecsErr(http.StatusServiceUnavailable, "Ecs.0002", "The service is temporarily unavailable; nothing was done. Try again later."))
+		} else {
+			fail(ecsErr(http.StatusInternalServerError, "Ecs.0002", "Submission failed; nothing was done. Try again later."))
+		}
+		return
+	}
+	if r.Method == http.MethodPost {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			fail(ecsBad("Content-Type must be application/json, not %q", r.Header.Get("Content-Type")))
+			return
+		}
+	}
+	var resp any
+	var e *apiError
+	okStatus := http.StatusOK
+	switch route.op {
+	case opListServers:
+		resp, e = s.ecsList(r, route.project)
+	case opShowServer:
+		resp, e = s.ecsShow(route)
+	case opChangeOS, opReinstallOS:
+		resp, e = s.ecsChangeOS(route, body)
+	case opBatchStop, opBatchStart, opBatchAction:
+		resp, e = s.ecsBatch(route, body)
+	case opShowJob:
+		resp, e = s.ecsJob(route)
+	}
+	if e != nil {
+		fail(e)
+		return
+	}
+	status = okStatus
+	writeJSON(w, okStatus, resp)
+}
+
+// ecsAuth verifies SDK-HMAC-SHA256 with the one implementation the client
+// uses, then the project: X-Project-Id must name the path's project, and the
+// project must be one the simulator knows. It returns a gateway code or "".
+func (s *Server) ecsAuth(r *http.Request, body []byte, project string) (code, msg string) {
+	s.mu.Lock()
+	ak, sk := s.opts.HuaweiAccessKey, s.opts.HuaweiSecretKey
+	now := s.now()
+	known := s.projects[project]
+	s.mu.Unlock()
+	_, err := huaweicloud.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+	switch {
+	case errors.Is(err, huaweicloud.ErrClockSkew):
+		return "APIGW.0303", "Incorrect app authentication information: verify the timestamp (X-Sdk-Date): " + err.Error()
+	case err != nil:
+		return "APIGW.0301", "Incorrect IAM authentication information: " + err.Error()
+	}
+	if h := r.Header.Get("X-Project-Id"); h != project {
+		return "APIGW.0301", fmt.Sprintf("Incorrect IAM authentication information: X-Project-Id %q does not match the project %q of the path", h, project)
+	}
+	if !known {
+		return "APIGW.0301", fmt.Sprintf("Incorrect IAM authentication information: project %q does not belong to this account", project)
+	}
+	return "", ""
+}
+
+// ecsServer is one server as ECS shows it, fields as the reference lists.
+type ecsServer struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Status    string       `json:"status"`
+	Image     ecsImageRef  `json:"image"`
+	Metadata  ecsMetadata  `json:"metadata"`
+	TaskState *string      `json:"OS-EXT-STS:task_state"`
+	VMState   string       `json:"OS-EXT-STS:vm_state"`
+	Fault     *ecsFault    `json:"fault"`
+	Locked    bool         `json:"locked"`
+	Updated   string       `json:"updated"`
+	Created   string       `json:"created"`
+	TenantID  string       `json:"tenant_id"`
+	AZ        string       `json:"OS-EXT-AZ:availability_zone"`
+	Addresses ecsAddresses `json:"addresses"`
+}
+
+type ecsImageRef struct {
+	ID string `json:"id"`
+}
+
+type ecsMetadata struct {
+	ImageName      string `json:"image_name"`
+	MeteringImage  string `json:"metering.image_id"`
+	OSType         string `json:"os_type"`
+	ChargingMode   string `json:"charging_mode"`
+	MeteringImType string `json:"metering.imagetype"`
+}
+
+type ecsAddresses map[string][]ecsAddress
+
+type ecsAddress struct {
+	Addr    string `json:"addr"`
+	Version int    `json:"version"`
+}
+
+type ecsFault struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details string `json:"details"`
+	Created string `json:"created"`
+}
+
+// ecsMissing is what the detail listing shows for an unknown server_id.
+type ecsMissing struct {
+	ID    string   `json:"id"`
+	Fault ecsFault `json:"fault"`
+}
+
+func (in *inst) ecsView() ecsServer {
+	status, task, vm := in.st.ecsState()
+	v := ecsServer{
+		ID: in.id, Name: in.name, Status: status, Image: ecsImageRef{ID: in.image},
+		Metadata: ecsMetadata{
+			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
+			OSType: "Linux", ChargingMode: "0", MeteringImType: "private",
+		},
+		VMState:   vm,
+		Updated:   in.updated.UTC().Format(time.RFC3339),
+		Created:   in.created.UTC().Format(time.RFC3339),
+		TenantID:  in.project,
+		AZ:        in.region + "a",
+		Addresses: ecsAddresses{"vpc-sim": {{Addr: in.privateIP(), Version: 4}}},
+	}
+	if task != "" {
+		v.TaskState = &task
+	}
+	if in.st == stError {
+		v.Fault = &ecsFault{Code: 500, Message: in.fault, Details: in.fault, Created: in.updated.UTC().Format(time.RFC3339)}
+	}
+	return v
+}
+
+type ecsListResponse struct {
+	Count   int   `json:"count"`
+	Servers []any `json:"servers"`
+}
+
+func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
+	q := r.URL.Query()
+	limit, page := 25, 1
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, ecsBad("limit must be an integer from 1 to 1000, got %q", v)
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, ecsBad("offset must be a page number, got %q", v)
+		}
+		page = max(n, 1) // offset counts pages from 1; 0 is read as 1
+	}
+	resp := ecsListResponse{Servers: []any{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if v := q.Get("server_id"); v != "" {
+		// server_id overrides every other filter and paging.
+		ids := strings.Split(v, ",")
+		if len(ids) > 100 {
+			return nil, ecsBad("server_id takes at most 100 ids, got %d", len(ids))
+		}
+		for _, id := range ids {
+			in := s.fleet[HuaweiCloud][id]
+			if in == nil || in.project != project {
+				resp.Servers = append(resp.Servers, ecsMissing{ID: id, Fault: ecsFault{
+					Code: 404, Message: "Instance " + id + " could not be found.", Details: "",
+					Created: now.UTC().Format(time.RFC3339),
+				}})
+				continue
+			}
+			in.settle(now)
+			resp.Servers = append(resp.Servers, in.ecsView())
+		}
+		resp.Count = len(resp.Servers)
+		return resp, nil
+	}
+	name, status, ip := q.Get("name"), q.Get("status"), q.Get("ip")
+	_, tagged := q["tags"]
+	skip := (page - 1) * limit
+	for _, in := range s.order[HuaweiCloud] {
+		if in.project != project {
+			continue
+		}
+		in.settle(now)
+		st, _, _ := in.st.ecsState()
+		// Simulated servers carry no tags: a tags filter matches none of them.
+		if tagged || name != "" && !strings.Contains(in.name, name) || status != "" && st != status || ip != "" && in.privateIP() != ip {
+			continue
+		}
+		if resp.Count >= skip && len(resp.Servers) < limit {
+			resp.Servers = append(resp.Servers, in.ecsView())
+		}
+		resp.Count++
+	}
+	return resp, nil
+}
+
+func (s *Server) ecsShow(rt ecsRoute) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, e := s.ecsServerByID(rt)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]ecsServer{"server": in.ecsView()}, nil
+}
+
+// ecsServerByID finds and settles a server of the route's project; s.mu must be held.
+func (s *Server) ecsServerByID(rt ecsRoute) (*inst, *apiError) {
+	in := s.fleet[HuaweiCloud][rt.serverID]
+	if in == nil || in.project != rt.project {
+		return nil, ecsErr(http.StatusNotFound, "Ecs.0114", "The ECS %s does not exist.", rt.serverID)
+	}
+	in.settle(s.now())
+	return in, nil
+}
+
+// osChange is the body of changeos ("os-change") and reinstallos ("os-reinstall").
+type osChange struct {
+	AdminPass string       `json:"adminpass,omitempty"`
+	KeyName   string       `json:"keyname,omitempty"`
+	UserID    string       `json:"userid,omitempty"`
+	ImageID   *string      `json:"imageid,omitempty"`
+	Mode      string       `json:"mode,omitempty"`
+	IsAutoPay string       `json:"isAutoPay,omitempty"`
+	Metadata  *osChangeMet `json:"metadata,omitempty"`
+}
+
+type osChangeMet struct {
+	BYOL      *string `json:"BYOL,omitempty"`
+	Encrypted *string `json:"__system__encrypted,omitempty"`
+	CMKID     *string `json:"__system__cmkid,omitempty"`
+}
+
+type jobIDResponse struct {
+	JobID string `json:"job_id"`
+}
+
+// decodeStrict decodes one JSON value, refusing unknown fields and trailing data.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON body")
+	}
+	return nil
+}
+
+func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
+	reinstall := rt.op == opReinstallOS
+	key := "os-change"
+	if reinstall {
+		key = "os-reinstall"
+	}
+	var wrapper map[string]*osChange
+	if err := decodeStrict(body, &wrapper); err != nil {
+		return nil, ecsBad("malformed request body: %v", err)
+	}
+	c := wrapper[key]
+	if c == nil || len(wrapper) != 1 {
+		return nil, ecsBad("the body must be {%q: {...}}", key)
+	}
+	if reinstall && c.ImageID != nil {
+		return nil, ecsBad("os-reinstall takes no imageid; use changeos to change the image")
+	}
+	if !reinstall && (c.ImageID == nil || *c.ImageID == "") {
+		return nil, ecsBad("imageid is required")
+	}
+	if !reinstall && !isUUID(*c.ImageID) {
+		return nil, ecsBad("imageid %q is not a UUID", *c.ImageID)
+	}
+	if c.KeyName == "" && c.AdminPass == "" {
+		return nil, ecsBad("keyname and adminpass cannot both be empty")
+	}
+	if c.Mode != "" && c.Mode != "withStopServer" {
+		return nil, ecsBad("mode must be withStopServer or absent, got %q", c.Mode)
+	}
+	if m := c.Metadata; m != nil {
+		if m.BYOL != nil && *m.BYOL != "true" {
+			return nil, ecsBad(`metadata.BYOL takes only "true"`)
+		}
+		if m.Encrypted != nil && *m.Encrypted != "0" && *m.Encrypted != "1" {
+			return nil, ecsBad(`metadata.__system__encrypted must be "0" or "1"`)
+		}
+	}
+	if c.IsAutoPay != "" && c.IsAutoPay != "true" && c.IsAutoPay != "false" {
+		return nil, ecsBad(`isAutoPay must be "true" or "false"`)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, e := s.ecsServerByID(rt)
+	if e != nil {
+		return nil, e
+	}
+	target := in.image
+	if !reinstall {
+		target = *c.ImageID
+		if !s.images[HuaweiCloud][target] {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s does not exist.", target)
+		}
+	}
+	status, task, _ := in.st.ecsState()
+	switch {
+	case in.st.transitional():
+		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
+	case in.st == stError:
+		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status ERROR.")
+	case in.st == stRunning && c.Mode != "withStopServer":
+		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS is running: stop it first or set mode withStopServer.")
+	}
+	now := s.now()
+	var steps []step
+	if in.st == stRunning {
+		steps = append(steps, step{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)})
+	}
+	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.id, begin: now}
+	if reinstall {
+		j.typ = "reinstallOS"
+	}
+	rebuild := s.duration(s.opts.RebuildDuration)
+	var final outcome
+	if s.rebuildFails(in.id) {
+		steps = append(steps, step{st: stRebuilding, image: in.image, d: rebuild})
+		final = outcome{st: stError, image: in.image, fault: "Failed to rebuild the system disk from image " + target}
+		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.fault
+	} else {
+		steps = append(steps,
+			step{st: stRebuilding, image: in.image, d: rebuild, count: true},
+			step{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)})
+		final = outcome{st: stRunning, image: target}
+	}
+	j.end = in.run(now, steps, final)
+	s.jobs[j.id] = j
+	return jobIDResponse{JobID: j.id}, nil
+}
+
+// batchBody is the body of cloudservers/action.
+type batchBody struct {
+	Stop  *batchAction `json:"os-stop,omitempty"`
+	Start *batchAction `json:"os-start,omitempty"`
+}
+
+type batchAction struct {
+	Servers []struct {
+		ID string `json:"id"`
+	} `json:"servers"`
+	Type string `json:"type,omitempty"`
+}
+
+func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
+	var b batchBody
+	if err := decodeStrict(body, &b); err != nil {
+		return nil, ecsBad("malformed request body (this simulator supports os-stop and os-start): %v", err)
+	}
+	if (b.Stop == nil) == (b.Start == nil) {
+		return nil, ecsBad("the body must hold exactly one of os-stop or os-start")
+	}
+	a, stop := b.Start, false
+	if b.Stop != nil {
+		a, stop = b.Stop, true
+		if a.Type != "" && a.Type != "SOFT" && a.Type != "HARD" {
+			return nil, ecsBad("os-stop type must be SOFT or HARD, got %q", a.Type)
+		}
+	} else if a.Type != "" {
+		return nil, ecsBad("os-start takes no type")
+	}
+	if len(a.Servers) == 0 || len(a.Servers) > 1000 {
+		return nil, ecsBad("servers must list 1 to 1000 servers, got %d", len(a.Servers))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	j := &job{id: s.newJobID(), typ: "batchStartServer", project: rt.project, begin: now, end: now, subs: []*job{}}
+	subType := "startServer"
+	if stop {
+		j.typ, subType = "batchStopServer", "stopServer"
+	}
+	for _, srv := range a.Servers {
+		sj := &job{id: s.newJobID(), typ: subType, project: rt.project, serverID: srv.ID, begin: now, end: now}
+		j.subs = append(j.subs, sj)
+		in := s.fleet[HuaweiCloud][srv.ID]
+		if in == nil || in.project != rt.project {
+			sj.fail, sj.errorCode, sj.failReason = true, "Ecs.0114", "The ECS "+srv.ID+" does not exist."
+			j.fail = true
+			continue
+		}
+		in.settle(now)
+		switch {
+		case stop && (in.st == stRunning || in.st == stError):
+			sj.end = in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+		case !stop && in.st == stStopped:
+			sj.end = in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+		case stop && in.st == stStopped, !stop && in.st == stRunning:
+			// Already there: nothing to do, the sub-job succeeds at once.
+		default:
+			status, task, _ := in.st.ecsState()
+			sj.fail, sj.errorCode = true, "Ecs.0100"
+			sj.failReason = fmt.Sprintf("The ECS status does not allow this operation: status %s, task_state %s.", status, task)
+			j.fail = true
+		}
+		if sj.end.After(j.end) {
+			j.end = sj.end
+		}
+	}
+	if j.fail {
+		j.errorCode, j.failReason = "Ecs.0100", "some sub-jobs failed; see entities.sub_jobs"
+	}
+	s.jobs[j.id] = j
+	return jobIDResponse{JobID: j.id}, nil
+}
+
+func (s *Server) ecsJob(rt ecsRoute) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	j := s.jobs[rt.jobID]
+	if j == nil || j.project != rt.project || now.Sub(j.end) > jobTTL {
+		return nil, ecsErr(http.StatusNotFound, "Ecs.0005", "The job %s does not exist.", rt.jobID)
+	}
+	// Settle the servers first, so that a job read as SUCCESS and a server
+	// read right after agree.
+	if in := s.fleet[HuaweiCloud][j.serverID]; in != nil {
+		in.settle(now)
+	}
+	return j.view(now), nil
+}

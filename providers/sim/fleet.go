@@ -1,0 +1,341 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"time"
+)
+
+// state is an instance's state, common to both clouds; kecState and ecsState
+// spell it as each cloud does.
+type state uint8
+
+const (
+	stRunning state = iota
+	stStopped
+	stError
+	stStopping
+	stStarting
+	stRebuilding
+)
+
+// transitional reports whether an operation is under way; the clouds refuse
+// every other operation on the instance meanwhile.
+func (st state) transitional() bool { return st >= stStopping }
+
+// kecState is KEC's InstanceState.Name and TaskState (empty when idle).
+func (st state) kecState() (name, task string) {
+	switch st {
+	case stRunning:
+		return "active", ""
+	case stStopped:
+		return "stopped", ""
+	case stError:
+		return "error", ""
+	case stStopping:
+		return "stopping", "stopping"
+	case stStarting:
+		return "starting", "starting"
+	default:
+		return "rebuilding", "rebuilding"
+	}
+}
+
+// ecsState is ECS's status, OS-EXT-STS:task_state ("" for null) and OS-EXT-STS:vm_state.
+func (st state) ecsState() (status, task, vm string) {
+	switch st {
+	case stRunning:
+		return "ACTIVE", "", "active"
+	case stStopped:
+		return "SHUTOFF", "", "stopped"
+	case stError:
+		return "ERROR", "", "error"
+	case stStopping:
+		return "ACTIVE", "powering-off", "active"
+	case stStarting:
+		return "SHUTOFF", "powering-on", "stopped"
+	default:
+		return "REBUILD", "rebuilding", "stopped"
+	}
+}
+
+// step is one timed stage of an operation: the instance shows st and image
+// until end. count marks the step whose completion is an OS install performed.
+type step struct {
+	st    state
+	image string
+	d     time.Duration // how long the step lasts; run turns it into end
+	end   time.Time
+	count bool
+}
+
+// outcome is where an operation leaves the instance once its last step ends.
+type outcome struct {
+	st    state
+	image string
+	fault string
+	// KEC extras applied on success.
+	keys             []string
+	diskType         string
+	diskSize         int
+	setKeys, setDisk bool
+}
+
+// inst is one simulated instance. Its state is evaluated lazily: an operation
+// records its steps with end times, and settle moves the instance along when
+// it is looked at. No timer or goroutine per instance.
+type inst struct {
+	provider string
+	id, name string
+	image    string
+	project  string // ECS project id; KEC project id ("0" by default)
+	region   string
+	index    int
+	st       state
+	fault    string
+	changes  int
+	created  time.Time
+	updated  time.Time
+	// KEC attributes.
+	keys     []string
+	diskType string
+	diskSize int
+
+	steps []step
+	final outcome
+}
+
+// settle applies every step that has ended by now; s.mu must be held.
+func (in *inst) settle(now time.Time) {
+	for len(in.steps) > 0 && !now.Before(in.steps[0].end) {
+		s := in.steps[0]
+		if s.count {
+			in.changes++
+		}
+		in.updated = s.end
+		in.steps = in.steps[1:]
+		if len(in.steps) > 0 {
+			in.st, in.image = in.steps[0].st, in.steps[0].image
+			continue
+		}
+		f := in.final
+		in.st, in.image, in.fault = f.st, f.image, f.fault
+		if f.setKeys {
+			in.keys = f.keys
+		}
+		if f.setDisk {
+			if f.diskType != "" {
+				in.diskType = f.diskType
+			}
+			if f.diskSize > 0 {
+				in.diskSize = f.diskSize
+			}
+		}
+		in.steps, in.final = nil, outcome{}
+	}
+}
+
+// run starts an operation at now: the instance goes through steps, each
+// lasting its d, and ends in final. It returns when the last step ends.
+func (in *inst) run(now time.Time, steps []step, final outcome) time.Time {
+	end := now
+	for i := range steps {
+		end = end.Add(steps[i].d)
+		steps[i].end = end
+	}
+	in.steps, in.final = steps, final
+	in.updated = now
+	in.fault = ""
+	if len(steps) > 0 {
+		in.st, in.image = steps[0].st, steps[0].image
+	}
+	in.settle(now)
+	return end
+}
+
+// Instance is an instance to put in the simulated fleet.
+type Instance struct {
+	// Provider is "ksyun" or "huaweicloud".
+	Provider string
+	ID       string
+	Name     string
+	// Image is the image the instance runs; it is added to the catalogue.
+	Image string
+	// State is "running" or "stopped" ("" = running).
+	State string
+	// ProjectID is the ECS project (default: the first of Options.ProjectIDs;
+	// a new one is accepted from then on), or the KEC project id (default "0").
+	ProjectID string
+	// Region names the KEC region (availability zone REGION+"a"); optional.
+	Region string
+}
+
+// InstanceView is one entry of GET /_sim/instances.
+type InstanceView struct {
+	Provider string `json:"provider"`
+	ID       string `json:"id"`
+	Image    string `json:"image"`
+	// State is the cloud's own state string: KEC "active", "stopped",
+	// "rebuilding", "error"…; ECS "ACTIVE", "SHUTOFF", "REBUILD", "ERROR"….
+	State string `json:"state"`
+	// Changes counts OS installs actually performed on the instance.
+	Changes int `json:"changes"`
+}
+
+// AddImage puts an image in a provider type's catalogue.
+func (s *Server) AddImage(providerType, imageID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.images[providerType]; m != nil {
+		m[imageID] = true
+	}
+}
+
+// AddInstance puts an instance in the fleet, on its image (added to the
+// catalogue).
+func (s *Server) AddInstance(in Instance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addInstance(in)
+}
+
+func (s *Server) addInstance(in Instance) error {
+	m := s.fleet[in.Provider]
+	if m == nil {
+		return fmt.Errorf("sim: instance %s: provider type %q is neither %q nor %q", in.ID, in.Provider, Ksyun, HuaweiCloud)
+	}
+	if in.ID == "" || in.Image == "" {
+		return fmt.Errorf("sim: %s instance needs an id and an image", in.Provider)
+	}
+	if m[in.ID] != nil {
+		return fmt.Errorf("sim: %s instance %s already exists", in.Provider, in.ID)
+	}
+	var st state
+	switch in.State {
+	case "", "running":
+		st = stRunning
+	case "stopped":
+		st = stStopped
+	default:
+		return fmt.Errorf("sim: instance %s: state %q is neither running nor stopped", in.ID, in.State)
+	}
+	project := in.ProjectID
+	if in.Provider == HuaweiCloud {
+		if project == "" {
+			project = s.opts.ProjectIDs[0]
+		}
+		if !s.projects[project] {
+			s.projects[project] = true
+			s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
+		}
+	} else if project == "" {
+		project = "0"
+	}
+	region := in.Region
+	if region == "" {
+		region = "cn-beijing-6"
+		if in.Provider == HuaweiCloud {
+			region = "cn-north-4"
+		}
+	}
+	idx := len(s.order[in.Provider])
+	// A fixed creation time keeps answers reproducible across runs.
+	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(idx) * time.Second)
+	name := in.Name
+	if name == "" {
+		name = in.ID
+	}
+	i := &inst{
+		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project,
+		region: region, index: idx, st: st, created: created, updated: created,
+		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
+	}
+	m[in.ID] = i
+	s.order[in.Provider] = append(s.order[in.Provider], i)
+	s.images[in.Provider][in.Image] = true
+	return nil
+}
+
+// SeedSynthetic adds n instances, half KEC (the odd one too) and half ECS,
+// with ids, names, images and stopped ones all determined by Options.Seed.
+// Each provider gets three catalogued images: instances run the first, the
+// other two are there to change to.
+func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := rand.New(rand.NewPCG(uint64(s.opts.Seed), 6))
+	for _, p := range []string{Ksyun, HuaweiCloud} {
+		for range 3 {
+			img := newUUID(r)
+			s.images[p][img] = true
+			if s.synthImage[p] == "" {
+				s.synthImage[p] = img
+			}
+		}
+	}
+	nk := (n + 1) / 2
+	for i := range n {
+		p, prefix, k := Ksyun, "kec", i
+		if i >= nk {
+			p, prefix, k = HuaweiCloud, "ecs", i-nk
+		}
+		st := "running"
+		if r.Float64() < stoppedFraction {
+			st = "stopped"
+		}
+		id := newUUID(r)
+		_ = s.addInstance(Instance{Provider: p, ID: id, Name: fmt.Sprintf("%s-%06d", prefix, k+1), Image: s.synthImage[p], State: st})
+	}
+}
+
+// Images returns the catalogue of a provider type.
+func (s *Server) Images(providerType string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for id := range s.images[providerType] {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Instances returns every instance as GET /_sim/instances shows it: KEC first,
+// then ECS, each in the order they were added.
+func (s *Server) Instances() []InstanceView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]InstanceView, 0, len(s.order[Ksyun])+len(s.order[HuaweiCloud]))
+	for _, p := range []string{Ksyun, HuaweiCloud} {
+		for _, in := range s.order[p] {
+			in.settle(now)
+			var st string
+			if p == Ksyun {
+				st, _ = in.st.kecState()
+			} else {
+				st, _, _ = in.st.ecsState()
+			}
+			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes})
+		}
+	}
+	return out
+}
+
+// OlderImage returns the image SeedPlan puts an instance on when the plan
+// wants target: a stable UUID derived from target, so the same plan always
+// seeds the same fleet.
+func OlderImage(target string) string {
+	sum := sha256.Sum256([]byte("reimage-sim older image of " + target))
+	sum[6] = sum[6]&0x0f | 0x40
+	sum[8] = sum[8]&0x3f | 0x80
+	h := hex.EncodeToString(sum[:16])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// isUUID reports whether v has the lowercase UUID form both clouds document.
+func isUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }

@@ -1,0 +1,716 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/reimage-dev/reimage/providers/ksyun"
+)
+
+// KEC API version, the only one the simulator (and the seed) speaks.
+const kecVersion = "2016-03-04"
+
+// kecError is KEC's error body.
+type kecError struct {
+	RequestID string      `json:"RequestId"`
+	Error     kecErrorObj `json:"Error"`
+}
+
+type kecErrorObj struct {
+	Type    string `json:"Type"`
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+// apiError is an error answer in the making: status and cloud code.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	// retryAfter is the Retry-After header of a 429, in seconds.
+	retryAfter int
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func kecErr(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func badParam(format string, args ...any) *apiError {
+	return kecErr(http.StatusBadRequest, "InvalidParameterValue", format, args...)
+}
+
+// kecAction names the supported KEC actions; anything else is counted as
+// "InvalidAction" so that stats keys stay a closed set.
+var kecActions = map[string]bool{
+	"DescribeInstances": true, "StopInstances": true, "StartInstances": true, "ModifyInstanceImage": true,
+}
+
+// serveKEC answers KEC's query API at "/".
+func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
+	reqID := s.requestID()
+	asJSON := acceptsJSON(r.Header.Get("Accept"))
+	body, err := readBody(r)
+	op := "InvalidAction"
+	status := http.StatusOK
+	defer func() { s.count(Ksyun, op, status, status == http.StatusTooManyRequests) }()
+	fail := func(e *apiError) {
+		status = e.status
+		typ := "Sender"
+		if e.status >= 500 {
+			typ = "Receiver"
+		}
+		if e.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+		}
+		writeKEC(w, asJSON, "Error", e.status, kecError{RequestID: reqID, Error: kecErrorObj{Type: typ, Code: e.code, Message: e.message}})
+	}
+	params, perr := kecParams(r, body)
+	if a := params.Get("Action"); kecActions[a] {
+		op = a
+	}
+	if retry, ok := s.throttle(r, Ksyun); !ok {
+		e := kecErr(http.StatusTooManyRequests, "RequestLimitExceeded", "Request rate limit exceeded; retry later.")
+		e.retryAfter = retry
+		fail(e)
+		return
+	}
+	if err != nil {
+		fail(badParam("cannot read the request body: %v", err))
+		return
+	}
+	if e := s.kecAuth(r, body); e != nil {
+		fail(e)
+		return
+	}
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	if fail5xx, second := s.serverError(); fail5xx {
+		if second {
+			fail(kecErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
+		} else {
+			fail(kecErr(http.StatusInternalServerError, "InternalError", "An internal error occurred; nothing was done."))
+		}
+		return
+	}
+	if e := checkCommon(params); e != nil {
+		fail(e)
+		return
+	}
+	var resp any
+	var e *apiError
+	switch op {
+	case "DescribeInstances":
+		resp, e = s.kecDescribe(params, reqID)
+	case "StopInstances":
+		resp, e = s.kecPower(params, reqID, true)
+	case "StartInstances":
+		resp, e = s.kecPower(params, reqID, false)
+	case "ModifyInstanceImage":
+		resp, e = s.kecModify(params, reqID)
+	default:
+		if params.Get("Action") == "" {
+			e = kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Action.")
+		} else {
+			e = kecErr(http.StatusBadRequest, "InvalidAction", "The action %q is not valid for this web service.", params.Get("Action"))
+		}
+	}
+	if e != nil {
+		fail(e)
+		return
+	}
+	writeKEC(w, asJSON, op+"Response", http.StatusOK, resp)
+}
+
+// kecParams merges the query and, for a form POST, the body: KEC takes
+// parameters in either, and the official SDK repeats Action and Version in both.
+func kecParams(r *http.Request, body []byte) (url.Values, *apiError) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return url.Values{}, badParam("malformed query string: %v", err)
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if len(body) > 0 {
+			return params, badParam("a GET request carries no body")
+		}
+	case http.MethodPost:
+		if len(body) == 0 {
+			break
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/x-www-form-urlencoded" {
+			return params, kecErr(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+				"a POST body must be application/x-www-form-urlencoded, not %q", r.Header.Get("Content-Type"))
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return params, badParam("malformed form body: %v", err)
+		}
+		for k, v := range form {
+			params[k] = v
+		}
+	default:
+		return params, kecErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "KEC takes GET or POST, not %s", r.Method)
+	}
+	return params, nil
+}
+
+// checkCommon checks the common parameters every action needs.
+func checkCommon(p url.Values) *apiError {
+	v := p.Get("Version")
+	if v == "" {
+		return kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
+	}
+	if v != kecVersion {
+		return badParam("Version %q is not supported; use %s", v, kecVersion)
+	}
+	if d := p.Get("DryRun"); d != "" && d != "true" && d != "false" {
+		return badParam("DryRun must be true or false")
+	}
+	return nil
+}
+
+// dryRun is KEC's answer to DryRun=true once every check passed: 412, nothing done.
+func dryRun(p url.Values) *apiError {
+	if p.Get("DryRun") == "true" {
+		return kecErr(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+// kecAuth verifies the SigV4 signature with the one implementation the client uses.
+func (s *Server) kecAuth(r *http.Request, body []byte) *apiError {
+	s.mu.Lock()
+	ak, sk := s.opts.KsyunAccessKey, s.opts.KsyunSecretKey
+	now := s.now()
+	s.mu.Unlock()
+	_, err := ksyun.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ksyun.ErrMissingAuth):
+		return kecErr(http.StatusForbidden, "MissingAuthenticationToken", "%v", err)
+	case errors.Is(err, ksyun.ErrClockSkew):
+		return kecErr(http.StatusForbidden, "RequestTimeTooSkewed", "%v", err)
+	default:
+		return kecErr(http.StatusForbidden, "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided: %v", err)
+	}
+}
+
+// acceptsJSON: the clouds answer JSON only when Accept asks for it.
+func acceptsJSON(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if mt == "application/json" || mt == "application/*+json" {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceIDs reads InstanceId.N, accepting N from 0 (some SDKs) or 1 (the
+// docs) up to 100, in index order. Without any it returns nil.
+func instanceIDs(p url.Values) ([]string, *apiError) {
+	type kv struct {
+		n  int
+		id string
+	}
+	var ids []kv
+	for k, v := range p {
+		rest, ok := strings.CutPrefix(k, "InstanceId.")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 || n > 100 || len(v) != 1 {
+			return nil, badParam("parameter %s is not InstanceId.N with N from 1 to 100", k)
+		}
+		ids = append(ids, kv{n, v[0]})
+	}
+	if len(ids) > 100 {
+		return nil, kecErr(http.StatusBadRequest, "InstanceIdLimitExceeded", "at most 100 InstanceId.N per request, got %d", len(ids))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(ids, func(a, b kv) int { return a.n - b.n })
+	out := make([]string, len(ids))
+	for i, x := range ids {
+		out[i] = x.id
+	}
+	return out, nil
+}
+
+// kecInstance is one InstancesSet entry of DescribeInstances, fields as the reference lists.
+type kecInstance struct {
+	InstanceID       string           `json:"InstanceId"`
+	InstanceName     string           `json:"InstanceName"`
+	InstanceType     string           `json:"InstanceType"`
+	ImageID          string           `json:"ImageId"`
+	InstanceState    kecInstanceState `json:"InstanceState"`
+	SystemDisk       kecSystemDisk    `json:"SystemDisk"`
+	KeySet           []string         `json:"KeySet"`
+	PrivateIPAddress string           `json:"PrivateIpAddress"`
+	ChargeType       string           `json:"ChargeType"`
+	CreationDate     string           `json:"CreationDate"`
+	AvailabilityZone string           `json:"AvailabilityZone"`
+	ProjectID        string           `json:"ProjectId"`
+}
+
+type kecInstanceState struct {
+	Name      string `json:"Name"`
+	TaskState string `json:"TaskState"`
+}
+
+type kecSystemDisk struct {
+	DiskType string `json:"DiskType"`
+	DiskSize int    `json:"DiskSize"`
+}
+
+type kecDescribeResponse struct {
+	RequestID     string        `json:"RequestId"`
+	Marker        int           `json:"Marker"`
+	InstanceCount int           `json:"InstanceCount"`
+	InstancesSet  []kecInstance `json:"InstancesSet"`
+}
+
+// kecFilter is one Filter.N: Name and its Value.M.
+type kecFilter struct {
+	name   string
+	values map[string]bool
+}
+
+var kecFilterNames = map[string]bool{
+	"instance-id": true, "image-id": true, "instance-state.name": true, "instance-name": true, "availability-zone-name": true,
+}
+
+func kecFilters(p url.Values) ([]kecFilter, *apiError) {
+	byN := map[int]*kecFilter{}
+	get := func(n int) *kecFilter {
+		if byN[n] == nil {
+			byN[n] = &kecFilter{values: map[string]bool{}}
+		}
+		return byN[n]
+	}
+	for k, v := range p {
+		rest, ok := strings.CutPrefix(k, "Filter.")
+		if !ok {
+			continue
+		}
+		ns, field, _ := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(ns)
+		if err != nil || n < 0 {
+			return nil, badParam("parameter %s is not Filter.N.Name or Filter.N.Value.M", k)
+		}
+		switch {
+		case field == "Name":
+			get(n).name = v[0]
+		case strings.HasPrefix(field, "Value."):
+			if _, err := strconv.Atoi(field[len("Value."):]); err != nil {
+				return nil, badParam("parameter %s is not Filter.N.Value.M", k)
+			}
+			for _, x := range v {
+				get(n).values[x] = true
+			}
+		default:
+			return nil, badParam("parameter %s is not Filter.N.Name or Filter.N.Value.M", k)
+		}
+	}
+	var out []kecFilter
+	for n, f := range byN {
+		if !kecFilterNames[f.name] {
+			return nil, badParam("Filter.%d.Name %q is not a known filter", n, f.name)
+		}
+		if len(f.values) == 0 {
+			return nil, kecErr(http.StatusBadRequest, "MissingParameter", "Filter.%d has no Value.M", n)
+		}
+		out = append(out, *f)
+	}
+	return out, nil
+}
+
+func (in *inst) kecView() kecInstance {
+	name, task := in.st.kecState()
+	return kecInstance{
+		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B", ImageID: in.image,
+		InstanceState:    kecInstanceState{Name: name, TaskState: task},
+		SystemDisk:       kecSystemDisk{DiskType: in.diskType, DiskSize: in.diskSize},
+		KeySet:           in.keys,
+		PrivateIPAddress: in.privateIP(),
+		ChargeType:       "Daily",
+		CreationDate:     in.created.Format(time.RFC3339),
+		AvailabilityZone: in.region + "a",
+		ProjectID:        in.project,
+	}
+}
+
+// privateIP is a stable address derived from the instance's position.
+func (in *inst) privateIP() string {
+	n := in.index + 10
+	return fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
+}
+
+func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, search string) bool {
+	if !projects[in.project] {
+		return false
+	}
+	if search != "" && !strings.Contains(in.name, search) && !strings.Contains(in.privateIP(), search) {
+		return false
+	}
+	for _, f := range filters {
+		var v string
+		switch f.name {
+		case "instance-id":
+			v = in.id
+		case "image-id":
+			v = in.image
+		case "instance-state.name":
+			v, _ = in.st.kecState()
+		case "instance-name":
+			v = in.name
+		case "availability-zone-name":
+			v = in.region + "a"
+		}
+		if !f.values[v] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
+	ids, e := instanceIDs(p)
+	if e != nil {
+		return nil, e
+	}
+	filters, e := kecFilters(p)
+	if e != nil {
+		return nil, e
+	}
+	maxResults, marker := 10, 0
+	if v := p.Get("MaxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 1000 {
+			return nil, badParam("MaxResults must be an integer from 5 to 1000, got %q", v)
+		}
+		maxResults = n
+	}
+	if v := p.Get("Marker"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, badParam("Marker must be a non-negative integer offset, got %q", v)
+		}
+		marker = n
+	}
+	// Without ProjectId.N KEC lists the default project only.
+	projects := map[string]bool{}
+	for k, v := range p {
+		if strings.HasPrefix(k, "ProjectId.") {
+			for _, x := range v {
+				projects[x] = true
+			}
+		}
+	}
+	if len(projects) == 0 {
+		projects["0"] = true
+	}
+	if e := dryRun(p); e != nil {
+		return nil, e
+	}
+	search := p.Get("Search")
+	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: []kecInstance{}}
+	s.mu.Lock()
+	now := s.now()
+	visit := func(in *inst) {
+		in.settle(now)
+		if !in.kecMatches(filters, projects, search) {
+			return
+		}
+		if resp.InstanceCount >= marker && len(resp.InstancesSet) < maxResults {
+			resp.InstancesSet = append(resp.InstancesSet, in.kecView())
+		}
+		resp.InstanceCount++
+	}
+	if ids != nil {
+		seen := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if in := s.fleet[Ksyun][id]; in != nil && !seen[id] {
+				seen[id] = true
+				visit(in)
+			}
+		}
+	} else {
+		for _, in := range s.order[Ksyun] {
+			visit(in)
+		}
+	}
+	s.mu.Unlock()
+	return resp, nil
+}
+
+// kecPowerResult is one entry of StopInstances / StartInstances.
+type kecPowerResult struct {
+	InstanceID string `json:"InstanceId"`
+	Return     bool   `json:"Return"`
+	Message    string `json:"Message,omitempty"`
+}
+
+type kecPowerResponse struct {
+	RequestID    string           `json:"RequestId"`
+	InstancesSet []kecPowerResult `json:"InstancesSet"`
+}
+
+// kecPower runs StopInstances (stop) or StartInstances: per-id results, so
+// one batch can partly fail.
+func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError) {
+	ids, e := instanceIDs(p)
+	if e != nil {
+		return nil, e
+	}
+	if len(ids) == 0 {
+		return nil, kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.N.")
+	}
+	if stop {
+		if v := p.Get("ForceStop"); v != "" && v != "true" && v != "false" {
+			return nil, badParam("ForceStop must be true or false")
+		}
+		if v := p.Get("StoppedMode"); v != "" && v != "KeepCharging" && v != "StopCharging" {
+			return nil, badParam("StoppedMode must be KeepCharging or StopCharging")
+		}
+	}
+	if e := dryRun(p); e != nil {
+		return nil, e
+	}
+	resp := kecPowerResponse{RequestID: reqID, InstancesSet: make([]kecPowerResult, 0, len(ids))}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, id := range ids {
+		res := kecPowerResult{InstanceID: id}
+		in := s.fleet[Ksyun][id]
+		if in != nil {
+			in.settle(now)
+		}
+		switch {
+		case in == nil:
+			res.Message = "InstanceNotFound: the instance " + id + " does not exist"
+		case stop && (in.st == stRunning || in.st == stError):
+			in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+			res.Return = true
+		case !stop && in.st == stStopped:
+			in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+			res.Return = true
+		default:
+			name, _ := in.st.kecState()
+			want := "active"
+			if !stop {
+				want = "stopped"
+			}
+			res.Message = fmt.Sprintf("InstanceStateNotSupported: the instance is %s; this action needs it %s", name, want)
+		}
+		resp.InstancesSet = append(resp.InstancesSet, res)
+	}
+	return resp, nil
+}
+
+type kecReturnResponse struct {
+	RequestID string `json:"RequestId"`
+	Return    bool   `json:"Return"`
+}
+
+// kecModify is ModifyInstanceImage, with the seed's parameters and checks.
+func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
+	id := p.Get("InstanceId")
+	if id == "" {
+		return nil, kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.")
+	}
+	imageID, reinstall := p.Get("ImageId"), !p.Has("ImageId")
+	if !reinstall && !isUUID(imageID) {
+		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
+	}
+	var keys []string
+	for k, v := range p {
+		if rest, ok := strings.CutPrefix(k, "KeyId."); ok {
+			if n, err := strconv.Atoi(rest); err != nil || n < 0 {
+				return nil, badParam("parameter %s is not KeyId.N", k)
+			}
+			keys = append(keys, v...)
+		}
+	}
+	if len(keys) > 10 {
+		return nil, kecErr(http.StatusBadRequest, "InvalidParameter.InstanceKeyLimitExceeded", "InvalidParameter.InstanceKeyLimitExceeded: at most 10 key pairs per instance, got %d", len(keys))
+	}
+	for _, k := range keys {
+		if !isUUID(k) {
+			return nil, kecErr(http.StatusBadRequest, "KeyIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "KeyId" parameter.`)
+		}
+	}
+	slices.Sort(keys)
+	keep := p.Get("KeepImageLogin")
+	if keep != "" && keep != "true" && keep != "false" {
+		return nil, badParam("KeepImageLogin must be true or false")
+	}
+	password, hasPassword := p.Get("InstancePassword"), p.Has("InstancePassword")
+	if keep != "true" && hasPassword {
+		if msg := passwordProblem(password); msg != "" {
+			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword %s", msg)
+		}
+	}
+	if keep != "true" && !hasPassword && len(keys) == 0 {
+		return nil, kecErr(http.StatusBadRequest, "MissingParameter", "One of KeepImageLogin=true, InstancePassword or KeyId.N is required.")
+	}
+	diskSize := 0
+	if v := p.Get("SystemDisk.DiskSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 20 || n > 500 {
+			return nil, kecErr(http.StatusBadRequest, "RootDiskGbInvalidParameterValue", `An invalid or out-of-range value was supplied for the "RootDiskGb" parameter.`)
+		}
+		diskSize = n
+	}
+	if v := p.Get("SystemDisk.ResizeType"); v != "" && v != "offline" && v != "online" {
+		return nil, badParam("SystemDisk.ResizeType must be offline or online")
+	}
+	if v := p.Get("UserData"); p.Has("UserData") {
+		dec, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, badParam("UserData must be base64: %v", err)
+		}
+		if len(dec) > 16<<10 {
+			return nil, badParam("UserData must be at most 16 KiB decoded, got %d bytes", len(dec))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.fleet[Ksyun][id]
+	if in == nil {
+		return nil, kecErr(http.StatusBadRequest, "InstanceNotFound", "The instance %s does not exist.", id)
+	}
+	if !reinstall && !s.images[Ksyun][imageID] {
+		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
+	}
+	now := s.now()
+	in.settle(now)
+	if in.st != stStopped {
+		return nil, kecErr(http.StatusBadRequest, "InstanceStateNotSupported", `The InstanceState for this action should be "Stopped"`)
+	}
+	if e := dryRun(p); e != nil {
+		return nil, e
+	}
+	target := imageID
+	if reinstall {
+		target = in.image
+	}
+	rebuild := s.duration(s.opts.RebuildDuration)
+	if s.rebuildFails(id) {
+		in.run(now, []step{{st: stRebuilding, image: in.image, d: rebuild}}, outcome{st: stError, image: in.image, fault: "rebuild failed"})
+	} else {
+		in.run(now, []step{
+			{st: stRebuilding, image: in.image, d: rebuild, count: true},
+			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
+		}, outcome{
+			st: stRunning, image: target,
+			keys: keys, setKeys: len(keys) > 0,
+			diskType: p.Get("SystemDisk.DiskType"), diskSize: diskSize, setDisk: true,
+		})
+	}
+	return kecReturnResponse{RequestID: reqID, Return: true}, nil
+}
+
+// passwordProblem checks the seed's policy: 8–32 visible ASCII characters with
+// an upper-case letter, a lower-case letter and a digit. "" means fine.
+func passwordProblem(pw string) string {
+	if len(pw) < 8 || len(pw) > 32 {
+		return "must be 8 to 32 characters long"
+	}
+	var upper, lower, digit bool
+	for _, c := range pw {
+		switch {
+		case c > unicode.MaxASCII || c <= ' ' || c == 0x7f:
+			return "may hold visible ASCII characters only"
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case '0' <= c && c <= '9':
+			digit = true
+		}
+	}
+	if !upper || !lower || !digit {
+		return "must contain an upper-case letter, a lower-case letter and a digit"
+	}
+	return ""
+}
+
+// writeKEC writes v as JSON, or as XML under root when the client did not ask
+// for JSON (what KEC does).
+func writeKEC(w http.ResponseWriter, asJSON bool, root string, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if asJSON {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	} else {
+		b = jsonToXML(root, b)
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// jsonToXML renders a JSON document as XML: an element per object field,
+// arrays as repeated <item> elements, in the JSON's order.
+func jsonToXML(root string, js []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	var walk func(name string)
+	walk = func(name string) {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		b.WriteString("<" + name + ">")
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' {
+				for dec.More() {
+					k, _ := dec.Token()
+					ks, _ := k.(string)
+					walk(ks)
+				}
+			} else {
+				for dec.More() {
+					walk("item")
+				}
+			}
+			dec.Token() // the closing delimiter
+		case nil:
+		default:
+			xml.EscapeText(&b, []byte(fmt.Sprint(t)))
+		}
+		b.WriteString("</" + name + ">")
+	}
+	walk(root)
+	return b.Bytes()
+}

@@ -1,0 +1,57 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+
+	"github.com/reimage-dev/reimage/plan"
+)
+
+// SeedPlan puts every instance of p in the fleet, running on an older image
+// (OlderImage of its target) except a stoppedFraction of them, and catalogues
+// both images; Huawei providers' project ids become accepted projects.
+// Protected instances are seeded too: the plan decides not to touch them, the
+// cloud still has them. Which instances are stopped depends only on the seed
+// and the instance, so the same plan and seed always give the same fleet.
+func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, pi := range p.Instances {
+		prov := p.Providers[pi.Provider]
+		if prov == nil {
+			return fmt.Errorf("sim: instance %s: provider %q is not in the plan", pi.ID, pi.Provider)
+		}
+		if s.fleet[prov.Type] == nil {
+			return fmt.Errorf("sim: provider %s: type %q is neither %q nor %q", prov.Name, prov.Type, Ksyun, HuaweiCloud)
+		}
+		if prov.Type == plan.TypeHuaweiCloud && prov.ProjectID != "" && !s.projects[prov.ProjectID] {
+			s.projects[prov.ProjectID] = true
+			s.opts.ProjectIDs = append(s.opts.ProjectIDs, prov.ProjectID)
+		}
+		old := OlderImage(pi.Image)
+		s.images[prov.Type][pi.Image] = true
+		st := "running"
+		if unitHash(s.opts.Seed, prov.Type, pi.ID) < stoppedFraction {
+			st = "stopped"
+		}
+		project := prov.ProjectID
+		if prov.Type == plan.TypeKsyun {
+			project = ""
+		}
+		if err := s.addInstance(Instance{
+			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
+			ProjectID: project, Region: prov.Region,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unitHash maps (seed, provider, id) to [0, 1): a per-instance coin that does
+// not depend on the order of the plan.
+func unitHash(seed int64, provider, id string) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s/%s", seed, provider, id)
+	return float64(h.Sum64()>>11) / (1 << 53)
+}

@@ -1,0 +1,442 @@
+package sim
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Provider types the simulator speaks, as in a plan's provider type.
+const (
+	Ksyun       = "ksyun"
+	HuaweiCloud = "huaweicloud"
+)
+
+// MaxSkew is how far a request's signing time may be from the server's clock,
+// as both clouds allow.
+const MaxSkew = 15 * time.Minute
+
+// maxBody bounds a request body; the largest legitimate one (1000 servers in an
+// ECS batch action) is far below it.
+const maxBody = 1 << 20
+
+// Options configures a Server. The zero value is a fault-free simulator with
+// instant transitions and generated credentials.
+type Options struct {
+	// Seed makes the fleet, the generated credentials, request ids and fault
+	// decisions reproducible: the same seed and request sequence give the same
+	// answers. 0 is a seed like any other.
+	Seed int64
+	// KsyunAccessKey and KsyunSecretKey are the accepted KEC credentials;
+	// empty: a pair derived from Seed.
+	KsyunAccessKey, KsyunSecretKey string
+	// HuaweiAccessKey and HuaweiSecretKey are the accepted ECS credentials;
+	// empty: a pair derived from Seed.
+	HuaweiAccessKey, HuaweiSecretKey string
+	// ProjectIDs are the accepted Huawei project ids; empty: one derived from
+	// Seed. AddInstance and SeedPlan add the projects of their instances.
+	ProjectIDs []string
+	// RateLimit is requests per second per provider type ("ksyun",
+	// "huaweicloud"); 0 or absent = unlimited. Burst is one second's worth
+	// (at least 1). Beyond it: HTTP 429.
+	RateLimit map[string]float64
+	// Latency is added to every API answer.
+	Latency time.Duration
+	// ServerErrorRate is the fraction of API requests answered 5xx before any effect.
+	ServerErrorRate float64
+	// RebuildFailRate is the fraction of rebuilds that fail.
+	RebuildFailRate float64
+	// FailIDs are instances whose rebuilds always fail.
+	FailIDs []string
+	// StopDuration, RebuildDuration and StartDuration are how long each step
+	// takes; 0 = instant.
+	StopDuration, RebuildDuration, StartDuration time.Duration
+	// Jitter varies each duration by up to ±Jitter of it, seeded (0.2 = ±20 %).
+	Jitter float64
+	// Clock is the simulator's time; nil = time.Now. Tests inject a fake
+	// clock to step through transitions without sleeping.
+	Clock func() time.Time
+}
+
+// Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
+// handlers of both clouds. Its methods are safe for concurrent use.
+type Server struct {
+	// mu guards everything below it but the stats: the fleet, the jobs, the
+	// options, the limiters and the random streams. One lock is enough: every
+	// critical section is a few map lookups, and JSON encoding happens outside.
+	mu       sync.Mutex
+	opts     Options
+	failIDs  map[string]bool
+	projects map[string]bool
+	limiters map[string]*rate.Limiter
+	images   map[string]map[string]bool // provider type -> image id -> known
+	fleet    map[string]map[string]*inst
+	order    map[string][]*inst // insertion order per provider type, for listings
+	jobs     map[string]*job
+	// synthImage is the image SeedSynthetic puts instances on, per provider type.
+	synthImage map[string]string
+	// Separate random streams so that, e.g., turning jitter on does not shift
+	// which requests get a 5xx.
+	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
+	errorToggle                            bool
+
+	reqSeq atomic.Uint64
+	reqTag uint64
+
+	statsMu   sync.Mutex
+	requests  map[string]int64
+	throttled int64
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+// New returns a simulator with an empty fleet; see AddInstance, SeedPlan and
+// SeedSynthetic.
+func New(opts Options) *Server {
+	s := &Server{
+		projects:   map[string]bool{},
+		images:     map[string]map[string]bool{Ksyun: {}, HuaweiCloud: {}},
+		fleet:      map[string]map[string]*inst{Ksyun: {}, HuaweiCloud: {}},
+		order:      map[string][]*inst{},
+		jobs:       map[string]*job{},
+		synthImage: map[string]string{},
+		requests:   map[string]int64{},
+	}
+	seed := uint64(opts.Seed)
+	s.faultRNG = rand.New(rand.NewPCG(seed, 1))
+	s.rebuildRNG = rand.New(rand.NewPCG(seed, 2))
+	s.jitterRNG = rand.New(rand.NewPCG(seed, 3))
+	s.idRNG = rand.New(rand.NewPCG(seed, 4))
+	creds := rand.New(rand.NewPCG(seed, 5))
+	s.reqTag = creds.Uint64()
+	if opts.KsyunAccessKey == "" || opts.KsyunSecretKey == "" {
+		opts.KsyunAccessKey = "AKLTsim" + randHex(creds, 8)
+		opts.KsyunSecretKey = randHex(creds, 20)
+	}
+	if opts.HuaweiAccessKey == "" || opts.HuaweiSecretKey == "" {
+		opts.HuaweiAccessKey = strings.ToUpper("HWSIM" + randHex(creds, 8))
+		opts.HuaweiSecretKey = randHex(creds, 20)
+	}
+	if len(opts.ProjectIDs) == 0 {
+		opts.ProjectIDs = []string{randHex(creds, 16)}
+	}
+	s.applyOptions(opts)
+	return s
+}
+
+// randHex returns 2n hex digits from r.
+func randHex(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return hex.EncodeToString(b)
+}
+
+// newUUID returns a version-4-shaped UUID drawn from r.
+func newUUID(r *rand.Rand) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], r.Uint64())
+	binary.BigEndian.PutUint64(b[8:], r.Uint64())
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// applyOptions installs opts; s.mu must be held (or s not yet shared).
+func (s *Server) applyOptions(opts Options) {
+	opts.ProjectIDs = append([]string(nil), opts.ProjectIDs...)
+	opts.FailIDs = append([]string(nil), opts.FailIDs...)
+	rl := map[string]float64{}
+	for k, v := range opts.RateLimit {
+		rl[k] = v
+	}
+	opts.RateLimit = rl
+	s.opts = opts
+	for _, p := range opts.ProjectIDs {
+		s.projects[p] = true
+	}
+	s.failIDs = map[string]bool{}
+	for _, id := range opts.FailIDs {
+		s.failIDs[id] = true
+	}
+	// Buckets start full whenever the limits change: a test that sets a limit
+	// gets exactly one second's burst before the first 429.
+	s.limiters = map[string]*rate.Limiter{}
+	for p, r := range opts.RateLimit {
+		if r > 0 {
+			s.limiters[p] = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
+		}
+	}
+}
+
+// Options returns the options in effect, with the generated credentials and
+// project ids filled in.
+func (s *Server) Options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.opts
+	o.ProjectIDs = append([]string(nil), o.ProjectIDs...)
+	o.FailIDs = append([]string(nil), o.FailIDs...)
+	o.RateLimit = map[string]float64{}
+	for k, v := range s.opts.RateLimit {
+		o.RateLimit[k] = v
+	}
+	return o
+}
+
+// SetOptions changes options at run time (faults, timings, credentials); fn
+// edits a copy of the options in effect. Transitions already under way keep
+// the durations they started with.
+func (s *Server) SetOptions(fn func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.opts
+	o.ProjectIDs = append([]string(nil), o.ProjectIDs...)
+	o.FailIDs = append([]string(nil), o.FailIDs...)
+	rl := map[string]float64{}
+	for k, v := range s.opts.RateLimit {
+		rl[k] = v
+	}
+	o.RateLimit = rl
+	fn(&o)
+	s.applyOptions(o)
+}
+
+// now reads the clock; s.mu must be held.
+func (s *Server) now() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock()
+	}
+	return time.Now()
+}
+
+// Handler returns the simulator's HTTP handler: KEC at "/", ECS under "/v1/",
+// inspection under "/_sim/".
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sim/instances", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Instances())
+	})
+	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "simulator inspection: GET /_sim/instances or GET /_sim/stats", http.StatusNotFound)
+	})
+	mux.HandleFunc("/v1/", s.serveECS)
+	mux.HandleFunc("/", s.serveKEC)
+	return mux
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves in a goroutine. It
+// returns the base URL, "http://HOST:PORT".
+func (s *Server) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.srv
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Shutdown stops a server begun with Start gracefully: it stops listening and
+// waits for answers under way, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Shutdown(ctx)
+}
+
+// Close stops a server begun with Start at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Stats is what GET /_sim/stats returns.
+type Stats struct {
+	// Requests counts API requests by "<provider>/<operation>/<status>", e.g.
+	// "ksyun/DescribeInstances/200", "huaweicloud/ShowJob/200".
+	Requests map[string]int64 `json:"requests"`
+	// Throttled counts requests answered 429 by the rate limit.
+	Throttled int64 `json:"throttled"`
+}
+
+// Stats returns a copy of the request counters.
+func (s *Server) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled}
+	for k, v := range s.requests {
+		st.Requests[k] = v
+	}
+	return st
+}
+
+func (s *Server) count(provider, op string, status int, throttled bool) {
+	key := provider + "/" + op + "/" + strconv.Itoa(status)
+	s.statsMu.Lock()
+	s.requests[key]++
+	if throttled {
+		s.throttled++
+	}
+	s.statsMu.Unlock()
+}
+
+// requestID returns a fresh, seed-determined request id shaped like a UUID.
+func (s *Server) requestID() string {
+	n := s.reqSeq.Add(1)
+	t := s.reqTag
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(t>>32), uint16(t>>16), uint16(t)&0xfff, (n>>48)&0xfff, n&0xffffffffffff)
+}
+
+// throttle is the first thing every API request meets: the provider's rate
+// limit (ok false: answer 429, Retry-After retryAfter seconds), then the added
+// latency. Injected server errors come later, after authentication.
+func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok bool) {
+	s.mu.Lock()
+	lat := s.opts.Latency
+	lim := s.limiters[provider]
+	var res bool = true
+	if lim != nil {
+		now := s.now()
+		res = lim.AllowN(now, 1)
+		if !res {
+			// Seconds until a token is back, rounded up: what Retry-After carries.
+			d := time.Duration(float64(time.Second) / float64(lim.Limit()))
+			retryAfter = max(1, int(math.Ceil(d.Seconds())))
+		}
+	}
+	s.mu.Unlock()
+	if lat > 0 {
+		t := time.NewTimer(lat)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	return retryAfter, res
+}
+
+// serverError decides, from the seeded fault stream, whether this request is
+// answered 5xx; second says which of the two 5xx forms to use.
+func (s *Server) serverError() (fail bool, second bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.ServerErrorRate <= 0 {
+		return false, false
+	}
+	if s.faultRNG.Float64() >= s.opts.ServerErrorRate {
+		return false, false
+	}
+	s.errorToggle = !s.errorToggle
+	return true, s.errorToggle
+}
+
+// rebuildFails decides whether a rebuild of id fails; s.mu must be held.
+func (s *Server) rebuildFails(id string) bool {
+	if s.failIDs[id] {
+		return true
+	}
+	if s.opts.RebuildFailRate <= 0 {
+		return false
+	}
+	return s.rebuildRNG.Float64() < s.opts.RebuildFailRate
+}
+
+// duration returns d with seeded jitter; s.mu must be held.
+func (s *Server) duration(d time.Duration) time.Duration {
+	if d <= 0 || s.opts.Jitter <= 0 {
+		return max(d, 0)
+	}
+	f := 1 + s.opts.Jitter*(2*s.jitterRNG.Float64()-1)
+	return time.Duration(float64(d) * f)
+}
+
+// readBody reads at most maxBody bytes of the request body.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("request body larger than %d bytes", maxBody)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// randomSecret returns n random bytes as hex, for callers that want credentials
+// no seed can reproduce.
+func randomSecret(n int) string {
+	b := make([]byte, n)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// RandomCredentials fills empty credentials in o with random ones (not derived
+// from the seed), for a simulator reachable by others than its user.
+func RandomCredentials(o *Options) {
+	if o.KsyunAccessKey == "" || o.KsyunSecretKey == "" {
+		o.KsyunAccessKey = "AKLTsim" + randomSecret(8)
+		o.KsyunSecretKey = randomSecret(20)
+	}
+	if o.HuaweiAccessKey == "" || o.HuaweiSecretKey == "" {
+		o.HuaweiAccessKey = strings.ToUpper("HWSIM" + randomSecret(8))
+		o.HuaweiSecretKey = randomSecret(20)
+	}
+}
