@@ -58,15 +58,15 @@ type Event struct {
 
 // Summary counts a run's instances.
 type Summary struct {
-	Total     int // changes the run set out to make
-	Done      int
-	Failed    int
-	Pending   int // never started (halted or interrupted)
-	Skipped   int // ok, protected or blocked: nothing to do
-	Blocked   int // part of Skipped, reported with their reasons
-	Resolved  int // left in doubt by an earlier run and resolved
-	Halted    bool
-	Interrupt bool
+	Total     int  `json:"total"` // changes the run set out to make
+	Done      int  `json:"done"`
+	Failed    int  `json:"failed"`
+	Pending   int  `json:"pending"`  // never started (halted or interrupted)
+	Skipped   int  `json:"skipped"`  // ok, protected or blocked: nothing to do
+	Blocked   int  `json:"blocked"`  // part of Skipped, reported with their reasons
+	Resolved  int  `json:"resolved"` // left in doubt by an earlier run and resolved
+	Halted    bool `json:"halted"`
+	Interrupt bool `json:"interrupted"`
 }
 
 // Converged reports whether the run did everything it set out to do.

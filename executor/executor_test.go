@@ -42,7 +42,7 @@ func newFakeCloud(n int, running bool) *fakeCloud {
 	return f
 }
 
-func (f *fakeCloud) Type() string                           { return "fake" }
+func (f *fakeCloud) Type() string                         { return "fake" }
 func (f *fakeCloud) Capabilities() providers.Capabilities { return f.caps }
 func (f *fakeCloud) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
 	out := map[string]providers.Instance{}

@@ -85,6 +85,16 @@ func OpenJournal(path string, now func() time.Time) (*Journal, error) {
 	return j, nil
 }
 
+// ReadJournal reads the journal at path without changing it, for commands
+// that only look (plan); a missing journal is an empty one. It cannot Append.
+func ReadJournal(path string) (*Journal, error) {
+	j := &Journal{path: path, entries: map[string]*Entry{}, now: time.Now}
+	if err := j.load(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
 func (j *Journal) load() error {
 	f, err := os.Open(j.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -253,6 +263,9 @@ func (j *Journal) Append(rec Record) error {
 	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.f == nil {
+		return fmt.Errorf("journal %s %s: the journal is not open for writing", rec.Event, rec.ID)
+	}
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}

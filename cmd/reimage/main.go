@@ -30,6 +30,8 @@ type Command interface {
 // one line here plus its file.
 var commands = []Command{
 	ValidateCommand{},
+	PlanCommand{},
+	ApplyCommand{},
 	SchemaCommand{},
 	VersionCommand{},
 }

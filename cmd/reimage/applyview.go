@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/reimage-dev/reimage/executor"
+)
+
+// textView prints a run for people: a line per wave and per finished instance.
+type textView struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (v *textView) Observe(e executor.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch e.Type {
+	case executor.EventRunStart:
+		if e.Summary.Total > 0 {
+			fmt.Fprintf(v.w, "Applying %d changes in %d waves.\n", e.Summary.Total, e.Waves)
+		}
+	case executor.EventResolve:
+		fmt.Fprintf(v.w, "resolving %s: left in doubt by an earlier run; asking the cloud\n", instanceLabel(e.Change.Instance))
+	case executor.EventWaveStart:
+		fmt.Fprintf(v.w, "\nwave %d/%d: %d instances\n", e.Wave, e.Waves, e.WaveSize)
+	case executor.EventInstanceDone:
+		fmt.Fprintf(v.w, "  done    %s in %s\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond))
+	case executor.EventInstanceFail:
+		fmt.Fprintf(v.w, "  FAILED  %s after %s: %v\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond), e.Err)
+	case executor.EventWaveEnd:
+		fmt.Fprintf(v.w, "wave %d/%d finished in %s\n", e.Wave, e.Waves, e.Elapsed.Round(100*time.Millisecond))
+	case executor.EventPause:
+		fmt.Fprintf(v.w, "pausing %s before wave %d\n", e.Pause, e.Wave+1)
+	case executor.EventHalt:
+		fmt.Fprintf(v.w, "\nHALTED after wave %d/%d: %v\n", e.Wave, e.Waves, e.Err)
+	case executor.EventRunEnd:
+		s := e.Summary
+		if s.Total == 0 && s.Resolved == 0 {
+			fmt.Fprintf(v.w, "No changes: the fleet matches the plan (%d unchanged, %d blocked).\n", s.Skipped-s.Blocked, s.Blocked)
+			return
+		}
+		verdict := "Apply complete"
+		switch {
+		case s.Interrupt:
+			verdict = "Apply interrupted"
+		case s.Halted:
+			verdict = "Apply halted"
+		case !s.Converged():
+			verdict = "Apply finished with failures"
+		}
+		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed, %d not started, %d resolved from an earlier run; %d unchanged, %d blocked; in %s.\n",
+			verdict, s.Done, s.Failed, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
+	}
+}
+
+// jsonView writes apply -json: one JSON object per line, each with
+// format_version and a type from a closed list (executor.EventType).
+type jsonView struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func newJSONView(w io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(w)} }
+
+type jsonEvent struct {
+	FormatVersion  string            `json:"format_version"`
+	Type           string            `json:"type"`
+	Time           string            `json:"time"`
+	Wave           int               `json:"wave,omitempty"`
+	Waves          int               `json:"waves,omitempty"`
+	WaveSize       int               `json:"wave_size,omitempty"`
+	Provider       string            `json:"provider,omitempty"`
+	ID             string            `json:"id,omitempty"`
+	Name           string            `json:"name,omitempty"`
+	Action         string            `json:"action,omitempty"`
+	Step           string            `json:"step,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	ElapsedSeconds float64           `json:"elapsed_seconds,omitempty"`
+	PauseSeconds   float64           `json:"pause_seconds,omitempty"`
+	Summary        *executor.Summary `json:"summary,omitempty"`
+}
+
+func (v *jsonView) Observe(e executor.Event) {
+	je := jsonEvent{FormatVersion: JSONFormatVersion, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
+		Wave: e.Wave, Waves: e.Waves, WaveSize: e.WaveSize, Step: e.Step,
+		ElapsedSeconds: e.Elapsed.Seconds(), PauseSeconds: e.Pause.Seconds(), Summary: e.Summary}
+	if c := e.Change; c != nil {
+		je.Provider, je.ID, je.Name, je.Action = c.Instance.Provider, c.Instance.ID, c.Instance.Name, c.Action.String()
+	}
+	if e.Err != nil {
+		je.Error = e.Err.Error()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_ = v.enc.Encode(je)
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
+)
+
+// fleetFlags are the flags plan and apply share: which instances, and which cloud.
+type fleetFlags struct {
+	shard        string
+	sim          bool
+	simURL       string
+	simPause     time.Duration
+	pollInterval time.Duration
+}
+
+func (f *fleetFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.shard, "shard", "", "act on share `I/N` of the instances (0 <= I < N), split by a hash of provider and id")
+	fs.BoolVar(&f.sim, "sim", false, "start the simulator in-process, seeded with the plan's instances on an older image, and use it instead of the clouds")
+	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
+	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 250ms with -sim)")
+}
+
+// fleet is a loaded plan with a client per provider.
+type fleet struct {
+	plan      *plan.Plan
+	saved     *plan.Saved
+	shard     plan.Shard
+	providers map[string]providers.Provider
+	simulator *sim.Server
+	// simulated: the clients talk to a simulator (-sim or -sim-url).
+	simulated bool
+	poll      time.Duration
+	closers   []func()
+}
+
+func (f *fleet) Close() {
+	for i := len(f.closers) - 1; i >= 0; i-- {
+		f.closers[i]()
+	}
+}
+
+// loadPlanArg loads a YAML plan or a saved plan (and the plan file it names).
+func loadPlanArg(path string) (*plan.Plan, *plan.Saved, error) {
+	head := make([]byte, 4096)
+	if fh, err := os.Open(path); err == nil {
+		n, _ := fh.Read(head)
+		fh.Close()
+		head = head[:n]
+	}
+	if !plan.IsSaved(head) {
+		p, err := plan.Load(path)
+		return p, nil, err
+	}
+	saved, err := plan.ReadSaved(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum, err := plan.FileSum(saved.File)
+	if err != nil {
+		return nil, nil, fmt.Errorf("saved plan %s was made from %s: %w", path, saved.File, err)
+	}
+	if sum != saved.FileSHA256 {
+		return nil, nil, fmt.Errorf("saved plan %s is stale: the plan file %s has changed since it was saved; run reimage plan -out again", path, saved.File)
+	}
+	p, err := plan.Load(saved.File)
+	return p, saved, err
+}
+
+// openFleet loads the plan, selects the shard, and builds the cloud clients
+// (or a simulator and clients pointed at it). Every error here comes before any
+// change, so callers exit 1 on it.
+func openFleet(ctx context.Context, ff *fleetFlags, path string, reg prometheus.Registerer, logger *slog.Logger) (*fleet, error) {
+	p, saved, err := loadPlanArg(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{saved: saved, poll: ff.pollInterval}
+	if ff.shard != "" {
+		if f.shard, err = plan.ParseShard(ff.shard); err != nil {
+			return nil, usagef("", "-shard: %v", err)
+		}
+	}
+	if saved != nil && saved.Shard != f.shard.String() {
+		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, f.shard.String())
+	}
+	f.plan = p.Select(f.shard)
+	if ff.sim && ff.simURL != "" {
+		return nil, usagef("", "-sim and -sim-url exclude each other")
+	}
+	simulated := ff.sim || ff.simURL != ""
+	f.simulated = simulated
+	creds := map[string][2]string{}
+	endpoint := ff.simURL
+	if ff.sim {
+		opts := sim.Options{
+			Seed:            1,
+			StopDuration:    time.Second,
+			RebuildDuration: 2 * time.Second,
+			StartDuration:   time.Second,
+			Jitter:          0.2,
+		}
+		sim.RandomCredentials(&opts)
+		s := sim.New(opts)
+		if err := s.SeedPlan(p, 0.25); err != nil {
+			return nil, fmt.Errorf("seed the simulator: %w", err)
+		}
+		if endpoint, err = s.Start("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start the simulator: %w", err)
+		}
+		f.simulator = s
+		f.closers = append(f.closers, func() { s.Close() })
+		o := s.Options()
+		creds[plan.TypeKsyun] = [2]string{o.KsyunAccessKey, o.KsyunSecretKey}
+		creds[plan.TypeHuaweiCloud] = [2]string{o.HuaweiAccessKey, o.HuaweiSecretKey}
+		logger.Info("simulator started", "url", endpoint)
+	}
+	if simulated {
+		if f.poll == 0 {
+			f.poll = 250 * time.Millisecond
+		}
+		for i := range f.plan.Rollout.Waves {
+			w := &f.plan.Rollout.Waves[i]
+			w.Pause = min(w.Pause, ff.simPause)
+		}
+	}
+	if f.poll == 0 {
+		f.poll = executor.DefaultPollInterval
+	}
+	var metrics *providers.APIMetrics
+	if reg != nil {
+		metrics = providers.NewAPIMetrics(reg, nil)
+	}
+	f.providers = map[string]providers.Provider{}
+	names := make([]string, 0, len(f.plan.Providers))
+	for name := range f.plan.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		pp := f.plan.Providers[name]
+		cfg := providers.Config{
+			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
+			RequestsPerSecond: pp.Limits.RequestsPerSecond, Burst: pp.Limits.Burst,
+			Metrics: metrics, Logger: logger,
+		}
+		switch {
+		case ff.sim:
+			cfg.Endpoint = endpoint
+			cfg.AccessKey, cfg.SecretKey = creds[pp.Type][0], creds[pp.Type][1]
+		case simulated:
+			cfg.Endpoint = endpoint
+			cfg.AccessKey, cfg.SecretKey, err = simCredentials(pp.Type)
+		default:
+			cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+			continue
+		}
+		prov, closeFn, err := newProvider(pp.Type, cfg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+			continue
+		}
+		f.providers[name] = prov
+		f.closers = append(f.closers, closeFn)
+	}
+	if err := errors.Join(errs...); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func newProvider(typ string, cfg providers.Config) (providers.Provider, func(), error) {
+	switch typ {
+	case plan.TypeKsyun:
+		c, err := ksyun.New(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { c.Close() }, nil
+	case plan.TypeHuaweiCloud:
+		c, err := huaweicloud.New(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { c.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown provider type %q", typ)
+}
+
+// simCredentials reads a running simulator's credentials from the ecosystem's
+// variables, which `reimage sim` prints; never the plan's references, which
+// point at production secrets.
+func simCredentials(typ string) (string, string, error) {
+	ak, sk := "KSYUN_ACCESS_KEY", "KSYUN_SECRET_KEY"
+	if typ == plan.TypeHuaweiCloud {
+		ak, sk = "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"
+	}
+	a, b := os.Getenv(ak), os.Getenv(sk)
+	if a == "" || b == "" {
+		return "", "", fmt.Errorf("-sim-url: set %s and %s to the simulator's credentials (reimage sim prints them)", ak, sk)
+	}
+	return a, b, nil
+}
+
+// secretResolver resolves login passwords from the plan's references. On a
+// simulator a reference that does not resolve (the variable is set only where
+// the real fleet is managed) gets a throwaway password instead, so that a
+// rehearsal needs no production secret.
+func (f *fleet) secretResolver(logger *slog.Logger) func(*plan.SecretRef) (string, error) {
+	if !f.simulated {
+		return nil
+	}
+	return func(ref *plan.SecretRef) (string, error) {
+		if v, err := ref.Resolve(); err == nil {
+			return v, nil
+		}
+		logger.Warn("simulator: login password " + ref.String() + " does not resolve; using a throwaway password")
+		return "Sim-" + rand.Text()[:12] + "7a", nil
+	}
+}
+
+// stateFiles returns the lock and journal paths of a plan (and shard).
+func stateFiles(dir string, p *plan.Plan, shard plan.Shard) (lock, journal string) {
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(p.File), ".reimage")
+	}
+	base := p.Name
+	if shard.Count > 1 {
+		base += fmt.Sprintf(".shard-%d-of-%d", shard.Index, shard.Count)
+	}
+	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal")
+}
+
+// lookupAndDiff looks every instance up and computes the changes.
+func (f *fleet) lookupAndDiff(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
+	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
+	if err != nil {
+		return nil, err
+	}
+	changes := plan.Diff(f.plan, obs, doneToken)
+	if f.saved != nil {
+		if stale := f.saved.Stale(changes); len(stale) > 0 {
+			return nil, fmt.Errorf("saved plan is stale: the fleet has changed since it was made:\n  %s\nRun reimage plan -out again", strings.Join(stale, "\n  "))
+		}
+		changes = f.saved.Restrict(changes)
+	}
+	return changes, nil
+}
