@@ -285,16 +285,16 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 	path := schema.Index("instances", i)
 	// pick returns the node of a field from the instance or else from defaults, with the path
 	// errors about it are reported at.
-	pick := func(name string) (key, val *yaml.Node, at string, fromDefaults bool) {
+	pick := func(name string) (key, val *yaml.Node, at pathOf, fromDefaults bool) {
 		if k, v := field(n, name); v != nil {
-			return k, v, schema.Field(path, name), false
+			return k, v, pathOf{path, name}, false
 		}
 		if defaults != nil {
 			if k, v := field(defaults, name); v != nil {
-				return k, v, schema.Field("defaults", name), true
+				return k, v, pathOf{"defaults", name}, true
 			}
 		}
-		return nil, nil, "", false
+		return nil, nil, pathOf{}, false
 	}
 	inst.ID, _ = stringValue(get(n, "id"))
 	if _, val := field(n, "name"); val != nil {
@@ -305,7 +305,7 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 	if k, val, at, fromDefaults := pick("provider"); val != nil {
 		inst.Provider, _ = stringValue(val)
 		if !fromDefaults {
-			prov = l.providerRef(k, val, at, inst.Provider)
+			prov = l.providerRef(k, val, at.String(), inst.Provider)
 		} else {
 			prov = l.providers[inst.Provider]
 		}
@@ -331,7 +331,7 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
 	if _, val, at, fromDefaults := pick("login"); val != nil {
-		inst.Login = l.login(val, at, prov, fromDefaults)
+		inst.Login = l.login(val, at.String, prov, fromDefaults)
 	} else {
 		l.errorf(n, path, "no login: set login on the instance or in defaults")
 	}
@@ -354,9 +354,9 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 		}
 		if ptype != "" && ptype != c.cloud {
 			if fromDefaults {
-				l.errorf(k, at, "only %s providers take %s, but the instances of %s provider %q get it from defaults; set it on the %s instances instead", c.cloud, c.field, ptype, prov.Name, c.cloud)
+				l.errorf(k, at.String(), "only %s providers take %s, but the instances of %s provider %q get it from defaults; set it on the %s instances instead", c.cloud, c.field, ptype, prov.Name, c.cloud)
 			} else {
-				l.errorf(k, at, "only %s providers take %s; provider %q is %s", c.cloud, c.field, prov.Name, ptype)
+				l.errorf(k, at.String(), "only %s providers take %s; provider %q is %s", c.cloud, c.field, prov.Name, ptype)
 			}
 			continue
 		}
@@ -364,7 +364,7 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 		case "systemDisk":
 			inst.SystemDisk = systemDisk(val)
 		case "userData":
-			inst.UserData = l.userDataOf(val, at)
+			inst.UserData = l.userDataOf(val, at.String)
 		case "byol":
 			inst.BYOL, _ = boolValue(val)
 		}
@@ -404,7 +404,7 @@ func (l *loader) providerNames() string {
 
 // login decodes a login block and checks that it holds exactly one form that the provider's cloud
 // supports.
-func (l *loader) login(n *yaml.Node, at string, prov *Provider, fromDefaults bool) Login {
+func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefaults bool) Login {
 	var lg Login
 	if n.Kind != yaml.MappingNode {
 		return lg
@@ -441,6 +441,10 @@ func (l *loader) login(n *yaml.Node, at string, prov *Provider, fromDefaults boo
 		}
 		keys = append(keys, k)
 	}
+	if len(forms) == 1 && (lg.UserID == "" || lg.KeyName != "") && (prov == nil || loginFitsCloud(forms[0], prov.Type)) {
+		return lg // the common case: no path needed
+	}
+	at := atf()
 	switch {
 	case len(forms) == 0 && lg.UserID != "":
 		l.errorf(n, at, "userId goes with keyName; add keyName")
@@ -478,6 +482,22 @@ func (l *loader) login(n *yaml.Node, at string, prov *Provider, fromDefaults boo
 	return lg
 }
 
+// pathOf is a field's path, rendered only when an error needs it.
+type pathOf struct{ parent, name string }
+
+func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
+
+// loginFitsCloud reports whether a login form is one the cloud takes.
+func loginFitsCloud(form, cloud string) bool {
+	switch form {
+	case "keyIds", "keepImageLogin":
+		return cloud == TypeKsyun
+	case "keyName":
+		return cloud == TypeHuaweiCloud
+	}
+	return true
+}
+
 func systemDisk(n *yaml.Node) *SystemDisk {
 	if n.Kind != yaml.MappingNode {
 		return nil
@@ -491,10 +511,11 @@ func systemDisk(n *yaml.Node) *SystemDisk {
 
 // userDataOf decodes userData and checks it fits KEC's limit. A file is read now, at load time,
 // so that a missing file fails validate rather than instance 4,000 of an apply.
-func (l *loader) userDataOf(n *yaml.Node, at string) *UserData {
+func (l *loader) userDataOf(n *yaml.Node, atf func() string) *UserData {
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
+	at := atf()
 	if val := get(n, "base64"); val != nil {
 		s, ok := stringValue(val)
 		if !ok {

@@ -264,7 +264,7 @@ const (
 // anchors. It returns false when the tree must not be walked further.
 func checkStructure(file string, root *yaml.Node, d *Diagnostics) bool {
 	s := &structure{file: file, d: d, sizes: map[*yaml.Node]int64{}, busy: map[*yaml.Node]bool{}}
-	s.walk(root, "", 0)
+	s.walk(root, nil, 0)
 	if s.tooDeep {
 		d.add(file, root.Line, root.Column, "", "the plan nests more than %d levels deep", maxNesting)
 		return false
@@ -295,7 +295,25 @@ type structure struct {
 	busy    map[*yaml.Node]bool  // anchored nodes being sized: meeting one again is a cycle
 }
 
-func (s *structure) walk(n *yaml.Node, path string, depth int) {
+// pathElem is one step of the path to a node, rendered only when there is an error to report:
+// building path strings for every node of a large plan would cost more than the walk itself.
+type pathElem struct {
+	parent *pathElem
+	key    string
+	index  int // when key is ""
+}
+
+func (p *pathElem) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.key == "" {
+		return schema.Index(p.parent.String(), p.index)
+	}
+	return schema.Field(p.parent.String(), p.key)
+}
+
+func (s *structure) walk(n *yaml.Node, path *pathElem, depth int) {
 	s.nodes++
 	if depth > maxNesting {
 		s.tooDeep = true
@@ -304,7 +322,7 @@ func (s *structure) walk(n *yaml.Node, path string, depth int) {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			s.walk(c, schema.Index(path, i), depth+1)
+			s.walk(c, &pathElem{parent: path, index: i}, depth+1)
 			if s.tooDeep {
 				return
 			}
@@ -323,9 +341,9 @@ func (s *structure) walk(n *yaml.Node, path string, depth int) {
 			}
 			switch {
 			case key.Kind != yaml.ScalarNode:
-				s.d.add(s.file, k.Line, k.Column, path, "a key must be a plain word, found %s", kindWords(key))
+				s.d.add(s.file, k.Line, k.Column, path.String(), "a key must be a plain word, found %s", kindWords(key))
 			case key.ShortTag() == "!!merge":
-				s.d.add(s.file, k.Line, k.Column, path, "merge keys (<<) are not supported; put shared fields in defaults")
+				s.d.add(s.file, k.Line, k.Column, path.String(), "merge keys (<<) are not supported; put shared fields in defaults")
 			default:
 				var first *yaml.Node
 				if seen != nil {
@@ -342,10 +360,10 @@ func (s *structure) walk(n *yaml.Node, path string, depth int) {
 					}
 				}
 				if first != nil {
-					s.d.add(s.file, k.Line, k.Column, schema.Field(path, key.Value), "duplicate key %q (first at line %d)", key.Value, first.Line)
+					s.d.add(s.file, k.Line, k.Column, schema.Field(path.String(), key.Value), "duplicate key %q (first at line %d)", key.Value, first.Line)
 				}
 			}
-			s.walk(v, schema.Field(path, key.Value), depth+1)
+			s.walk(v, &pathElem{parent: path, key: key.Value}, depth+1)
 			if s.tooDeep {
 				return
 			}

@@ -14,8 +14,8 @@ import (
 // explain turns one failed keyword into messages located at the offending YAML node. The
 // validator's own messages name schema keywords ("minProperties", "const"); operators get sentences
 // built from the schema's x-expected words instead.
-func (cs *compiledSchema) explain(root *yaml.Node, e *jsonschema.ValidationError) []Error {
-	tokens := pointerTokens(e.InstanceLocation)
+func (cs *compiledSchema) explain(root *yaml.Node, prefix string, e *jsonschema.ValidationError) []Error {
+	tokens := pointerTokens(prefix + e.InstanceLocation)
 	key, val, path := locate(root, tokens)
 	kwPath := fragment(e.AbsoluteKeywordLocation)
 	kwTokens := pointerTokens(kwPath)
@@ -218,11 +218,34 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+// plainKey reports whether a key prints bare in a path: a word of letters, digits, '_' and '-',
+// starting with a letter or '_' (or a digit after the first element: provider names).
+func plainKey(name string, first bool) bool {
+	if name == "" || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		case '0' <= c && c <= '9':
+			if i == 0 && first {
+				return false
+			}
+		case c == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // appendField adds a mapping key to a path: .name, or ["odd key"] when it is not a plain word.
 func appendField(b *strings.Builder, name string) {
-	if !plainKey.MatchString(name) && !(b.Len() > 0 && isProviderName(name)) {
+	if !plainKey(name, b.Len() == 0) {
 		b.WriteString("[" + strconv.Quote(name) + "]")
 		return
 	}
@@ -231,11 +254,6 @@ func appendField(b *strings.Builder, name string) {
 	}
 	b.WriteString(name)
 }
-
-// isProviderName accepts the provider name form (it may start with a digit) as a plain path word.
-func isProviderName(name string) bool { return providerName.MatchString(name) }
-
-var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Field appends a field name to a path as Validate renders it.
 func Field(path, name string) string {

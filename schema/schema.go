@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,15 +43,22 @@ var compiled = sync.OnceValues(func() (*compiledSchema, error) {
 	if err != nil {
 		return nil, err
 	}
+	inst, err := c.Compile(ID + "#/$defs/instance")
+	if err != nil {
+		return nil, err
+	}
 	var raw map[string]any
 	if err := json.Unmarshal(planSchema, &raw); err != nil {
 		return nil, err
 	}
-	return &compiledSchema{schema: s, raw: raw}, nil
+	return &compiledSchema{schema: s, instance: inst, raw: raw}, nil
 })
 
 type compiledSchema struct {
 	schema *jsonschema.Schema
+	// instance is the schema of one entry of instances, to validate a large fleet's entries in
+	// parallel rather than as one huge value.
+	instance *jsonschema.Schema
 	// raw is the schema as plain JSON values, to look up the words (x-expected, enum values,
 	// property names) that turn a failed keyword into a message.
 	raw map[string]any
@@ -91,12 +99,68 @@ func Validate(doc *yaml.Node) []Error {
 		}
 		root = root.Content[0]
 	}
+	// The instances list is most of a large plan: its entries are converted and validated in
+	// parallel, each on its own, so that the whole plan never exists as one big JSON value.
+	var instances *yaml.Node
+	if root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if keyString(root.Content[i]) == "instances" {
+				instances = resolve(root.Content[i+1])
+			}
+		}
+	}
+	skip := instances
+	if instances != nil && (instances.Kind != yaml.SequenceNode || len(instances.Content) == 0) {
+		skip = nil
+	}
 	budget := MaxValues
-	v, ok := toValue(root, &budget, 0)
+	v, ok := toValue(root, &budget, 0, skip)
 	if !ok {
 		return []Error{{Line: root.Line, Col: root.Column, Message: "the document is too large or too deeply nested once its aliases are expanded"}}
 	}
-	err = cs.schema.Validate(v)
+	var errs []Error
+	errs = append(errs, cs.check(cs.schema, v, root, "")...)
+	if skip != nil {
+		errs = append(errs, cs.checkInstances(root, skip)...)
+	}
+	Sort(errs)
+	return errs
+}
+
+// checkInstances validates the entries of instances but the first (validated with the plan) in
+// parallel.
+func (cs *compiledSchema) checkInstances(root, list *yaml.Node) []Error {
+	workers := min(runtime.GOMAXPROCS(0), max(len(list.Content)/1000, 1))
+	results := make([][]Error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w + 1; i < len(list.Content); i += workers {
+				budget := MaxValues
+				v, ok := toValue(list.Content[i], &budget, 1, nil)
+				n := resolve(list.Content[i])
+				if !ok {
+					results[w] = append(results[w], Error{Line: n.Line, Col: n.Column, Path: "instances[" + strconv.Itoa(i) + "]", Message: "too large or too deeply nested once its aliases are expanded"})
+					continue
+				}
+				results[w] = append(results[w], cs.check(cs.instance, v, root, "/instances/"+strconv.Itoa(i))...)
+			}
+		}()
+	}
+	wg.Wait()
+	var errs []Error
+	for _, r := range results {
+		errs = append(errs, r...)
+	}
+	return errs
+}
+
+// check validates v with s and explains each failure; prefix is the JSON pointer of v in the
+// document.
+func (cs *compiledSchema) check(s *jsonschema.Schema, v any, root *yaml.Node, prefix string) []Error {
+	err := s.Validate(v)
 	if err == nil {
 		return nil
 	}
@@ -106,9 +170,8 @@ func Validate(doc *yaml.Node) []Error {
 	}
 	var errs []Error
 	for _, leaf := range leaves(verr, nil) {
-		errs = append(errs, cs.explain(root, leaf)...)
+		errs = append(errs, cs.explain(root, prefix, leaf)...)
 	}
-	Sort(errs)
 	return errs
 }
 
@@ -145,7 +208,8 @@ const maxDepth = 1000
 
 // toValue converts a YAML node into the JSON values the validator takes. Numbers become
 // json.Number so that no precision is lost (the validator compares them as big.Rat).
-func toValue(n *yaml.Node, budget *int, depth int) (any, bool) {
+// A sequence node equal to skip becomes an empty list (its entries are validated separately).
+func toValue(n *yaml.Node, budget *int, depth int, skip *yaml.Node) (any, bool) {
 	*budget--
 	if *budget < 0 || depth > maxDepth {
 		return nil, false
@@ -155,16 +219,16 @@ func toValue(n *yaml.Node, budget *int, depth int) (any, bool) {
 		if n.Alias == nil {
 			return nil, true
 		}
-		return toValue(n.Alias, budget, depth+1)
+		return toValue(n.Alias, budget, depth+1, skip)
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, true
 		}
-		return toValue(n.Content[0], budget, depth+1)
+		return toValue(n.Content[0], budget, depth+1, skip)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, ok := toValue(n.Content[i+1], budget, depth+1)
+			v, ok := toValue(n.Content[i+1], budget, depth+1, skip)
 			if !ok {
 				return nil, false
 			}
@@ -172,9 +236,14 @@ func toValue(n *yaml.Node, budget *int, depth int) (any, bool) {
 		}
 		return m, true
 	case yaml.SequenceNode:
+		if n == skip && len(n.Content) > 0 {
+			// Only the first entry: the rest are validated separately, in parallel.
+			v, ok := toValue(n.Content[0], budget, depth+1, nil)
+			return []any{v}, ok
+		}
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, ok := toValue(c, budget, depth+1)
+			v, ok := toValue(c, budget, depth+1, skip)
 			if !ok {
 				return nil, false
 			}
