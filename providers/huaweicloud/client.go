@@ -392,9 +392,10 @@ type jobAnswer struct {
 }
 
 // actionBatch sends one os-stop or os-start for ids. The answer is a job with
-// one sub-job per server; acceptance is all Stop and Start promise, so the
-// job is not followed (the engine waits for the state). A batch refused as a
-// whole is split so that only the servers concerned fail.
+// one sub-job per server; the job is read once for sub-jobs that failed at
+// once (subJobFailures), and not followed further: acceptance is all Stop and
+// Start promise (the engine waits for the state). A batch refused as a whole
+// is split so that only the servers concerned fail.
 func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[string]providers.Result[struct{}], error) {
 	errs := providers.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
 		refs := make([]serverRef, len(ids))
@@ -415,13 +416,38 @@ func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[
 		if _, err := c.call(ctx, op, http.MethodPost, "/cloudservers/action", nil, in, true, resourceOf(ids), &ans); err != nil {
 			return nil, err
 		}
-		return map[string]error{}, nil
+		return c.subJobFailures(ctx, op, ans.JobID), nil
 	})
 	out := make(map[string]providers.Result[struct{}], len(errs))
 	for id, err := range errs {
 		out[id] = providers.Result[struct{}]{Err: err}
 	}
 	return out, nil
+}
+
+// subJobFailures reads a batch action's job once, right after it was
+// accepted, and returns the servers whose sub-job already failed (ECS refuses
+// a server in the wrong state or unknown at once, in its sub-job, while the
+// others go on). It is best effort: a server whose sub-job fails later shows
+// it in its state, which the engine waits on anyway; if the job cannot be
+// read, every server counts as accepted.
+func (c *Client) subJobFailures(ctx context.Context, op, jobID string) map[string]error {
+	out := map[string]error{}
+	if jobID == "" {
+		return out
+	}
+	job, err := c.ShowJob(ctx, jobID)
+	if err != nil {
+		return out
+	}
+	for i := range job.Entities.SubJobs {
+		sj := &job.Entities.SubJobs[i]
+		if sj.Status == "FAIL" && sj.Entities.ServerID != "" {
+			out[sj.Entities.ServerID] = &providers.APIError{Type: Type, Provider: c.name, Operation: op,
+				Resource: sj.Entities.ServerID, Code: sj.ErrorCode, Message: sj.FailReason, HTTPStatus: http.StatusOK}
+		}
+	}
+	return out
 }
 
 // osChange is the body of changeos (v1) and, without imageid, of reinstallos.
