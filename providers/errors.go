@@ -29,8 +29,10 @@ type APIError struct {
 // Error reads like "huaweicloud ecs-n4: ChangeServerOsWithoutCloudInit 9828…: Ecs.0100 (HTTP 400, request 1a2b…): message".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	b.WriteString(prefix(e.Type, e.Provider, e.Operation, e.Resource))
-	b.WriteString(": ")
+	if p := prefix(e.Type, e.Provider, e.Operation, e.Resource); p != "" {
+		b.WriteString(p)
+		b.WriteString(": ")
+	}
 	if e.Code != "" {
 		b.WriteString(e.Code)
 		b.WriteByte(' ')

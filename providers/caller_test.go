@@ -1,0 +1,394 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// testDialect reads an error answer's body as its code.
+var testDialect = Dialect{
+	Type:    "test",
+	Prepare: func(*http.Request, []byte, time.Time) error { return nil },
+	ParseError: func(status int, _ http.Header, body []byte) *APIError {
+		if status < 300 {
+			return nil
+		}
+		return &APIError{Code: strings.TrimSpace(string(body)), Message: "refused"}
+	},
+	ThrottleCodes:    map[string]bool{"SlowDown": true},
+	RejectedCodes:    map[string]bool{"RequestExpired": true},
+	ServerErrorCodes: map[string]bool{"InternalError": true},
+}
+
+// script answers the i-th request with answers[i] (the last one repeats).
+type script struct {
+	mu      sync.Mutex
+	n       int
+	answers []func(w http.ResponseWriter, r *http.Request)
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	i := min(s.n, len(s.answers)-1)
+	s.n++
+	s.mu.Unlock()
+	s.answers[i](w, r)
+}
+
+func (s *script) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func status(code int, body string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
+		w.Write([]byte(body))
+	}
+}
+
+func throttled(retryAfter string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", retryAfter)
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write([]byte("Throttled"))
+	}
+}
+
+// newTestCaller returns a caller with recorded, instant sleeps.
+func newTestCaller(t *testing.T, cfg Config) (*Caller, *[]time.Duration) {
+	t.Helper()
+	if cfg.Name == "" {
+		cfg.Name = "p1"
+	}
+	c := NewCaller(cfg, testDialect)
+	var mu sync.Mutex
+	var slept []time.Duration
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	return c, &slept
+}
+
+func TestReadRetriedOnServerError(t *testing.T) {
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){status(500, "Oops"), status(503, "InternalError"), status(200, "{}")}}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	m := NewAPIMetrics(nil, nil)
+	c, _ := newTestCaller(t, Config{Metrics: m})
+	resp, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("Do: %v, %v", resp, err)
+	}
+	if s.count() != 3 {
+		t.Errorf("%d requests, want 3", s.count())
+	}
+	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "server_error")); got != 2 {
+		t.Errorf("retries{server_error} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("p1", "Describe", "500")); got != 1 {
+		t.Errorf("requests{code=500} = %v, want 1", got)
+	}
+}
+
+func TestWriteInDoubtOnServerError(t *testing.T) {
+	for _, ans := range []func(http.ResponseWriter, *http.Request){status(500, "Oops"), status(400, "InternalError")} {
+		s := &script{answers: []func(http.ResponseWriter, *http.Request){ans, status(200, "{}")}}
+		ts := httptest.NewServer(s)
+		c, _ := newTestCaller(t, Config{})
+		_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Resource: "i-1", Method: "GET", URL: ts.URL})
+		ts.Close()
+		if !IsInDoubt(err) {
+			t.Fatalf("Do: %v, want in doubt", err)
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			t.Errorf("in-doubt error does not wrap the cloud's answer: %v", err)
+		}
+		if s.count() != 1 {
+			t.Errorf("%d requests, want 1: a write in doubt is never sent again", s.count())
+		}
+	}
+}
+
+func TestWriteRetriedWhenThrottledHonouringRetryAfter(t *testing.T) {
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){throttled("3"), status(429, "SlowDown"), status(403, "RequestExpired"), status(200, "{}")}}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	m := NewAPIMetrics(nil, nil)
+	c, slept := newTestCaller(t, Config{Metrics: m})
+	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.count() != 4 {
+		t.Errorf("%d requests, want 4", s.count())
+	}
+	if len(*slept) != 3 || (*slept)[0] < 3*time.Second {
+		t.Errorf("slept %v, want 3 waits, the first at least Retry-After (3s)", *slept)
+	}
+	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "throttled")); got != 2 {
+		t.Errorf("retries{throttled} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "rejected")); got != 1 {
+		t.Errorf("retries{rejected} = %v, want 1", got)
+	}
+}
+
+func TestThrottledToTheEndIsNotInDoubt(t *testing.T) {
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){throttled("0")}}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	c, _ := newTestCaller(t, Config{Retry: RetryPolicy{MaxThrottledAttempts: 5}})
+	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
+	if IsInDoubt(err) || !IsThrottled(err) {
+		t.Fatalf("Do: %v, want a throttling *APIError", err)
+	}
+	if s.count() != 5 {
+		t.Errorf("%d requests, want 5", s.count())
+	}
+}
+
+func TestFinalErrorNotRetried(t *testing.T) {
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Request-Id", "req-42")
+		w.WriteHeader(400)
+		w.Write([]byte("InvalidParameter"))
+	}}}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	c, _ := newTestCaller(t, Config{Name: "kec-bj"})
+	_, err := c.Do(context.Background(), Request{Operation: "Describe", Resource: "i-1", Method: "GET", URL: ts.URL})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("Do: %v", err)
+	}
+	want := APIError{Type: "test", Provider: "kec-bj", Operation: "Describe", Resource: "i-1", Code: "InvalidParameter", Message: "refused", HTTPStatus: 400, RequestID: "req-42"}
+	if *apiErr != want {
+		t.Errorf("got %+v, want %+v", *apiErr, want)
+	}
+	if got := err.Error(); got != "test kec-bj: Describe i-1: InvalidParameter (HTTP 400, request req-42): refused" {
+		t.Errorf("Error() = %q", got)
+	}
+	if s.count() != 1 {
+		t.Errorf("%d requests, want 1", s.count())
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestWriteRetriedWhenConnectionRefused(t *testing.T) {
+	c, slept := newTestCaller(t, Config{Retry: RetryPolicy{MaxAttempts: 3}})
+	url := "http://" + closedPort(t) + "/?Action=Modify&InstancePassword=Sup3rSecret"
+	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: url})
+	if err == nil || IsInDoubt(err) {
+		t.Fatalf("Do: %v, want a network error that is not in doubt (nothing was sent)", err)
+	}
+	if len(*slept) != 2 {
+		t.Errorf("%d retries, want 2", len(*slept))
+	}
+	if strings.Contains(err.Error(), "Sup3rSecret") {
+		t.Errorf("the error shows the query's password: %v", err)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer ts.Close()
+	defer close(release)
+	m := NewAPIMetrics(nil, nil)
+	c, _ := newTestCaller(t, Config{RequestTimeout: 50 * time.Millisecond, Metrics: m})
+	if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL}); err != nil {
+		t.Fatalf("a read that timed out once: %v", err)
+	}
+	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "timeout")); got != 1 {
+		t.Errorf("retries{timeout} = %v, want 1", got)
+	}
+	n.Store(0)
+	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
+	if !IsInDoubt(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a write that timed out: %v, want in doubt", err)
+	}
+	if n.Load() != 1 {
+		t.Errorf("%d write requests, want 1", n.Load())
+	}
+}
+
+// TestWriteNotReplayedByTransport: net/http resends a GET by itself when a
+// reused connection breaks after the request was written; KEC writes are
+// GETs, and that would send a change twice.
+func TestWriteNotReplayedByTransport(t *testing.T) {
+	var writes atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("Action") != "Modify" {
+			w.Write([]byte("{}"))
+			return
+		}
+		writes.Add(1)
+		// Take the request, then drop the connection without an answer.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer ts.Close()
+	c, _ := newTestCaller(t, Config{})
+	// A read first, so that the write goes out on a reused connection.
+	if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL + "/?Action=Describe"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL + "/?Action=Modify"})
+	if !IsInDoubt(err) {
+		t.Fatalf("Do: %v, want in doubt", err)
+	}
+	if writes.Load() != 1 {
+		t.Errorf("the write reached the server %d times, want 1", writes.Load())
+	}
+}
+
+func TestContextEndsRetries(t *testing.T) {
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){status(500, "Oops")}}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	c := NewCaller(Config{Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}}, testDialect)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Do(ctx, Request{Operation: "Describe", Method: "GET", URL: ts.URL})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do: %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Do took %v after the context ended", d)
+	}
+}
+
+func TestLimiterWaitCounted(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
+	defer ts.Close()
+	m := NewAPIMetrics(nil, nil)
+	c, _ := newTestCaller(t, Config{Metrics: m, RequestsPerSecond: 20, Burst: 1})
+	start := time.Now()
+	for range 5 {
+		if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("5 calls at 20/s with burst 1 took %v, want at least 200ms", d)
+	}
+	if got := testutil.ToFloat64(m.limiterWait.WithLabelValues("p1")); got < 0.15 {
+		t.Errorf("rate_limit_wait_seconds_total = %v, want about 0.2", got)
+	}
+}
+
+func TestLimiterAdapts(t *testing.T) {
+	l := NewLimiter(10, 10)
+	l.throttled()
+	if got := l.Limit(); got != 5 {
+		t.Errorf("after throttling: %v/s, want 5", got)
+	}
+	l.throttled() // within a second of the last cut: ignored
+	if got := l.Limit(); got != 5 {
+		t.Errorf("a second cut within a second: %v/s, want 5", got)
+	}
+	for range 100 {
+		l.succeeded()
+	}
+	if got := l.Limit(); got != 10 {
+		t.Errorf("after successes: %v/s, want back at 10", got)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"": 0, "2": 2 * time.Second, "-1": 0, "junk": 0, "3600": time.Minute,
+		now.Add(5 * time.Second).Format(http.TimeFormat): 5 * time.Second,
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestBackoffFullJitterCapped(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	for n := range 40 {
+		for range 20 {
+			d := p.backoff(n)
+			if d < 0 || d > p.MaxDelay || d > p.BaseDelay<<min(n, 20) {
+				t.Fatalf("backoff(%d) = %v", n, d)
+			}
+		}
+	}
+}
+
+func TestMetricsExposition(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewAPIMetrics(reg, prometheus.Labels{"plan": "web-fleet"})
+	m.observeRequest("kec-bj", "DescribeInstances", "200", 30*time.Millisecond)
+	m.observeRetry("kec-bj", "throttled")
+	m.observeWait("kec-bj", 1500*time.Millisecond)
+	want := `
+# HELP reimage_api_requests_total API requests sent to the clouds, by provider, operation and HTTP status (or network, timeout).
+# TYPE reimage_api_requests_total counter
+reimage_api_requests_total{code="200",operation="DescribeInstances",plan="web-fleet",provider="kec-bj"} 1
+# HELP reimage_api_retries_total API requests sent again, by reason: throttled, server_error, network, timeout, rejected.
+# TYPE reimage_api_retries_total counter
+reimage_api_retries_total{plan="web-fleet",provider="kec-bj",reason="throttled"} 1
+# HELP reimage_rate_limit_wait_seconds_total Time API requests spent waiting for the provider's rate limiter.
+# TYPE reimage_rate_limit_wait_seconds_total counter
+reimage_rate_limit_wait_seconds_total{plan="web-fleet",provider="kec-bj"} 1.5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "reimage_api_requests_total", "reimage_api_retries_total", "reimage_rate_limit_wait_seconds_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(m.duration); n != 1 {
+		t.Errorf("%d duration series, want 1", n)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	var nilMetrics *APIMetrics
+	nilMetrics.observeRequest("p", "op", "200", time.Second) // a nil *APIMetrics records nothing, without panicking
+}

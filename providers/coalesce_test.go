@@ -1,0 +1,208 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a BatchFunc that records its batches and answers key*10, or an
+// error for keys in fail.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	fail    map[int]bool
+	block   chan struct{}
+}
+
+func (r *recorder) fn(ctx context.Context, keys []int) (map[int]Result[int], error) {
+	r.mu.Lock()
+	r.batches = append(r.batches, append([]int(nil), keys...))
+	r.mu.Unlock()
+	if r.block != nil {
+		select {
+		case <-r.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	out := map[int]Result[int]{}
+	for _, k := range keys {
+		if r.fail[k] {
+			out[k] = Result[int]{Err: fmt.Errorf("key %d refused", k)}
+			continue
+		}
+		out[k] = Result[int]{Value: k * 10}
+	}
+	return out, nil
+}
+
+func (r *recorder) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []int
+	for _, b := range r.batches {
+		s = append(s, len(b))
+	}
+	sort.Ints(s)
+	return s
+}
+
+func TestCoalescerMergesAndSplits(t *testing.T) {
+	r := &recorder{fail: map[int]bool{7: true}}
+	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Op", Size: 100, Window: 50 * time.Millisecond}, r.fn)
+	defer c.Close()
+	const n = 250
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			v, err := c.Do(context.Background(), i)
+			if err == nil && v != i*10 {
+				err = fmt.Errorf("key %d: got %d", i, v)
+			}
+			if i == 7 {
+				if err == nil {
+					err = errors.New("key 7 should fail")
+				} else {
+					err = nil
+				}
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sizes(); len(got) != 3 || got[2] != 100 || got[0]+got[1]+got[2] != n {
+		t.Errorf("batch sizes %v, want 3 batches of at most 100 for %d keys", got, n)
+	}
+}
+
+func TestCoalescerSharesDuplicateKeys(t *testing.T) {
+	r := &recorder{}
+	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 30 * time.Millisecond}, r.fn)
+	defer c.Close()
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if v, err := c.Do(context.Background(), 1); err != nil || v != 10 {
+				t.Errorf("Do: %v, %v", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := r.sizes(); len(got) != 1 || got[0] != 1 {
+		t.Errorf("batch sizes %v, want one batch of one key", got)
+	}
+}
+
+func TestCoalescerCancelBeforeSend(t *testing.T) {
+	r := &recorder{}
+	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 100 * time.Millisecond, Write: true}, r.fn)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := c.Do(ctx, 1)
+		done <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || IsInDoubt(err) {
+		t.Fatalf("Do: %v, want canceled, not in doubt (nothing was sent)", err)
+	}
+	if v, err := c.Do(context.Background(), 2); err != nil || v != 20 {
+		t.Fatalf("Do: %v, %v", v, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.batches {
+		for _, k := range b {
+			if k == 1 {
+				t.Errorf("key 1 was sent after its caller gave up: %v", r.batches)
+			}
+		}
+	}
+}
+
+func TestCoalescerCancelAfterSendIsInDoubtForWrites(t *testing.T) {
+	r := &recorder{block: make(chan struct{})}
+	defer close(r.block)
+	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "StopInstances", Size: 1, Window: time.Millisecond, Write: true}, r.fn)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Do(ctx, 1)
+	if !IsInDoubt(err) {
+		t.Fatalf("Do: %v, want in doubt", err)
+	}
+}
+
+func TestCoalescerClose(t *testing.T) {
+	r := &recorder{block: make(chan struct{})}
+	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 1, Window: time.Millisecond}, r.fn)
+	errs := make(chan error, 2)
+	go func() { _, err := c.Do(context.Background(), 1); errs <- err }()
+	time.Sleep(20 * time.Millisecond) // the batch of key 1 is in flight, blocked
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end the batch in flight")
+	}
+	if err := <-errs; err == nil {
+		t.Error("a call cut by Close succeeded")
+	}
+	if _, err := c.Do(context.Background(), 2); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestBisectIsolatesRefusedIDs(t *testing.T) {
+	bad := "c"
+	var calls int
+	errs := Bisect(context.Background(), []string{"a", "b", "c", "d", "e"}, func(_ context.Context, ids []string) (map[string]error, error) {
+		calls++
+		for _, id := range ids {
+			if id == bad {
+				return nil, &APIError{Code: "InstanceNotFound", HTTPStatus: 400}
+			}
+		}
+		return map[string]error{}, nil
+	})
+	for id, err := range errs {
+		if (err != nil) != (id == bad) {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	var apiErr *APIError
+	if !errors.As(errs[bad], &apiErr) || apiErr.Resource != bad {
+		t.Errorf("the refused id's error does not name it: %v", errs[bad])
+	}
+	// In doubt: no split, every id gets it.
+	calls = 0
+	errs = Bisect(context.Background(), []string{"a", "b"}, func(context.Context, []string) (map[string]error, error) {
+		calls++
+		return nil, &InDoubtError{Operation: "Stop", Cause: errors.New("reset")}
+	})
+	if calls != 1 || !IsInDoubt(errs["a"]) || !IsInDoubt(errs["b"]) {
+		t.Errorf("in doubt: %d calls, %v", calls, errs)
+	}
+}
+
+func TestChunks(t *testing.T) {
+	got := Chunks([]int{1, 2, 3, 4, 5}, 2)
+	if len(got) != 3 || len(got[2]) != 1 {
+		t.Errorf("Chunks = %v", got)
+	}
+	if Chunks([]int(nil), 2) != nil {
+		t.Error("Chunks of nothing is not nil")
+	}
+}
