@@ -335,7 +335,7 @@ func (in *inst) ecsView() ecsServer {
 		Updated:   in.updated.UTC().Format(time.RFC3339),
 		Created:   in.created.UTC().Format(time.RFC3339),
 		TenantID:  in.project,
-		AZ:        in.region + "a",
+		AZ:        in.az,
 		Addresses: ecsAddresses{"vpc-sim": {{Addr: in.privateIP(), Version: 4}}},
 	}
 	if task != "" {

@@ -99,6 +99,9 @@ type inst struct {
 	changes  int
 	created  time.Time
 	updated  time.Time
+	// Fixed attributes, formatted once: listings of 100 instances are the
+	// hot path of every lookup.
+	createdStr, ip, az string
 	// KEC attributes.
 	keys     []string
 	diskType string
@@ -106,6 +109,8 @@ type inst struct {
 
 	steps []step
 	final outcome
+	// listed is the number of the last listing that showed the instance.
+	listed uint64
 }
 
 // settle applies every step that has ended by now; s.mu must be held.
@@ -252,7 +257,10 @@ func (s *Server) addInstance(in Instance) error {
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project,
 		region: region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
+		createdStr: created.Format(time.RFC3339), az: region + "a",
 	}
+	n := idx + 10
+	i.ip = fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
 	s.images[in.Provider][in.Image] = true

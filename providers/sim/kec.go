@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
@@ -355,17 +354,14 @@ func (in *inst) kecView() kecInstance {
 		KeySet:           in.keys,
 		PrivateIPAddress: in.privateIP(),
 		ChargeType:       "Daily",
-		CreationDate:     in.created.Format(time.RFC3339),
-		AvailabilityZone: in.region + "a",
+		CreationDate:     in.createdStr,
+		AvailabilityZone: in.az,
 		ProjectID:        in.project,
 	}
 }
 
 // privateIP is a stable address derived from the instance's position.
-func (in *inst) privateIP() string {
-	n := in.index + 10
-	return fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
-}
+func (in *inst) privateIP() string { return in.ip }
 
 func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, search string) bool {
 	if !projects[in.project] {
@@ -386,7 +382,7 @@ func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, search
 		case "instance-name":
 			v = in.name
 		case "availability-zone-name":
-			v = in.region + "a"
+			v = in.az
 		}
 		if !f.values[v] {
 			return false
@@ -435,7 +431,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		return nil, e
 	}
 	search := p.Get("Search")
-	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: []kecInstance{}}
+	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: make([]kecInstance, 0, min(maxResults, max(len(ids), 16)))}
 	s.mu.Lock()
 	now := s.now()
 	visit := func(in *inst) {
@@ -449,10 +445,13 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		resp.InstanceCount++
 	}
 	if ids != nil {
-		seen := make(map[string]bool, len(ids))
+		// A duplicate id is listed once; a stamp per listing finds them
+		// without a map per request.
+		s.listing++
+		fleet := s.fleet[Ksyun]
 		for _, id := range ids {
-			if in := s.fleet[Ksyun][id]; in != nil && !seen[id] {
-				seen[id] = true
+			if in := fleet[id]; in != nil && in.listed != s.listing {
+				in.listed = s.listing
 				visit(in)
 			}
 		}
@@ -661,8 +660,15 @@ func passwordProblem(pw string) string {
 // writeKEC writes v as JSON, or as XML under root when the client did not ask
 // for JSON (what KEC does).
 func writeKEC(w http.ResponseWriter, asJSON bool, root string, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b []byte
+	var err error
+	if a, ok := v.(jsonAppender); ok {
+		// The hot path (listings) skips reflection and json.Marshal's re-validation.
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		b = a.appendJSON((*bp)[:0])
+		*bp = b
+	} else if b, err = json.Marshal(v); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

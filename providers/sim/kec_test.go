@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -523,5 +524,20 @@ func TestKECModifyFailRate(t *testing.T) {
 	}
 	if n := strings.Count(a, "e"); n < 10 || n > 30 {
 		t.Fatalf("%d of 40 failed with rate 0.5: %s", n, a)
+	}
+}
+
+// TestKECDescribeEncoder: the hand-written encoder writes what encoding/json
+// would write for the same struct.
+func TestKECDescribeEncoder(t *testing.T) {
+	type plain kecDescribeResponse // drops the MarshalJSON method
+	r := kecDescribeResponse{RequestID: "r-1", Marker: 5, InstanceCount: 7, InstancesSet: []kecInstance{
+		{InstanceID: "a", InstanceName: `we"b <01> é`, KeySet: []string{"k1", "k2"}, SystemDisk: kecSystemDisk{"SSD3.0", 40},
+			InstanceState: kecInstanceState{"active", ""}, ProjectID: "0"},
+		{InstanceID: "b"},
+	}}
+	want, _ := json.Marshal(plain(r))
+	if got := r.appendJSON(nil); string(got) != string(want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }

@@ -89,6 +89,8 @@ type Server struct {
 	fleet    map[string]map[string]*inst
 	order    map[string][]*inst // insertion order per provider type, for listings
 	jobs     map[string]*job
+	// listing numbers DescribeInstances calls, to drop duplicate ids.
+	listing uint64
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
 	synthImage map[string]string
 	// Separate random streams so that, e.g., turning jitter on does not shift
@@ -321,9 +323,22 @@ func (s *Server) count(provider, op string, status int, throttled bool) {
 
 // requestID returns a fresh, seed-determined request id shaped like a UUID.
 func (s *Server) requestID() string {
-	n := s.reqSeq.Add(1)
-	t := s.reqTag
-	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(t>>32), uint16(t>>16), uint16(t)&0xfff, (n>>48)&0xfff, n&0xffffffffffff)
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], s.reqTag)
+	binary.BigEndian.PutUint64(b[8:], s.reqSeq.Add(1))
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 // throttle is the first thing every API request meets: the provider's rate
@@ -395,7 +410,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if r.ContentLength > maxBody {
+		return nil, fmt.Errorf("request body larger than %d bytes", maxBody)
+	}
+	var b []byte
+	var err error
+	if r.ContentLength > 0 {
+		// Sized read: io.ReadAll's doubling showed up under load.
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,278 @@
+package sim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reimage-dev/reimage/plan"
+)
+
+func TestThrottle(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.RateLimit = map[string]float64{Ksyun: 2, HuaweiCloud: 1} })
+	// KEC: a burst of 2, then 429 RequestLimitExceeded with no effect.
+	for i := range 2 {
+		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
+			t.Fatalf("request %d: %d", i, r.status)
+		}
+	}
+	r := h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if r.status != 429 || r.kecCode() != "RequestLimitExceeded" || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("third KEC request: %d %s %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	if v := h.view(Ksyun, kecRunning); v.State != "active" {
+		t.Fatalf("a throttled stop had an effect: %s", v.State)
+	}
+	// The ECS bucket is separate.
+	if r := h.ecs("GET", "/cloudservers/detail", nil, nil); r.status != 200 {
+		t.Fatalf("ECS: %d", r.status)
+	}
+	r = h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
+	if r.status != 429 || r.str("error_code") != "APIGW.0308" || r.str("request_id") == "" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("second ECS request: %d %s", r.status, r.raw)
+	}
+	if v := h.view(HuaweiCloud, ecsStopped); v.State != "SHUTOFF" {
+		t.Fatalf("a throttled changeos had an effect: %s", v.State)
+	}
+	// Time refills the buckets.
+	h.clock.Advance(time.Second)
+	if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
+		t.Fatalf("after a second: %d", r.status)
+	}
+	st := h.sim.Stats()
+	if st.Throttled != 2 || st.Requests["ksyun/StopInstances/429"] != 1 || st.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/429"] != 1 ||
+		st.Requests["ksyun/DescribeInstances/200"] != 3 {
+		t.Fatalf("stats: %+v", st)
+	}
+	// Limits change at run time; 0 removes them.
+	h.sim.SetOptions(func(o *Options) { o.RateLimit = nil })
+	for range 5 {
+		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
+			t.Fatalf("unlimited: %d", r.status)
+		}
+	}
+}
+
+func TestServerErrors(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.ServerErrorRate = 1 })
+	r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
+	r2 := h.kec("POST", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
+	codes := map[string]int{r.kecCode(): r.status, r2.kecCode(): r2.status}
+	if codes["InternalError"] != 500 || codes["ServiceUnavailable"] != 503 || r.str("Error", "Type") != "Receiver" {
+		t.Fatalf("KEC 5xx: %s / %s", r.raw, r2.raw)
+	}
+	e := h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
+	if e.status/100 != 5 || e.ecsCode() != "Ecs.0002" {
+		t.Fatalf("ECS 5xx: %d %s", e.status, e.raw)
+	}
+	for _, v := range []InstanceView{h.view(Ksyun, kecStopped), h.view(HuaweiCloud, ecsStopped)} {
+		if v.Image != imgOld || v.Changes != 0 || (v.State != "stopped" && v.State != "SHUTOFF") {
+			t.Fatalf("a 5xx had an effect: %+v", v)
+		}
+	}
+	// Authentication comes first: an unsigned request is a 403, not a 5xx.
+	req, _ := http.NewRequest("GET", h.url+"/?Action=DescribeInstances&Version=2016-03-04", nil)
+	req.Header.Set("Accept", "application/json")
+	if r := h.do(req); r.status != 403 {
+		t.Fatalf("unsigned under faults: %d", r.status)
+	}
+	h.sim.SetOptions(func(o *Options) { o.ServerErrorRate = 0 })
+	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.status != 200 {
+		t.Fatalf("faults off: %d %s", r.status, r.raw)
+	}
+}
+
+// TestServerErrorRateSeeded: the same seed and requests give the same 5xx decisions.
+func TestServerErrorRateSeeded(t *testing.T) {
+	run := func() string {
+		h := newHarness(t, func(o *Options) { o.ServerErrorRate = 0.3; o.Seed = 42 })
+		var b strings.Builder
+		for range 60 {
+			r := h.kec("GET", vals("Action", "DescribeInstances"))
+			b.WriteByte("x."[min(1, 1-r.status/500)])
+		}
+		return b.String()
+	}
+	a, b := run(), run()
+	if a != b {
+		t.Fatalf("not reproducible:\n%s\n%s", a, b)
+	}
+	if n := strings.Count(a, "x"); n < 8 || n > 30 {
+		t.Fatalf("%d of 60 failed at rate 0.3: %s", n, a)
+	}
+}
+
+func TestLatency(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Latency = 50 * time.Millisecond })
+	start := time.Now()
+	if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("answered in %s with 50ms latency", d)
+	}
+}
+
+func TestJitter(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Jitter = 0.5 })
+	h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	// StopDuration 10s ± 50 %: stopping at 4.9s, stopped at 15.1s.
+	h.clock.Advance(4900 * time.Millisecond)
+	if v := h.view(Ksyun, kecRunning); v.State != "stopping" {
+		t.Fatalf("4.9s: %s", v.State)
+	}
+	h.clock.Advance(10200 * time.Millisecond)
+	if v := h.view(Ksyun, kecRunning); v.State != "stopped" {
+		t.Fatalf("15.1s: %s", v.State)
+	}
+}
+
+func TestInspectionEndpoints(t *testing.T) {
+	h := newHarness(t)
+	h.kec("GET", vals("Action", "DescribeInstances"))
+	h.ecs("GET", "/cloudservers/detail", nil, nil)
+	get := func(path string) []byte {
+		res, err := http.Get(h.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		return b
+	}
+	var insts []map[string]any
+	if err := json.Unmarshal(get("/_sim/instances"), &insts); err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != 5 {
+		t.Fatalf("%d instances", len(insts))
+	}
+	want := map[string]any{"provider": "ksyun", "id": kecRunning, "image": imgOld, "state": "active", "changes": 0.0}
+	if !reflect.DeepEqual(insts[0], want) {
+		t.Errorf("first = %v, want %v", insts[0], want)
+	}
+	if insts[4]["provider"] != "huaweicloud" || insts[4]["state"] != "SHUTOFF" {
+		t.Errorf("last = %v", insts[4])
+	}
+	var stats map[string]any
+	if err := json.Unmarshal(get("/_sim/stats"), &stats); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]any{"requests": map[string]any{"ksyun/DescribeInstances/200": 1.0, "huaweicloud/ListServersDetails/200": 1.0}, "throttled": 0.0}
+	if !reflect.DeepEqual(stats, want) {
+		t.Errorf("stats = %v, want %v", stats, want)
+	}
+}
+
+func TestSeedSyntheticDeterministic(t *testing.T) {
+	fleet := func(seed int64) []InstanceView {
+		s := New(Options{Seed: seed})
+		s.SeedSynthetic(101, 0.25)
+		return s.Instances()
+	}
+	a, b, c := fleet(3), fleet(3), fleet(4)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("same seed, different fleets")
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Fatal("different seeds, same fleet")
+	}
+	var kec, stopped int
+	for _, v := range a {
+		if v.Provider == Ksyun {
+			kec++
+		}
+		if v.State == "stopped" || v.State == "SHUTOFF" {
+			stopped++
+		}
+		if !isUUID(v.ID) {
+			t.Fatalf("id %q", v.ID)
+		}
+	}
+	if kec != 51 || stopped < 10 || stopped > 45 {
+		t.Fatalf("kec %d, stopped %d of 101", kec, stopped)
+	}
+	if New(Options{Seed: 3}).Options().KsyunSecretKey != New(Options{Seed: 3}).Options().KsyunSecretKey {
+		t.Fatal("generated credentials differ for one seed")
+	}
+}
+
+func TestSeedPlan(t *testing.T) {
+	p := &plan.Plan{
+		Name: "fleet",
+		Providers: map[string]*plan.Provider{
+			"kec": {Name: "kec", Type: plan.TypeKsyun, Region: "cn-shanghai-2"},
+			"ecs": {Name: "ecs", Type: plan.TypeHuaweiCloud, Region: "cn-north-4", ProjectID: testProject},
+		},
+		Instances: []*plan.Instance{
+			{ID: kecRunning, Name: "web-01", Provider: "kec", Image: imgNew},
+			{ID: kecStopped, Provider: "kec", Image: imgNew, Protect: true},
+			{ID: ecsRunning, Provider: "ecs", Image: imgECSNew},
+		},
+	}
+	s := New(Options{Seed: 1, ProjectIDs: []string{"ffffffffffffffffffffffffffffffff"}})
+	if err := s.SeedPlan(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Instances()
+	if len(got) != 3 {
+		t.Fatalf("%+v", got)
+	}
+	for i, v := range got {
+		if v.Image != OlderImage(p.Instances[i].Image) || v.Image == p.Instances[i].Image || (v.State != "active" && v.State != "ACTIVE") {
+			t.Errorf("%+v", v)
+		}
+	}
+	for _, img := range []string{imgNew, OlderImage(imgNew)} {
+		if !s.images[Ksyun][img] {
+			t.Errorf("image %s not catalogued", img)
+		}
+	}
+	if !s.projects[testProject] {
+		t.Error("plan's project not accepted")
+	}
+	if s.fleet[Ksyun][kecRunning].region != "cn-shanghai-2" {
+		t.Error("region not taken from the plan")
+	}
+	// Every instance stopped with fraction 1; a second seeding collides.
+	s2 := New(Options{})
+	s2.SeedPlan(p, 1)
+	for _, v := range s2.Instances() {
+		if v.State != "stopped" && v.State != "SHUTOFF" {
+			t.Errorf("%+v", v)
+		}
+	}
+	if err := s2.SeedPlan(p, 1); err == nil {
+		t.Error("seeding twice: no error")
+	}
+}
+
+func TestStartAndClose(t *testing.T) {
+	s := New(Options{Seed: 1})
+	s.SeedSynthetic(4, 0)
+	base, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("base URL %q", base)
+	}
+	res, err := http.Get(base + "/_sim/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/_sim/instances"); err == nil {
+		t.Fatal("still serving after Close")
+	}
+}
