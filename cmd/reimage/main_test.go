@@ -34,6 +34,11 @@ const repoRoot = "../.."
 //	func init() { setupFuncs = append(setupFuncs, startSimulator) }
 var setupFuncs []func(*testscript.Env) error
 
+// scriptCmds are the custom script commands; other _test.go files add theirs in init.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"sparse-file": sparseFile,
+}
+
 // TestScript runs testdata/script/*.txtar. Go test -run TestScript/validate_unknown_field runs
 // one; -update rewrites the expected files of failing cmp commands in place.
 func TestScript(t *testing.T) {
@@ -42,9 +47,7 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       *update,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sparse-file": sparseFile,
-		},
+		Cmds:                scriptCmds,
 		Setup: func(env *testscript.Env) error {
 			// The example plans (and the files they refer to) are copied, not linked, so that a
 			// script may edit them without touching the repository.

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/sim"
+)
+
+// Script commands that run a simulator inside the test process, so that
+// several reimage processes of one script (reruns, a kill -9 and its resume,
+// concurrent applies) share one fleet.
+func init() {
+	scriptCmds["sim-start"] = simStart
+	scriptCmds["sim-instances"] = simInstances
+	scriptCmds["sim-stats"] = simStats
+	scriptCmds["sim-wait"] = simWait
+	scriptCmds["expect-exit"] = expectExit
+}
+
+// expectExit: expect-exit CODE PROGRAM ARGS... runs the program like exec and
+// fails unless it exits with CODE; stdout and stderr are kept for assertions.
+func expectExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: expect-exit CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("usage: expect-exit CODE PROGRAM [ARGS...]")
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+var (
+	simMu      sync.Mutex
+	simServers = map[*testscript.TestScript]*sim.Server{}
+)
+
+func scriptSim(ts *testscript.TestScript) *sim.Server {
+	simMu.Lock()
+	defer simMu.Unlock()
+	s := simServers[ts]
+	if s == nil {
+		ts.Fatalf("no simulator: run sim-start first")
+	}
+	return s
+}
+
+// simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D] PLAN
+// starts a simulator seeded with the plan's instances (on an older image) and
+// exports SIM_URL and the credentials reimage -sim-url reads.
+func simStart(ts *testscript.TestScript, neg bool, args []string) {
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] PLAN"
+	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
+	failIDs := fs.String("fail-ids", "", "")
+	rateLimit := fs.Float64("rate", 0, "")
+	errorRate := fs.Float64("error-rate", 0, "")
+	stopped := fs.Float64("stopped", 0, "")
+	step := fs.Duration("step", 100*time.Millisecond, "")
+	if neg || fs.Parse(args) != nil || fs.NArg() != 1 {
+		ts.Fatalf(usage)
+	}
+	p, err := plan.Load(ts.MkAbs(fs.Arg(0)))
+	ts.Check(err)
+	opts := sim.Options{Seed: 7, StopDuration: *step, RebuildDuration: 2 * *step, StartDuration: *step, Jitter: 0.2, ServerErrorRate: *errorRate}
+	if *failIDs != "" {
+		opts.FailIDs = strings.Split(*failIDs, ",")
+	}
+	if *rateLimit > 0 {
+		opts.RateLimit = map[string]float64{sim.Ksyun: *rateLimit, sim.HuaweiCloud: *rateLimit}
+	}
+	s := sim.New(opts)
+	ts.Check(s.SeedPlan(p, *stopped))
+	url, err := s.Start("127.0.0.1:0")
+	ts.Check(err)
+	simMu.Lock()
+	simServers[ts] = s
+	simMu.Unlock()
+	ts.Defer(func() {
+		s.Close()
+		simMu.Lock()
+		delete(simServers, ts)
+		simMu.Unlock()
+	})
+	o := s.Options()
+	ts.Setenv("SIM_URL", url)
+	ts.Setenv("KSYUN_ACCESS_KEY", o.KsyunAccessKey)
+	ts.Setenv("KSYUN_SECRET_KEY", o.KsyunSecretKey)
+	ts.Setenv("HUAWEICLOUD_SDK_AK", o.HuaweiAccessKey)
+	ts.Setenv("HUAWEICLOUD_SDK_SK", o.HuaweiSecretKey)
+}
+
+// simInstances prints the fleet, one instance a line, sorted:
+// PROVIDER ID image=IMAGE state=STATE changes=N, for stdout assertions.
+func simInstances(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sim-instances")
+	}
+	var lines []string
+	for _, in := range scriptSim(ts).Instances() {
+		lines = append(lines, fmt.Sprintf("%s %s image=%s state=%s changes=%d", in.Provider, in.ID, in.Image, in.State, in.Changes))
+	}
+	sort.Strings(lines)
+	ts.Stdout().Write([]byte(strings.Join(lines, "\n") + "\n"))
+}
+
+// simStats prints the request counts, one "provider/operation/status N" a
+// line, and "throttled N".
+func simStats(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sim-stats")
+	}
+	st := scriptSim(ts).Stats()
+	var lines []string
+	for k, n := range st.Requests {
+		lines = append(lines, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(lines)
+	lines = append(lines, fmt.Sprintf("throttled %d", st.Throttled))
+	ts.Stdout().Write([]byte(strings.Join(lines, "\n") + "\n"))
+}
+
+// simWait: sim-wait busy|changes N waits (at most 30 s) until at least N
+// instances are in a transitional state (busy) or have been changed.
+func simWait(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || (args[0] != "busy" && args[0] != "changes") {
+		ts.Fatalf("usage: sim-wait busy|changes N")
+	}
+	want, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("usage: sim-wait busy|changes N")
+	}
+	s := scriptSim(ts)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := 0
+		for _, in := range s.Instances() {
+			switch {
+			case args[0] == "changes":
+				n += in.Changes
+			case in.State != "active" && in.State != "stopped" && in.State != "ACTIVE" && in.State != "SHUTOFF" && in.State != "error" && in.State != "ERROR":
+				n++
+			}
+		}
+		if n >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("sim-wait %s %d: only %d after 30s", args[0], want, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
