@@ -22,12 +22,12 @@ func (v *textView) Observe(e executor.Event) {
 	switch e.Type {
 	case executor.EventRunStart:
 		if e.Summary.Total > 0 {
-			fmt.Fprintf(v.w, "Applying %d changes in %d waves.\n", e.Summary.Total, e.Waves)
+			fmt.Fprintf(v.w, "Applying %s in %s.\n", plural(e.Summary.Total, "change"), plural(e.Waves, "wave"))
 		}
 	case executor.EventResolve:
 		fmt.Fprintf(v.w, "resolving %s: left in doubt by an earlier run; asking the cloud\n", instanceLabel(e.Change.Instance))
 	case executor.EventWaveStart:
-		fmt.Fprintf(v.w, "\nwave %d/%d: %d instances\n", e.Wave, e.Waves, e.WaveSize)
+		fmt.Fprintf(v.w, "\nwave %d/%d: %s\n", e.Wave, e.Waves, plural(e.WaveSize, "instance"))
 	case executor.EventInstanceDone:
 		fmt.Fprintf(v.w, "  done    %s in %s\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond))
 	case executor.EventInstanceFail:
@@ -98,4 +98,12 @@ func (v *jsonView) Observe(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_ = v.enc.Encode(je)
+}
+
+// plural renders "1 instance", "2 instances".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
