@@ -30,8 +30,15 @@ type loader struct {
 	file      string
 	d         *Diagnostics
 	providers map[string]*Provider
+	// entries locate p.Instances[i] in the plan: its index in the instances list and its node.
+	entries []entry
 	// userData caches files read for userData: a default shared by 100,000 instances is read once.
 	userData map[string]userDataResult
+}
+
+type entry struct {
+	index int
+	node  *yaml.Node
 }
 
 type userDataResult struct {
@@ -72,15 +79,17 @@ func (l *loader) plan(root *yaml.Node) *Plan {
 	}
 	if _, v := field(root, "instances"); v != nil && v.Kind == yaml.SequenceNode {
 		p.Instances = make([]*Instance, 0, len(v.Content))
+		l.entries = make([]entry, 0, len(v.Content))
 		for i, n := range v.Content {
 			n = deref(n)
 			if n.Kind != yaml.MappingNode {
 				continue
 			}
 			p.Instances = append(p.Instances, l.instance(i, n, defaults))
+			l.entries = append(l.entries, entry{index: i, node: n})
 		}
 	}
-	l.uniqueIDs(p, get(root, "instances"))
+	l.uniqueIDs(p)
 	return p
 }
 
@@ -582,34 +591,25 @@ func readUserData(path string) userDataResult {
 
 // uniqueIDs reports an instance id listed twice for one provider: two entries for one server
 // would re-image it twice.
-func (l *loader) uniqueIDs(p *Plan, list *yaml.Node) {
+func (l *loader) uniqueIDs(p *Plan) {
 	type seen struct{ index, line int }
 	first := make(map[string]map[string]seen, len(p.Providers))
-	index := 0
-	if list == nil {
-		return
-	}
-	for i, n := range list.Content {
-		n = deref(n)
-		if n.Kind != yaml.MappingNode {
-			continue
-		}
-		inst := p.Instances[index]
-		index++
+	for k, inst := range p.Instances {
 		if inst.ID == "" || inst.Provider == "" {
 			continue
 		}
+		e := l.entries[k]
 		m := first[inst.Provider]
 		if m == nil {
 			m = map[string]seen{}
 			first[inst.Provider] = m
 		}
 		if s, ok := m[inst.ID]; ok {
-			_, idNode := field(n, "id")
-			l.errorf(idNode, schema.Field(schema.Index("instances", i), "id"), "instance %s is listed twice for provider %q: also instances[%d] (line %d)", inst.ID, inst.Provider, s.index, s.line)
+			_, idNode := field(e.node, "id")
+			l.errorf(idNode, schema.Field(schema.Index("instances", e.index), "id"), "instance %s is listed twice for provider %q: also instances[%d] (line %d)", inst.ID, inst.Provider, s.index, s.line)
 			continue
 		}
-		m[inst.ID] = seen{i, n.Line}
+		m[inst.ID] = seen{e.index, e.node.Line}
 	}
 }
 
