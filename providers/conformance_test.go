@@ -273,7 +273,8 @@ func TestLookupNotFound(t *testing.T) {
 // changed exactly once.
 func TestOperations(t *testing.T) {
 	forEachCloud(t, func(t *testing.T, c cloud) {
-		e := newEnv(t, c, nil, providers.Config{})
+		// A wide window, so that a loaded test machine still gathers the 30 calls in a few batches.
+		e := newEnv(t, c, nil, providers.Config{BatchWindow: 50 * time.Millisecond})
 		const n = 30
 		for i := range n {
 			e.add(id(3, i), oldImage, "running")
@@ -310,10 +311,10 @@ func TestOperations(t *testing.T) {
 		if c.typ == sim.HuaweiCloud {
 			stopOp, startOp = "BatchStopServers", "BatchStartServers"
 		}
-		if got := e.count(stopOp, "200"); got > 3 {
+		if got := e.count(stopOp, "200"); got > 5 {
 			t.Errorf("%d %s calls for %d concurrent stops, want a few batches", got, stopOp, n)
 		}
-		if got := e.count(startOp, "200"); got > 3 {
+		if got := e.count(startOp, "200"); got > 5 {
 			t.Errorf("%d %s calls for %d concurrent starts, want a few batches", got, startOp, n)
 		}
 
