@@ -204,6 +204,12 @@ func locate(root *yaml.Node, tokens []string) (key, val *yaml.Node, path string)
 			return key, n, b.String()
 		}
 		key, n = nextKey, resolve(next)
+		if next.Kind == yaml.AliasNode {
+			// Report at the alias, where the value is used, not at the anchor it copies.
+			c := *n
+			c.Line, c.Column = next.Line, next.Column
+			n = &c
+		}
 	}
 	return key, n, b.String()
 }
