@@ -494,6 +494,7 @@ func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefa
 // pathOf is a field's path, rendered only when an error needs it.
 type pathOf struct{ parent, name string }
 
+// String renders the path.
 func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
 
 // loginFitsCloud reports whether a login form is one the cloud takes.

@@ -303,6 +303,7 @@ type pathElem struct {
 	index  int // when key is ""
 }
 
+// String renders the path, like instances[3].login.
 func (p *pathElem) String() string {
 	if p == nil {
 		return ""

@@ -72,6 +72,7 @@ type Error struct {
 	Message string
 }
 
+// String renders LINE:COL: PATH: message.
 func (e Error) String() string {
 	if e.Path == "" {
 		return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Message)
