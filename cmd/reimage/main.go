@@ -32,6 +32,7 @@ var commands = []Command{
 	ValidateCommand{},
 	PlanCommand{},
 	ApplyCommand{},
+	SimCommand{},
 	SchemaCommand{},
 	VersionCommand{},
 }
@@ -57,6 +58,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error returns the wrapped error's text.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)
@@ -64,6 +66,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the wrapped error, for errors.Is and errors.As.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // WithExitCode wraps err so that main exits with code; a nil err means "already reported".
@@ -76,6 +79,7 @@ type UsageError struct {
 	Msg     string
 }
 
+// Error returns what was wrong, without the hint main adds.
 func (e *UsageError) Error() string { return e.Msg }
 
 // usagef builds a UsageError for command cmd.

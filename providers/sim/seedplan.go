@@ -53,5 +53,13 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 func unitHash(seed int64, provider, id string) float64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d/%s/%s", seed, provider, id)
-	return float64(h.Sum64()>>11) / (1 << 53)
+	// FNV alone barely moves its high bits for ids that differ in the last
+	// characters; the splitmix64 finaliser spreads them.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }

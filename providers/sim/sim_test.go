@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -274,5 +275,27 @@ func TestStartAndClose(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/_sim/instances"); err == nil {
 		t.Fatal("still serving after Close")
+	}
+}
+
+// TestSeedPlanStoppedShare: ids that differ only in their last digits still
+// split near the requested fraction.
+func TestSeedPlanStoppedShare(t *testing.T) {
+	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Name: "kec", Type: plan.TypeKsyun}}}
+	for i := range 200 {
+		p.Instances = append(p.Instances, &plan.Instance{ID: fmt.Sprintf("98284100-f6d1-4bbf-886a-1b07650247%02d", i), Provider: "kec", Image: imgNew})
+	}
+	s := New(Options{Seed: 1})
+	if err := s.SeedPlan(p, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	stopped := 0
+	for _, v := range s.Instances() {
+		if v.State == "stopped" {
+			stopped++
+		}
+	}
+	if stopped < 70 || stopped > 130 {
+		t.Fatalf("%d of 200 stopped at 0.5", stopped)
 	}
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/sim"
+)
+
+// SimCommand runs the cloud simulator (KEC and ECS on one HTTP server) until SIGINT or SIGTERM.
+type SimCommand struct{}
+
+// Name implements Command.
+func (SimCommand) Name() string { return "sim" }
+
+// Synopsis implements Command.
+func (SimCommand) Synopsis() string { return "run a local KEC and ECS simulator to rehearse against" }
+
+// simFlags are the parsed arguments of reimage sim.
+type simFlags struct {
+	listen, fleet, projectID, failIDs    string
+	instances                            int
+	stopped, errorRate, failRate, jitter float64
+	rateKsyun, rateHuawei                float64
+	seed                                 int64
+	latency, stopTime, rebuildTime       time.Duration
+	startTime                            time.Duration
+}
+
+// Run implements Command.
+func (c SimCommand) Run(ctx context.Context, args []string, stdio Stdio) error {
+	fs := newFlagSet(c.Name(), "sim [-listen ADDR] [-fleet PLAN] [-instances N] [fault and timing flags]", `
+Serves Kingsoft Cloud KEC (at /) and Huawei Cloud ECS (under /v1/{project_id}/) on one HTTP
+server, with signature checks, the clouds' answers and error codes, instances that stop, rebuild
+and start over time, and optional faults. Every start begins from the same seeded fleet.
+
+The first line on stdout is the base URL; the next lines are the credentials it accepts, as
+NAME=VALUE (KSYUN_ACCESS_KEY, KSYUN_SECRET_KEY, HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK,
+HUAWEICLOUD_SDK_PROJECT_ID). Credentials come from those environment variables when set, else
+are generated. GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the
+requests served. Stops cleanly on SIGINT or SIGTERM.
+
+Examples:
+  reimage sim -fleet examples/mixed-fleet.yaml
+  reimage sim -instances 10000 -stopped 0.2 -rate-ksyun 20 -error-rate 0.05 -fail-rate 0.01
+  reimage apply examples/mixed-fleet.yaml -sim-url http://127.0.0.1:8686 -auto-approve`, stdio)
+	var f simFlags
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8686", "`ADDR`ess to listen on (port 0 picks a free port)")
+	fs.StringVar(&f.fleet, "fleet", "", "seed the fleet with every instance of `PLAN`, on older images")
+	fs.IntVar(&f.instances, "instances", 0, "add `N` synthetic instances, half KEC, half ECS")
+	fs.Float64Var(&f.stopped, "stopped", 0, "`FRACTION` of the seeded instances that start stopped")
+	fs.StringVar(&f.projectID, "project-id", "", "accepted Huawei project `ID` (default: the plan's projectIds, else $HUAWEICLOUD_SDK_PROJECT_ID, else one derived from -seed)")
+	fs.Int64Var(&f.seed, "seed", 1, "`SEED` of the fleet, generated ids and fault decisions")
+	fs.Float64Var(&f.rateKsyun, "rate-ksyun", 0, "`RATE`: KEC requests per second before HTTP 429 RequestLimitExceeded (0: unlimited)")
+	fs.Float64Var(&f.rateHuawei, "rate-huaweicloud", 0, "`RATE`: ECS requests per second before HTTP 429 APIGW.0308 (0: unlimited)")
+	fs.DurationVar(&f.latency, "latency", 0, "`DURATION` added to every API answer")
+	fs.Float64Var(&f.errorRate, "error-rate", 0, "`FRACTION` of API requests answered 5xx, before any effect")
+	fs.Float64Var(&f.failRate, "fail-rate", 0, "`FRACTION` of rebuilds that fail (KEC error state, ECS job FAIL)")
+	fs.StringVar(&f.failIDs, "fail-ids", "", "comma-separated instance `IDS` whose rebuilds always fail")
+	fs.DurationVar(&f.stopTime, "stop-time", 5*time.Second, "how long a stop takes")
+	fs.DurationVar(&f.rebuildTime, "rebuild-time", 20*time.Second, "how long a rebuild takes")
+	fs.DurationVar(&f.startTime, "start-time", 5*time.Second, "how long a start takes")
+	fs.Float64Var(&f.jitter, "jitter", 0.2, "vary each duration by up to ±`FRACTION` of it")
+	if err := parseFlags(fs, args, stdio); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef(c.Name(), "unexpected argument %q (the plan goes after -fleet)", fs.Arg(0))
+	}
+	if f.fleet == "" && f.instances <= 0 {
+		return usagef(c.Name(), "nothing to simulate: give -fleet PLAN or -instances N")
+	}
+	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter} {
+		if v < 0 || v > 1 {
+			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
+		}
+	}
+	if f.rateKsyun < 0 || f.rateHuawei < 0 || f.latency < 0 || f.stopTime < 0 || f.rebuildTime < 0 || f.startTime < 0 {
+		return usagef(c.Name(), "rates and durations cannot be negative")
+	}
+
+	var p *plan.Plan
+	if f.fleet != "" {
+		var err error
+		if p, err = plan.Load(f.fleet); err != nil {
+			var diags *plan.Diagnostics
+			if errors.As(err, &diags) {
+				fmt.Fprintln(stdio.Err, diags.Error())
+				return WithExitCode(ExitFailure, nil)
+			}
+			return err
+		}
+	}
+
+	opts := sim.Options{
+		Seed:           f.seed,
+		KsyunAccessKey: os.Getenv("KSYUN_ACCESS_KEY"), KsyunSecretKey: os.Getenv("KSYUN_SECRET_KEY"),
+		HuaweiAccessKey: os.Getenv("HUAWEICLOUD_SDK_AK"), HuaweiSecretKey: os.Getenv("HUAWEICLOUD_SDK_SK"),
+		RateLimit:       map[string]float64{sim.Ksyun: f.rateKsyun, sim.HuaweiCloud: f.rateHuawei},
+		Latency:         f.latency,
+		ServerErrorRate: f.errorRate,
+		RebuildFailRate: f.failRate,
+		StopDuration:    f.stopTime, RebuildDuration: f.rebuildTime, StartDuration: f.startTime,
+		Jitter: f.jitter,
+	}
+	for id := range strings.SplitSeq(f.failIDs, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			opts.FailIDs = append(opts.FailIDs, id)
+		}
+	}
+	// The project printed (and given to synthetic ECS instances) is the first accepted one.
+	switch {
+	case f.projectID != "":
+		opts.ProjectIDs = []string{f.projectID}
+	case p != nil && planProject(p) != "":
+		opts.ProjectIDs = []string{planProject(p)}
+	case os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID") != "":
+		opts.ProjectIDs = []string{os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID")}
+	}
+	// Credentials nobody set are random, not derived from the seed: the simulator may listen
+	// beyond loopback, and they are printed anyway.
+	sim.RandomCredentials(&opts)
+	s := sim.New(opts)
+	if p != nil {
+		if err := s.SeedPlan(p, f.stopped); err != nil {
+			return err
+		}
+	}
+	if f.instances > 0 {
+		s.SeedSynthetic(f.instances, f.stopped)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	base, err := s.Start(f.listen)
+	if err != nil {
+		return err
+	}
+	o := s.Options()
+	fmt.Fprintf(stdio.Out, "%s\nKSYUN_ACCESS_KEY=%s\nKSYUN_SECRET_KEY=%s\nHUAWEICLOUD_SDK_AK=%s\nHUAWEICLOUD_SDK_SK=%s\nHUAWEICLOUD_SDK_PROJECT_ID=%s\n",
+		base, o.KsyunAccessKey, o.KsyunSecretKey, o.HuaweiAccessKey, o.HuaweiSecretKey, o.ProjectIDs[0])
+	fmt.Fprintf(stdio.Err, "reimage sim: serving %d instances at %s (KEC at /, ECS under /v1/{project_id}/, fleet at %s/_sim/instances); Ctrl-C stops\n",
+		len(s.Instances()), base, base)
+
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(shutdownCtx); err != nil {
+		s.Close()
+	}
+	fmt.Fprintln(stdio.Err, "reimage sim: stopped")
+	return nil
+}
+
+// planProject is the project id of the plan's first Huawei provider (by name), if any.
+func planProject(p *plan.Plan) string {
+	best := ""
+	for name, prov := range p.Providers {
+		if prov.Type == plan.TypeHuaweiCloud && prov.ProjectID != "" && (best == "" || name < best) {
+			best = name
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return p.Providers[best].ProjectID
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSimCommand runs reimage sim -fleet on the mixed example: the first stdout line is the base
+// URL, then the credentials; the fleet is the plan's, running on older images; cancelling (what
+// SIGINT does) stops it cleanly.
+func TestSimCommand(t *testing.T) {
+	t.Setenv("KSYUN_ACCESS_KEY", "AKLTfromenv")
+	t.Setenv("KSYUN_SECRET_KEY", "secretfromenv")
+	t.Setenv("HUAWEICLOUD_SDK_AK", "")
+	t.Setenv("HUAWEICLOUD_SDK_SK", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	var stderr strings.Builder
+	go func() {
+		done <- SimCommand{}.Run(ctx, []string{"-listen", "127.0.0.1:0", "-fleet", filepath.Join(repoRoot, "examples", "mixed-fleet.yaml"), "-stopped", "0.5"},
+			Stdio{Out: outW, Err: &stderr})
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(outR)
+	var out []string
+	for len(out) < 6 && lines.Scan() {
+		out = append(out, lines.Text())
+	}
+	go io.Copy(io.Discard, outR)
+	if len(out) < 6 || !strings.HasPrefix(out[0], "http://127.0.0.1:") {
+		t.Fatalf("stdout: %q", out)
+	}
+	if out[1] != "KSYUN_ACCESS_KEY=AKLTfromenv" || out[2] != "KSYUN_SECRET_KEY=secretfromenv" ||
+		!strings.HasPrefix(out[3], "HUAWEICLOUD_SDK_AK=") || len(out[3]) < len("HUAWEICLOUD_SDK_AK=")+8 ||
+		out[5] != "HUAWEICLOUD_SDK_PROJECT_ID=0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e" {
+		t.Fatalf("credentials: %q", out)
+	}
+	res, err := http.Get(out[0] + "/_sim/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var insts []struct{ Provider, ID, Image, State string }
+	err = json.NewDecoder(res.Body).Decode(&insts)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	for _, in := range insts {
+		states[in.Provider+"/"+in.State]++
+	}
+	if len(insts) != 67 || states["ksyun/stopped"] == 0 || states["ksyun/active"] == 0 || states["huaweicloud/SHUTOFF"] == 0 || states["huaweicloud/ACTIVE"] == 0 {
+		t.Fatalf("%d instances, states %v", len(insts), states)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reimage sim did not stop")
+	}
+	if !strings.Contains(stderr.String(), "reimage sim: stopped") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
