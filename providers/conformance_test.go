@@ -595,11 +595,6 @@ func testBadCredentials(t *testing.T, wrongKey bool) {
 		var err error
 		switch c.typ {
 		case sim.Ksyun:
-			if !wrongKey {
-				t.Skip("KNOWN BUG in ksyun.Sign: its shared aws-sdk signer caches the derived key by access key, region " +
-					"and service, not by secret, so in one process a wrong secret after a right one signs with the right key; " +
-					"the simulator's Verify then accepts it. Fix: a signer per Sign call.")
-			}
 			ak := kAK
 			if wrongKey {
 				ak = "AKLTwrong"

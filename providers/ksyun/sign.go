@@ -29,12 +29,13 @@ func Sign(req *http.Request, body []byte, accessKey, secretKey, region string, t
 	return signService(req, body, accessKey, secretKey, Service, region, t)
 }
 
-var signer = v4.NewSigner()
-
 func signService(req *http.Request, body []byte, accessKey, secretKey, service, region string, t time.Time) error {
 	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}
-	return signer.SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, t.UTC())
+	// A signer per call: a Signer caches derived keys by access key, region and
+	// service but not by secret, so a shared one would let Verify accept a
+	// request signed with a wrong secret after a right one.
+	return v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, t.UTC())
 }
 
 // Errors Verify returns; the simulator maps them to KEC's error codes.

@@ -1,0 +1,409 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reimage-dev/reimage/providers/sim"
+)
+
+// Images of the scenarios: the instances run old*, the plan wants new*.
+const (
+	kecOld = "c68c074b-dc85-44e4-940b-924143be527b"
+	kecNew = "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2"
+	ecsOld = "3aa9cfc0-a4c5-4bc5-bc3b-304bbcc04505"
+	ecsNew = "e215580f-73ad-429d-b6f2-5433947433b0"
+	ecsPrj = "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e"
+)
+
+// scenario describes a fleet, its plan and the simulator's behaviour.
+type scenario struct {
+	kec, ecs           int // instances per cloud
+	kecStopped         bool
+	ecsStopped         bool
+	rate               float64 // requests/s, the plan's and the simulator's, per provider
+	simRate            float64 // simulator's limit; 0 = same as rate
+	concurrency        int
+	waves              string // YAML flow list
+	stop, rebuild, run time.Duration
+	jitter             float64
+	poll               time.Duration
+}
+
+func kecID(i int) string { return fmt.Sprintf("98284100-f6d1-4bbf-886a-%012x", i) }
+func ecsID(i int) string { return fmt.Sprintf("e0a4c9d2-7b1f-4e35-9a6c-%012x", i) }
+
+// order interleaves the two clouds, as a plan listing a mixed fleet by role
+// would, so that every wave draws on both providers' rate limits.
+func (sc scenario) order() []struct {
+	kec bool
+	i   int
+} {
+	var out []struct {
+		kec bool
+		i   int
+	}
+	for i := 0; i < max(sc.kec, sc.ecs); i++ {
+		if i < sc.kec {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{true, i})
+		}
+		if i < sc.ecs {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{false, i})
+		}
+	}
+	return out
+}
+
+// writePlan writes the scenario's plan and returns its path.
+func (sc scenario) writePlan(dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `version: 1
+name: bench
+providers:
+  kec:
+    type: ksyun
+    region: cn-beijing-6
+    limits: {requestsPerSecond: %g}
+  ecs:
+    type: huaweicloud
+    region: cn-north-4
+    projectId: %s
+    limits: {requestsPerSecond: %g}
+rollout:
+  concurrency: %d
+  waves: %s
+  instanceTimeout: 10m
+instances:
+`, sc.rate, ecsPrj, sc.rate, sc.concurrency, sc.waves)
+	for _, o := range sc.order() {
+		if o.kec {
+			fmt.Fprintf(&b, "  - {id: %s, provider: kec, image: %s, login: {keyIds: [552a0523-b9b4-4868-b8d9-52ad7a38bf89]}}\n", kecID(o.i), kecNew)
+		} else {
+			fmt.Fprintf(&b, "  - {id: %s, provider: ecs, image: %s, login: {keyName: KeyPair-350b}}\n", ecsID(o.i), ecsNew)
+		}
+	}
+	path := filepath.Join(dir, "plan.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		panic(err)
+	}
+	return path
+}
+
+// startSim starts a simulator with the scenario's fleet on the old images.
+func (sc scenario) startSim(tb testing.TB) (*sim.Server, string) {
+	tb.Helper()
+	rl := sc.simRate
+	if rl == 0 {
+		rl = sc.rate
+	}
+	opts := sim.Options{Seed: 42, StopDuration: sc.stop, RebuildDuration: sc.rebuild, StartDuration: sc.run, Jitter: sc.jitter}
+	if rl > 0 {
+		opts.RateLimit = map[string]float64{sim.Ksyun: rl, sim.HuaweiCloud: rl}
+	}
+	s := sim.New(opts)
+	s.AddImage(sim.Ksyun, kecNew)
+	s.AddImage(sim.HuaweiCloud, ecsNew)
+	state := func(stopped bool) string {
+		if stopped {
+			return "stopped"
+		}
+		return "running"
+	}
+	for i := 0; i < sc.kec; i++ {
+		if err := s.AddInstance(sim.Instance{Provider: sim.Ksyun, ID: kecID(i), Name: fmt.Sprintf("kec-%d", i), Image: kecOld, State: state(sc.kecStopped)}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := 0; i < sc.ecs; i++ {
+		if err := s.AddInstance(sim.Instance{Provider: sim.HuaweiCloud, ID: ecsID(i), Name: fmt.Sprintf("ecs-%d", i), Image: ecsOld, State: state(sc.ecsStopped), ProjectID: ecsPrj}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s, url
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// reimageBinary builds the command once per test binary.
+func reimageBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "reimage-bench")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "reimage")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/reimage").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// childRun is what a reimage child process cost.
+type childRun struct {
+	wall   time.Duration
+	cpu    time.Duration
+	maxRSS int64 // bytes
+	stdout []byte
+	stderr []byte
+	exit   int
+}
+
+// runReimage runs the binary with the simulator's credentials in its environment.
+func runReimage(tb testing.TB, s *sim.Server, args ...string) childRun {
+	tb.Helper()
+	o := s.Options()
+	cmd := exec.Command(reimageBinary(tb), args...)
+	cmd.Env = append(os.Environ(),
+		"KSYUN_ACCESS_KEY="+o.KsyunAccessKey, "KSYUN_SECRET_KEY="+o.KsyunSecretKey,
+		"HUAWEICLOUD_SDK_AK="+o.HuaweiAccessKey, "HUAWEICLOUD_SDK_SK="+o.HuaweiSecretKey)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := childRun{wall: time.Since(start), stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	if cmd.ProcessState == nil {
+		tb.Fatalf("reimage %v: %v", args, err)
+	}
+	r.exit = cmd.ProcessState.ExitCode()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
+	}
+	return r
+}
+
+// rolloutResult is what the rollout benchmark measures.
+type rolloutResult struct {
+	Makespan, Bound            time.Duration
+	Efficiency                 float64
+	KECCalls, ECSCalls         int
+	KECChanged, ECSChanged     int
+	KECPerInstance, ECSPerInst float64
+	PerInstance                float64
+	Throttled                  int
+	CPU                        time.Duration
+	MaxRSS                     int64
+	Wall                       time.Duration
+	ByOperation                map[string]int
+}
+
+// apiEvent is the part of apply -json events the harness reads.
+type apiEvent struct {
+	Type           string  `json:"type"`
+	Time           string  `json:"time"`
+	WaveSize       int     `json:"wave_size"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Summary        *struct {
+		Done, Failed int
+	} `json:"summary"`
+}
+
+// runRollout applies the scenario's plan and measures it.
+func runRollout(tb testing.TB, sc scenario) rolloutResult {
+	tb.Helper()
+	s, url := sc.startSim(tb)
+	dir := tb.TempDir()
+	planPath := sc.writePlan(dir)
+	r := runReimage(tb, s, "apply", "-sim-url", url, "-sim-pause", "0", "-poll-interval", sc.poll.String(),
+		"-auto-approve", "-json", "-state", filepath.Join(dir, "state"), planPath)
+	if r.exit != 0 {
+		tb.Fatalf("reimage apply exited %d\n%s", r.exit, tail(r.stderr, 40))
+	}
+	var first, last time.Time
+	sc2 := bufio.NewScanner(bytes.NewReader(r.stdout))
+	sc2.Buffer(make([]byte, 1<<20), 1<<20)
+	var done int
+	for sc2.Scan() {
+		var e apiEvent
+		if json.Unmarshal(sc2.Bytes(), &e) != nil {
+			continue
+		}
+		t, _ := time.Parse(time.RFC3339Nano, e.Time)
+		switch e.Type {
+		case "wave_start":
+			if first.IsZero() {
+				first = t
+			}
+		case "run_end":
+			last = t
+			if e.Summary != nil {
+				done = e.Summary.Done
+			}
+		}
+	}
+	if first.IsZero() || last.IsZero() || done != sc.kec+sc.ecs {
+		tb.Fatalf("apply did not converge: %d done of %d\n%s", done, sc.kec+sc.ecs, tail(r.stderr, 40))
+	}
+	res := rolloutResult{Makespan: last.Sub(first), Bound: sc.bound(), CPU: r.cpu, MaxRSS: r.maxRSS, Wall: r.wall, ByOperation: map[string]int{}}
+	res.Efficiency = res.Bound.Seconds() / res.Makespan.Seconds()
+	st := s.Stats()
+	for k, n := range st.Requests {
+		parts := strings.SplitN(k, "/", 3)
+		switch parts[0] {
+		case sim.Ksyun:
+			res.KECCalls += int(n)
+		case sim.HuaweiCloud:
+			res.ECSCalls += int(n)
+		}
+		res.ByOperation[parts[0]+"/"+parts[1]] += int(n)
+	}
+	res.Throttled = int(st.Throttled)
+	for _, in := range s.Instances() {
+		if in.Changes != 1 {
+			tb.Fatalf("instance %s changed %d times", in.ID, in.Changes)
+		}
+		if in.Provider == sim.Ksyun {
+			res.KECChanged++
+		} else {
+			res.ECSChanged++
+		}
+	}
+	res.KECPerInstance = float64(res.KECCalls) / float64(max(res.KECChanged, 1))
+	res.ECSPerInst = float64(res.ECSCalls) / float64(max(res.ECSChanged, 1))
+	res.PerInstance = float64(res.KECCalls+res.ECSCalls) / float64(max(res.KECChanged+res.ECSChanged, 1))
+	return res
+}
+
+// bound is the lower bound on the makespan that the scenario's parameters
+// allow, summed over waves. For each wave, the larger of:
+//   - rate: every provider's write calls (one change per instance, plus the
+//     stop and start batch calls of at most 100 ids each that its instances
+//     need) at the provider's rate;
+//   - steps: the instance-seconds of the wave's instances (their nominal step
+//     durations, without jitter) spread over the concurrency, and at least the
+//     longest single instance.
+//
+// Look-ups and status polls are left out: the bound is what no client could
+// beat, not what this one does.
+func (sc scenario) bound() time.Duration {
+	order := sc.order()
+	sizes := waveSizes(sc.waves, len(order))
+	var total float64
+	next := 0
+	for _, n := range sizes {
+		wave := order[next : next+n]
+		next += n
+		var kec, ecs int
+		for _, o := range wave {
+			if o.kec {
+				kec++
+			} else {
+				ecs++
+			}
+		}
+		// KEC: stop a running instance first (batched), then ModifyInstanceImage;
+		// the rebuilt instance boots by itself. ECS: changeos stops a running
+		// one itself (withStopServer) and starts it again.
+		kecWrites := float64(kec)
+		if !sc.kecStopped {
+			kecWrites += math.Ceil(float64(kec) / 100)
+		}
+		ecsWrites := float64(ecs)
+		rateTime := max(kecWrites, ecsWrites) / sc.rate
+		kecSteps := (sc.rebuild + sc.run).Seconds()
+		if !sc.kecStopped {
+			kecSteps += sc.stop.Seconds()
+		}
+		ecsSteps := sc.rebuild.Seconds()
+		if !sc.ecsStopped {
+			ecsSteps += (sc.stop + sc.run).Seconds()
+		}
+		work := float64(kec)*kecSteps + float64(ecs)*ecsSteps
+		longest := 0.0
+		if kec > 0 {
+			longest = kecSteps
+		}
+		if ecs > 0 {
+			longest = max(longest, ecsSteps)
+		}
+		steps := max(work/float64(sc.concurrency), longest)
+		total += max(rateTime, steps)
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// waveSizes applies Ansible serial semantics to a flow list like [1, "10%", "100%"].
+func waveSizes(list string, n int) []int {
+	var entries []string
+	for _, f := range strings.Split(strings.Trim(list, "[] "), ",") {
+		entries = append(entries, strings.Trim(strings.TrimSpace(f), `"`))
+	}
+	var out []int
+	for i, left := 0, n; left > 0; i++ {
+		e := entries[min(i, len(entries)-1)]
+		var size int
+		if p, ok := strings.CutSuffix(e, "%"); ok {
+			var pct int
+			fmt.Sscan(p, &pct)
+			size = max((n*pct+99)/100, 1)
+		} else {
+			fmt.Sscan(e, &size)
+		}
+		size = min(size, left)
+		out = append(out, size)
+		left -= size
+	}
+	return out
+}
+
+func tail(b []byte, lines int) string {
+	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// machine describes where the figures were measured.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB memory", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%s, %d cores%s, %s %s/%s", model, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var reportPath = flag.String("report", "", "write the measured figures as Markdown to `FILE` (BENCHMARKS.md)")
+
+// rolloutScenario is issue 7's: 2,000 instances (1,000 KEC stopped, 1,000 ECS
+// running), stop 1 s, rebuild 3 s, start 1 s (±20 %), 50 requests/s per
+// provider on both sides, concurrency 200, waves [1, 10%, 100%] without pauses.
+var rolloutScenario = scenario{
+	kec: 1000, ecs: 1000, kecStopped: true,
+	rate: 50, concurrency: 200, waves: `[1, "10%", "100%"]`,
+	stop: time.Second, rebuild: 3 * time.Second, run: time.Second, jitter: 0.2,
+	poll: 250 * time.Millisecond,
+}
+
+// TestHarness runs a small rollout through the whole harness, so that the
+// ordinary test suite catches a harness that no longer works. It asserts
+// correctness (convergence, one change per instance), never speed.
+func TestHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the reimage binary")
+	}
+	sc := rolloutScenario
+	sc.kec, sc.ecs, sc.concurrency = 10, 10, 8
+	sc.stop, sc.rebuild, sc.run = 50*time.Millisecond, 150*time.Millisecond, 50*time.Millisecond
+	sc.poll = 50 * time.Millisecond
+	r := runRollout(t, sc)
+	if r.KECChanged != 10 || r.ECSChanged != 10 {
+		t.Fatalf("changed %d KEC and %d ECS, want 10 each", r.KECChanged, r.ECSChanged)
+	}
+	if r.Bound <= 0 || r.Makespan <= 0 {
+		t.Fatalf("bound %v makespan %v", r.Bound, r.Makespan)
+	}
+}
+
+func TestBound(t *testing.T) {
+	// Wave sizes 1, 200, 1799 of 2,000 interleaved instances (KEC first);
+	// steps dominate: 4 s (KEC stopped: rebuild + boot), then (100×4 + 100×5)/200
+	// = 4.5 s but at least the 5 s of one ECS instance, then (899×4 + 900×5)/200
+	// = 40.48 s.
+	got := rolloutScenario.bound().Round(time.Millisecond)
+	if want := 49480 * time.Millisecond; got != want {
+		t.Errorf("bound = %v, want %v", got, want)
+	}
+	if got := fmt.Sprint(waveSizes(`[1, "10%", "100%"]`, 2000)); got != "[1 200 1799]" {
+		t.Errorf("waves = %s", got)
+	}
+}
+
+func BenchmarkRollout(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		r := runRollout(b, rolloutScenario)
+		b.ReportMetric(r.Makespan.Seconds(), "makespan-s")
+		b.ReportMetric(r.Bound.Seconds(), "bound-s")
+		b.ReportMetric(r.Efficiency, "efficiency")
+		b.ReportMetric(r.KECPerInstance, "kec-calls/instance")
+		b.ReportMetric(r.ECSPerInst, "ecs-calls/instance")
+		b.ReportMetric(r.PerInstance, "calls/instance")
+		b.ReportMetric(float64(r.Throttled), "throttled")
+		b.ReportMetric(r.CPU.Seconds(), "cpu-s")
+		b.ReportMetric(float64(r.MaxRSS)/(1<<20), "peak-MiB")
+		record("rollout", r)
+	}
+}
+
+// scaleResult is what the scale benchmark measures for one command.
+type scaleResult struct {
+	Command     string
+	Wall, CPU   time.Duration
+	MaxRSS      int64
+	LookupCalls int
+}
+
+// BenchmarkScale100k validates and plans 100,000 instances (half per cloud)
+// against the simulator (its rate limits off, the plan's set high).
+func BenchmarkScale100k(b *testing.B) {
+	sc := scenario{kec: 50000, ecs: 50000, rate: 2000, simRate: -1, concurrency: 10, waves: `[1, "100%"]`}
+	for i := 0; i < b.N; i++ {
+		s, url := sc.startSim(b)
+		planPath := sc.writePlan(b.TempDir())
+		v := runReimage(b, s, "validate", planPath)
+		if v.exit != 0 {
+			b.Fatalf("validate exited %d: %s", v.exit, tail(v.stderr, 10))
+		}
+		p := runReimage(b, s, "plan", "-sim-url", url, planPath)
+		if p.exit != 0 {
+			b.Fatalf("plan exited %d: %s", p.exit, tail(p.stderr, 10))
+		}
+		if !strings.Contains(string(p.stdout), "Plan: 100000 to change") {
+			b.Fatalf("plan output: %s", tail(p.stdout, 3))
+		}
+		lookups := 0
+		for k, n := range s.Stats().Requests {
+			if strings.Contains(k, "/DescribeInstances/") || strings.Contains(k, "/ListServersDetails/") {
+				lookups += int(n)
+			}
+		}
+		b.ReportMetric(v.wall.Seconds(), "validate-s")
+		b.ReportMetric(float64(v.maxRSS)/(1<<20), "validate-peak-MiB")
+		b.ReportMetric(p.wall.Seconds(), "plan-s")
+		b.ReportMetric(float64(p.maxRSS)/(1<<20), "plan-peak-MiB")
+		b.ReportMetric(float64(lookups), "lookup-calls")
+		record("scale", []scaleResult{
+			{Command: "validate", Wall: v.wall, CPU: v.cpu, MaxRSS: v.maxRSS},
+			{Command: "plan", Wall: p.wall, CPU: p.cpu, MaxRSS: p.maxRSS, LookupCalls: lookups},
+		})
+	}
+}
+
+var (
+	resultsMu sync.Mutex
+	results   = map[string]any{}
+)
+
+func record(name string, v any) {
+	resultsMu.Lock()
+	results[name] = v
+	resultsMu.Unlock()
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if *reportPath != "" && code == 0 {
+		if err := writeReport(*reportPath); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func writeReport(path string) error {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Measured by `make benchmarks` (which runs `go test ./bench -run '^$' -bench . -benchtime 1x -timeout 30m -args -report $PWD/BENCHMARKS.md`)\n")
+	fmt.Fprintf(&b, "on %s, %s. This file is written by the harness from the figures it measured; do not edit it by hand.\n\n", machine(), time.Now().UTC().Format("2006-01-02"))
+	b.WriteString("The reimage binary runs as a child process (its CPU time and peak RSS are its own, from getrusage) against the simulator, in the benchmark's process, over loopback.\n")
+	if r, ok := results["rollout"].(rolloutResult); ok {
+		sc := rolloutScenario
+		fmt.Fprintf(&b, "\n## Rollout\n\n%d instances (%d KEC stopped, %d ECS running); simulated stop %s, rebuild %s, start %s (each ±%.0f %%, seeded); simulator and plan both at %g requests/s per provider; concurrency %d; waves %s without pauses; poll interval %s.\n\n",
+			sc.kec+sc.ecs, sc.kec, sc.ecs, sc.stop, sc.rebuild, sc.run, sc.jitter*100, sc.rate, sc.concurrency, sc.waves, sc.poll)
+		b.WriteString("| figure | value | target |\n| --- | --- | --- |\n")
+		fmt.Fprintf(&b, "| makespan (first wave start to run end) | %.1f s | |\n", r.Makespan.Seconds())
+		fmt.Fprintf(&b, "| lower bound (formula below) | %.1f s | |\n", r.Bound.Seconds())
+		fmt.Fprintf(&b, "| efficiency = bound / makespan | %.3f | ≥ 0.90 |\n", r.Efficiency)
+		fmt.Fprintf(&b, "| KEC API calls per changed instance | %.3f (%d calls, %d instances) | ≤ 2.0 |\n", r.KECPerInstance, r.KECCalls, r.KECChanged)
+		fmt.Fprintf(&b, "| ECS API calls per changed instance | %.3f (%d calls, %d instances) | ≤ 2.0 |\n", r.ECSPerInst, r.ECSCalls, r.ECSChanged)
+		fmt.Fprintf(&b, "| API calls per changed instance, total | %.3f | |\n", r.PerInstance)
+		fmt.Fprintf(&b, "| throttled answers | %d | 0 |\n", r.Throttled)
+		fmt.Fprintf(&b, "| reimage CPU time | %.2f s | |\n", r.CPU.Seconds())
+		fmt.Fprintf(&b, "| reimage peak memory (max RSS) | %.0f MiB | |\n", float64(r.MaxRSS)/(1<<20))
+		fmt.Fprintf(&b, "| reimage wall time (look-up, plan, rollout) | %.1f s | |\n", r.Wall.Seconds())
+		b.WriteString("\nAPI calls by operation (every status: 2xx, 429, 5xx):\n\n| provider/operation | calls |\n| --- | --- |\n")
+		ops := make([]string, 0, len(r.ByOperation))
+		for k := range r.ByOperation {
+			ops = append(ops, k)
+		}
+		sort.Strings(ops)
+		for _, k := range ops {
+			fmt.Fprintf(&b, "| %s | %d |\n", k, r.ByOperation[k])
+		}
+		b.WriteString(`
+The lower bound, computed by the harness from the same parameters (bench/harness_test.go, scenario.bound):
+for each wave, the larger of (a) each provider's write calls (one change per instance, plus one stop
+batch call per 100 running KEC instances) at the provider's rate, and (b) the wave's instance-seconds
+at nominal step durations (KEC stopped: rebuild + boot; ECS running: stop + rebuild + start) divided
+by the concurrency, and at least the longest single instance; summed over waves. Look-ups and polls
+are left out: it is what no client could beat.
+`)
+	}
+	if rs, ok := results["scale"].([]scaleResult); ok {
+		b.WriteString("\n## Scale\n\n100,000 instances (50,000 per cloud) in one plan; the simulator holds them all, without rate limits; the plan allows 2,000 requests/s per provider.\n\n")
+		b.WriteString("| command | wall time | CPU time | peak memory (max RSS) | look-up calls | target |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, r := range rs {
+			target, calls := "", "–"
+			if r.Command == "plan" {
+				target, calls = "< 10 s, < 1 GB, ≤ 1,100 calls", fmt.Sprint(r.LookupCalls)
+			}
+			fmt.Fprintf(&b, "| reimage %s | %.2f s | %.2f s | %.0f MiB | %s | %s |\n", r.Command, r.Wall.Seconds(), r.CPU.Seconds(), float64(r.MaxRSS)/(1<<20), calls, target)
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
