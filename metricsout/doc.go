@@ -1,0 +1,29 @@
+// Package metricsout sends a run's metrics out of the process, the three ways
+// DESIGN.md names: a /metrics endpoint served while the run lasts (and a little
+// longer, so a scrape catches the final values), pushes to a Prometheus
+// Pushgateway, and a node_exporter textfile written atomically.
+//
+// It knows nothing of what the metrics mean: it takes a prometheus.Gatherer.
+// A failure to serve, push or write is the caller's to log; it must never
+// change a run's result, so nothing here panics or exits.
+package metricsout
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Label names every series of a run carries (DESIGN.md: "Every series carries
+// the plan name"); the shard only when the plan is split into shards.
+const (
+	LabelPlan  = "plan"
+	LabelShard = "shard"
+)
+
+// PlanLabels returns the labels that identify a run's series: the plan name,
+// and the shard ("I/N") when there is one. They are bounded by the number of
+// plans an operator keeps, unlike instance or request ids, which are never labels.
+func PlanLabels(plan, shard string) prometheus.Labels {
+	l := prometheus.Labels{LabelPlan: plan}
+	if shard != "" {
+		l[LabelShard] = shard
+	}
+	return l
+}
