@@ -102,6 +102,9 @@ type inst struct {
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
 	createdStr, ip, az string
+	// kecHead and kecTail cache the JSON of the fixed DescribeInstances
+	// fields, made on the first listing.
+	kecHead, kecTail string
 	// KEC attributes.
 	keys     []string
 	diskType string

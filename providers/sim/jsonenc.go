@@ -19,11 +19,18 @@ type jsonAppender interface {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
+// jsonSafe marks the bytes encoding/json writes as they are inside a string.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, as encoding/json writes it.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+		if !jsonSafe[s[i]] {
 			// Rare in this simulator: let encoding/json handle escapes exactly.
 			q, _ := json.Marshal(s)
 			return append(b, q...)
@@ -55,12 +62,11 @@ func (r kecDescribeResponse) appendJSON(b []byte) []byte {
 func (r kecDescribeResponse) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
 
 func (v *kecInstance) appendJSON(b []byte) []byte {
-	b = append(b, `{"InstanceId":`...)
-	b = appendString(b, v.InstanceID)
-	b = append(b, `,"InstanceName":`...)
-	b = appendString(b, v.InstanceName)
-	b = append(b, `,"InstanceType":`...)
-	b = appendString(b, v.InstanceType)
+	if v.head != "" {
+		b = append(b, v.head...)
+	} else {
+		b = appendKECHead(b, v)
+	}
 	b = append(b, `,"ImageId":`...)
 	b = appendString(b, v.ImageID)
 	b = append(b, `,"InstanceState":{"Name":`...)
@@ -84,6 +90,25 @@ func (v *kecInstance) appendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	if v.tail != "" {
+		return append(b, v.tail...)
+	}
+	return appendKECTail(b, v)
+}
+
+// appendKECHead writes the fields before ImageId, which never change for an
+// instance: addInstance caches them as inst.kecHead.
+func appendKECHead(b []byte, v *kecInstance) []byte {
+	b = append(b, `{"InstanceId":`...)
+	b = appendString(b, v.InstanceID)
+	b = append(b, `,"InstanceName":`...)
+	b = appendString(b, v.InstanceName)
+	b = append(b, `,"InstanceType":`...)
+	return appendString(b, v.InstanceType)
+}
+
+// appendKECTail writes the fields after KeySet, fixed too (inst.kecTail).
+func appendKECTail(b []byte, v *kecInstance) []byte {
 	b = append(b, `,"PrivateIpAddress":`...)
 	b = appendString(b, v.PrivateIPAddress)
 	b = append(b, `,"ChargeType":`...)

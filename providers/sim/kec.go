@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
@@ -134,6 +135,9 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeKEC(w, asJSON, op+"Response", http.StatusOK, resp)
+	if l, ok := resp.(kecDescribeResponse); ok {
+		l.release()
+	}
 }
 
 // kecParams merges the query and, for a form POST, the body: KEC takes
@@ -161,9 +165,13 @@ func kecParams(r *http.Request, body []byte) (url.Values, *apiError) {
 		if err != nil {
 			return params, badParam("malformed form body: %v", err)
 		}
-		for k, v := range form {
-			params[k] = v
+		// The body wins where both carry a parameter; the query is the small one.
+		for k, v := range params {
+			if _, ok := form[k]; !ok {
+				form[k] = v
+			}
 		}
+		params = form
 	default:
 		return params, kecErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "KEC takes GET or POST, not %s", r.Method)
 	}
@@ -227,11 +235,8 @@ func acceptsJSON(accept string) bool {
 // instanceIDs reads InstanceId.N, accepting N from 0 (some SDKs) or 1 (the
 // docs) up to 100, in index order. Without any it returns nil.
 func instanceIDs(p url.Values) ([]string, *apiError) {
-	type kv struct {
-		n  int
-		id string
-	}
-	var ids []kv
+	var byIndex [101]string // InstanceId.N for N = 0..100; map keys are unique
+	count := 0
 	for k, v := range p {
 		rest, ok := strings.CutPrefix(k, "InstanceId.")
 		if !ok {
@@ -241,18 +246,20 @@ func instanceIDs(p url.Values) ([]string, *apiError) {
 		if err != nil || n < 0 || n > 100 || len(v) != 1 {
 			return nil, badParam("parameter %s is not InstanceId.N with N from 1 to 100", k)
 		}
-		ids = append(ids, kv{n, v[0]})
+		byIndex[n] = v[0]
+		count++
 	}
-	if len(ids) > 100 {
-		return nil, kecErr(http.StatusBadRequest, "InstanceIdLimitExceeded", "at most 100 InstanceId.N per request, got %d", len(ids))
+	if count > 100 {
+		return nil, kecErr(http.StatusBadRequest, "InstanceIdLimitExceeded", "at most 100 InstanceId.N per request, got %d", count)
 	}
-	if len(ids) == 0 {
+	if count == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(ids, func(a, b kv) int { return a.n - b.n })
-	out := make([]string, len(ids))
-	for i, x := range ids {
-		out[i] = x.id
+	out := make([]string, 0, count)
+	for _, id := range byIndex {
+		if id != "" {
+			out = append(out, id)
+		}
 	}
 	return out, nil
 }
@@ -271,6 +278,8 @@ type kecInstance struct {
 	CreationDate     string           `json:"CreationDate"`
 	AvailabilityZone string           `json:"AvailabilityZone"`
 	ProjectID        string           `json:"ProjectId"`
+	// head and tail are the cached JSON of the fixed fields (see appendJSON).
+	head, tail string
 }
 
 type kecInstanceState struct {
@@ -347,11 +356,23 @@ func kecFilters(p url.Values) ([]kecFilter, *apiError) {
 
 func (in *inst) kecView() kecInstance {
 	name, task := in.st.kecState()
+	if in.kecHead == "" {
+		v := in.fixedKECView()
+		in.kecHead, in.kecTail = string(appendKECHead(nil, &v)), string(appendKECTail(nil, &v))
+	}
+	v := in.fixedKECView()
+	v.ImageID = in.image
+	v.InstanceState = kecInstanceState{Name: name, TaskState: task}
+	v.SystemDisk = kecSystemDisk{DiskType: in.diskType, DiskSize: in.diskSize}
+	v.KeySet = in.keys
+	v.head, v.tail = in.kecHead, in.kecTail
+	return v
+}
+
+// fixedKECView fills the fields that never change for an instance.
+func (in *inst) fixedKECView() kecInstance {
 	return kecInstance{
-		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B", ImageID: in.image,
-		InstanceState:    kecInstanceState{Name: name, TaskState: task},
-		SystemDisk:       kecSystemDisk{DiskType: in.diskType, DiskSize: in.diskSize},
-		KeySet:           in.keys,
+		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
 		PrivateIPAddress: in.privateIP(),
 		ChargeType:       "Daily",
 		CreationDate:     in.createdStr,
@@ -431,7 +452,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		return nil, e
 	}
 	search := p.Get("Search")
-	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: make([]kecInstance, 0, min(maxResults, max(len(ids), 16)))}
+	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: (*setPool.Get().(*[]kecInstance))[:0]}
 	s.mu.Lock()
 	now := s.now()
 	visit := func(in *inst) {
@@ -462,6 +483,16 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	}
 	s.mu.Unlock()
 	return resp, nil
+}
+
+// setPool recycles listing slices: a listing of 100 instances is 25 KB that
+// would otherwise be garbage after every lookup.
+var setPool = sync.Pool{New: func() any { s := make([]kecInstance, 0, 100); return &s }}
+
+// release returns a listing's slice to setPool once it has been written.
+func (r kecDescribeResponse) release() {
+	set := r.InstancesSet[:0]
+	setPool.Put(&set)
 }
 
 // kecPowerResult is one entry of StopInstances / StartInstances.

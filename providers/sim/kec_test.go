@@ -540,4 +540,13 @@ func TestKECDescribeEncoder(t *testing.T) {
 	if got := r.appendJSON(nil); string(got) != string(want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+	// With the fixed fields cached, as listings write them.
+	in := &inst{id: "i-1", name: `a "b"`, image: "img", keys: []string{}, diskType: "SSD3.0", diskSize: 20, project: "0", ip: "10.0.0.1", az: "x", createdStr: "t"}
+	for range 2 {
+		r = kecDescribeResponse{InstancesSet: []kecInstance{in.kecView()}}
+		want, _ = json.Marshal(plain(r))
+		if got := r.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("cached: got  %s\nwant %s", got, want)
+		}
+	}
 }
