@@ -137,7 +137,12 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 		}
 	}
 	if p.Limits.Burst == 0 {
-		p.Limits.Burst = int(math.Ceil(p.Limits.RequestsPerSecond))
+		// Half a second's worth: a client whose bucket is as deep as the
+		// cloud's drains the cloud's at its first burst, and from then on any
+		// jitter of the network gets requests throttled; half leaves the
+		// cloud's bucket headroom, so a plan at the cloud's rate is not
+		// throttled (measured: BENCHMARKS.md).
+		p.Limits.Burst = max(1, int(math.Ceil(p.Limits.RequestsPerSecond/2)))
 	}
 	return p
 }

@@ -71,7 +71,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("default waves: %+v", r.Waves)
 	}
 	for name, pr := range p.Providers {
-		if pr.Limits.RequestsPerSecond != 10 || pr.Limits.Burst != 10 || pr.Name != name {
+		if pr.Limits.RequestsPerSecond != 10 || pr.Limits.Burst != 5 || pr.Name != name {
 			t.Errorf("provider %s: %+v", name, pr)
 		}
 	}
@@ -102,7 +102,7 @@ instances:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := p.Providers["kec-bj"].Limits; l.RequestsPerSecond != 2.5 || l.Burst != 3 {
+	if l := p.Providers["kec-bj"].Limits; l.RequestsPerSecond != 2.5 || l.Burst != 2 {
 		t.Errorf("limits: %+v", l)
 	}
 	want := []Wave{{Size: Size{Count: 1}}, {Size: Size{Percent: 10, IsPercent: true}}, {Size: Size{Count: 5}, Pause: 90 * time.Second}}
