@@ -32,9 +32,31 @@
 //   - ECS os-stop / os-start: one sub-job per server; a server already in the
 //     wanted state succeeds at once, a busy or unknown server fails its sub-job
 //     (Ecs.0100 / Ecs.0114); the job FAILs when any sub-job fails.
-//   - Throttling and injected 5xx answers happen before any effect.
+//   - Throttling and injected 5xx answers happen before any effect; the order
+//     is rate limit, signature (and for ECS the project), 5xx fault, then the
+//     operation's own checks.
+//   - Error codes the seed does not name, chosen to follow its patterns: KEC
+//     InstancePasswordInvalidParameterValue (password policy), MissingParameter
+//     (no Action, Version, InstanceId, or none of KeepImageLogin /
+//     InstancePassword / KeyId.N), InvalidParameterValue (MaxResults, Marker,
+//     filters, Version, UserData not base64 or over 16 KiB, ResizeType),
+//     InstanceIdLimitExceeded (over 100 InstanceId.N, all three actions),
+//     InvalidAction, RequestTimeTooSkewed (403), UnsupportedMediaType (415, a
+//     POST body that is not a form), RootDiskGbInvalidParameterValue
+//     (SystemDisk.DiskSize outside 20..500). ECS: a request whose X-Project-Id
+//     differs from the path's project, or for a project the account lacks, is
+//     401 APIGW.0301; an unknown or expired job is 404 Ecs.0005; changeos and
+//     reinstallos bodies with unknown fields, a mode other than withStopServer
+//     or BYOL other than "true" are Ecs.0005; POST bodies must be
+//     application/json. A path no API matches is 404 APIGW.0101.
 //
 // Inspection endpoints, not signed, not throttled, not counted:
 //   - GET /_sim/instances: [{"provider","id","image","state","changes"}]
 //   - GET /_sim/stats: {"requests":{"<provider>/<operation>/<status>":N},"throttled":N}
+//     where operation is the KEC Action (an unsupported one counts as
+//     "InvalidAction") or the official ECS SDK's operation name
+//     (ListServersDetails, ShowServer, ChangeServerOsWithoutCloudInit,
+//     ReinstallServerOsWithoutCloudInit, BatchStopServers, BatchStartServers,
+//     ShowJob; "BatchServerAction" for an action body naming neither os-stop
+//     nor os-start, "Unknown" for a path no API matches).
 package sim

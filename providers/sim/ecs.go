@@ -227,7 +227,6 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp any
 	var e *apiError
-	okStatus := http.StatusOK
 	switch route.op {
 	case opListServers:
 		resp, e = s.ecsList(r, route.project)
@@ -244,8 +243,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	status = okStatus
-	writeJSON(w, okStatus, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // ecsAuth verifies SDK-HMAC-SHA256 with the one implementation the client
