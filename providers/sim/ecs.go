@@ -105,6 +105,21 @@ func (j *job) view(now time.Time) jobView {
 // newJobID returns a seed-determined job id in Huawei's 32-hex form; s.mu must be held.
 func (s *Server) newJobID() string { return randHex(s.idRNG, 16) }
 
+// addJob records j; s.mu must be held. Every 1024 jobs, jobs finished more
+// than jobTTL ago are dropped, as Huawei does, so a long rehearsal does not
+// grow without bound.
+func (s *Server) addJob(j *job) {
+	s.jobs[j.id] = j
+	if len(s.jobs)%1024 == 0 {
+		now := s.now()
+		for id, old := range s.jobs {
+			if now.Sub(old.end) > jobTTL {
+				delete(s.jobs, id)
+			}
+		}
+	}
+}
+
 // ecsErrorBody is ECS's error shape.
 type ecsErrorBody struct {
 	Error ecsErrorObj `json:"error"`
@@ -551,7 +566,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 		final = outcome{st: stRunning, image: target}
 	}
 	j.end = in.run(now, steps, final)
-	s.jobs[j.id] = j
+	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
 
@@ -626,7 +641,7 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	if j.fail {
 		j.errorCode, j.failReason = "Ecs.0100", "some sub-jobs failed; see entities.sub_jobs"
 	}
-	s.jobs[j.id] = j
+	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
 

@@ -446,3 +446,15 @@ func TestECSBatchActions(t *testing.T) {
 		t.Errorf("stats: %v", st)
 	}
 }
+
+// TestECSJobExpiry: a job can be read for a day after it ended, then it is gone.
+func TestECSJobExpiry(t *testing.T) {
+	h := newHarness(t)
+	r := h.ecs("POST", "/cloudservers/action", nil, batch("os-start", "", ecsStopped))
+	h.clock.Advance(20*time.Second + 23*time.Hour)
+	h.job(r.str("job_id"))
+	h.clock.Advance(2 * time.Hour)
+	if r := h.ecs("GET", "/jobs/"+r.str("job_id"), nil, nil); r.status != 404 {
+		t.Fatalf("a job a day old: %d %s", r.status, r.raw)
+	}
+}

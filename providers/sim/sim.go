@@ -96,7 +96,9 @@ type Server struct {
 	// Separate random streams so that, e.g., turning jitter on does not shift
 	// which requests get a 5xx.
 	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
-	errorToggle                            bool
+	// errorToggle alternates the two 5xx forms, so both are seen and the
+	// sequence stays reproducible.
+	errorToggle bool
 
 	reqSeq atomic.Uint64
 	reqTag uint64
@@ -348,11 +350,10 @@ func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok 
 	s.mu.Lock()
 	lat := s.opts.Latency
 	lim := s.limiters[provider]
-	var res bool = true
+	ok = true
 	if lim != nil {
-		now := s.now()
-		res = lim.AllowN(now, 1)
-		if !res {
+		ok = lim.AllowN(s.now(), 1)
+		if !ok {
 			// Seconds until a token is back, rounded up: what Retry-After carries.
 			d := time.Duration(float64(time.Second) / float64(lim.Limit()))
 			retryAfter = max(1, int(math.Ceil(d.Seconds())))
@@ -367,7 +368,7 @@ func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok 
 			t.Stop()
 		}
 	}
-	return retryAfter, res
+	return retryAfter, ok
 }
 
 // serverError decides, from the seeded fault stream, whether this request is
