@@ -34,6 +34,7 @@ type scenario struct {
 	kecStopped         bool
 	ecsStopped         bool
 	rate               float64 // requests/s, the plan's and the simulator's, per provider
+	burst              int     // the plan's burst; 0 = the plan's default
 	simRate            float64 // simulator's limit; 0 = same as rate
 	concurrency        int
 	waves              string // YAML flow list
@@ -75,24 +76,28 @@ func (sc scenario) order() []struct {
 // writePlan writes the scenario's plan and returns its path.
 func (sc scenario) writePlan(dir string) string {
 	var b strings.Builder
+	limits := fmt.Sprintf("{requestsPerSecond: %g}", sc.rate)
+	if sc.burst > 0 {
+		limits = fmt.Sprintf("{requestsPerSecond: %g, burst: %d}", sc.rate, sc.burst)
+	}
 	fmt.Fprintf(&b, `version: 1
 name: bench
 providers:
   kec:
     type: ksyun
     region: cn-beijing-6
-    limits: {requestsPerSecond: %g}
+    limits: %s
   ecs:
     type: huaweicloud
     region: cn-north-4
     projectId: %s
-    limits: {requestsPerSecond: %g}
+    limits: %s
 rollout:
   concurrency: %d
   waves: %s
   instanceTimeout: 10m
 instances:
-`, sc.rate, ecsPrj, sc.rate, sc.concurrency, sc.waves)
+`, limits, ecsPrj, limits, sc.concurrency, sc.waves)
 	for _, o := range sc.order() {
 		if o.kec {
 			fmt.Fprintf(&b, "  - {id: %s, provider: kec, image: %s, login: {keyIds: [552a0523-b9b4-4868-b8d9-52ad7a38bf89]}}\n", kecID(o.i), kecNew)
@@ -219,6 +224,13 @@ type rolloutResult struct {
 	MaxRSS                     int64
 	Wall                       time.Duration
 	ByOperation                map[string]int
+	// Waves are each wave's measured time and its bound.
+	Waves []waveTime
+}
+
+type waveTime struct {
+	Size           int
+	Elapsed, Bound time.Duration
 }
 
 // apiEvent is the part of apply -json events the harness reads.
@@ -247,6 +259,7 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	sc2 := bufio.NewScanner(bytes.NewReader(r.stdout))
 	sc2.Buffer(make([]byte, 1<<20), 1<<20)
 	var done int
+	var waveElapsed []time.Duration
 	for sc2.Scan() {
 		var e apiEvent
 		if json.Unmarshal(sc2.Bytes(), &e) != nil {
@@ -258,6 +271,8 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 			if first.IsZero() {
 				first = t
 			}
+		case "wave_end":
+			waveElapsed = append(waveElapsed, time.Duration(e.ElapsedSeconds*float64(time.Second)))
 		case "run_end":
 			last = t
 			if e.Summary != nil {
@@ -270,6 +285,13 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	}
 	res := rolloutResult{Makespan: last.Sub(first), Bound: sc.bound(), CPU: r.cpu, MaxRSS: r.maxRSS, Wall: r.wall, ByOperation: map[string]int{}}
 	res.Efficiency = res.Bound.Seconds() / res.Makespan.Seconds()
+	for i, wb := range sc.waveBounds() {
+		wt := waveTime{Size: wb.Size, Bound: wb.Bound}
+		if i < len(waveElapsed) {
+			wt.Elapsed = waveElapsed[i]
+		}
+		res.Waves = append(res.Waves, wt)
+	}
 	st := s.Stats()
 	for k, n := range st.Requests {
 		parts := strings.SplitN(k, "/", 3)
@@ -310,9 +332,18 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 // Look-ups and status polls are left out: the bound is what no client could
 // beat, not what this one does.
 func (sc scenario) bound() time.Duration {
+	var total time.Duration
+	for _, w := range sc.waveBounds() {
+		total += w.Bound
+	}
+	return total
+}
+
+// waveBounds is the bound of each wave (see bound).
+func (sc scenario) waveBounds() []waveTime {
 	order := sc.order()
 	sizes := waveSizes(sc.waves, len(order))
-	var total float64
+	var out []waveTime
 	next := 0
 	for _, n := range sizes {
 		wave := order[next : next+n]
@@ -351,9 +382,9 @@ func (sc scenario) bound() time.Duration {
 			longest = max(longest, ecsSteps)
 		}
 		steps := max(work/float64(sc.concurrency), longest)
-		total += max(rateTime, steps)
+		out = append(out, waveTime{Size: n, Bound: time.Duration(max(rateTime, steps) * float64(time.Second))})
 	}
-	return time.Duration(total * float64(time.Second))
+	return out
 }
 
 // waveSizes applies Ansible serial semantics to a flow list like [1, "10%", "100%"].

@@ -57,9 +57,21 @@ func TestBound(t *testing.T) {
 	}
 }
 
+var (
+	benchPoll  = flag.Duration("poll", 0, "override the rollout scenario's poll interval")
+	benchBurst = flag.Int("burst", 0, "override the rollout scenario's plan burst")
+)
+
 func BenchmarkRollout(b *testing.B) {
+	sc := rolloutScenario
+	if *benchPoll > 0 {
+		sc.poll = *benchPoll
+	}
+	if *benchBurst > 0 {
+		sc.burst = *benchBurst
+	}
 	for i := 0; i < b.N; i++ {
-		r := runRollout(b, rolloutScenario)
+		r := runRollout(b, sc)
 		b.ReportMetric(r.Makespan.Seconds(), "makespan-s")
 		b.ReportMetric(r.Bound.Seconds(), "bound-s")
 		b.ReportMetric(r.Efficiency, "efficiency")
@@ -69,6 +81,9 @@ func BenchmarkRollout(b *testing.B) {
 		b.ReportMetric(float64(r.Throttled), "throttled")
 		b.ReportMetric(r.CPU.Seconds(), "cpu-s")
 		b.ReportMetric(float64(r.MaxRSS)/(1<<20), "peak-MiB")
+		for i, w := range r.Waves {
+			b.Logf("wave %d: %d instances, %.2f s measured, %.2f s bound", i+1, w.Size, w.Elapsed.Seconds(), w.Bound.Seconds())
+		}
 		record("rollout", r)
 	}
 }
@@ -163,6 +178,10 @@ func writeReport(path string) error {
 		fmt.Fprintf(&b, "| reimage CPU time | %.2f s | |\n", r.CPU.Seconds())
 		fmt.Fprintf(&b, "| reimage peak memory (max RSS) | %.0f MiB | |\n", float64(r.MaxRSS)/(1<<20))
 		fmt.Fprintf(&b, "| reimage wall time (look-up, plan, rollout) | %.1f s | |\n", r.Wall.Seconds())
+		b.WriteString("\nBy wave:\n\n| wave | instances | measured | bound |\n| --- | --- | --- | --- |\n")
+		for i, w := range r.Waves {
+			fmt.Fprintf(&b, "| %d | %d | %.2f s | %.2f s |\n", i+1, w.Size, w.Elapsed.Seconds(), w.Bound.Seconds())
+		}
 		b.WriteString("\nAPI calls by operation (every status: 2xx, 429, 5xx):\n\n| provider/operation | calls |\n| --- | --- |\n")
 		ops := make([]string, 0, len(r.ByOperation))
 		for k := range r.ByOperation {
