@@ -34,10 +34,14 @@ func (ApplyCommand) Synopsis() string {
 // applyFlags are apply's own flags.
 type applyFlags struct {
 	fleetFlags
-	autoApprove bool
-	jsonOut     bool
-	state       string
-	logFormat   string
+	autoApprove      bool
+	jsonOut          bool
+	state            string
+	logFormat        string
+	logLevel         string
+	metrics          metricsFlags
+	progress         string
+	progressInterval time.Duration
 }
 
 // Run implements Command.
@@ -65,7 +69,11 @@ Examples:
 	fs.BoolVar(&af.autoApprove, "auto-approve", false, "do not ask for confirmation (required without a terminal, e.g. from cron)")
 	fs.BoolVar(&af.jsonOut, "json", false, "print line-delimited JSON events (format_version 1) instead of text")
 	fs.StringVar(&af.state, "state", "", "state `DIR` for the journal and lock (default .reimage beside the plan)")
-	fs.StringVar(&af.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&af.logFormat, "log-format", "text", "log format on stderr: text or json (one record per instance event, with provider, id and name)")
+	fs.StringVar(&af.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
+	fs.StringVar(&af.progress, "progress", progressAuto, "live progress display: auto (on a terminal), always or never; without it, a progress log line every -progress-interval")
+	fs.DurationVar(&af.progressInterval, "progress-interval", defaultProgressInterval, "without a live display, how often to log the run's progress (0: never)")
+	af.metrics.register(fs)
 	path, err := parseOne(fs, args, stdio, "PLAN")
 	if err != nil {
 		return err
@@ -73,7 +81,18 @@ Examples:
 	if af.logFormat != "text" && af.logFormat != "json" {
 		return usagef(c.Name(), "-log-format: want text or json, not %q", af.logFormat)
 	}
-	logger := newLogger(stdio.Err, af.logFormat, slog.LevelInfo)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(af.logLevel)); err != nil {
+		return usagef(c.Name(), "-log-level: want debug, info, warn or error, not %q", af.logLevel)
+	}
+	if af.progress != progressAuto && af.progress != progressAlways && af.progress != progressNever {
+		return usagef(c.Name(), "-progress: want auto, always or never, not %q", af.progress)
+	}
+	// stdout and stderr go through the live display while it runs, so that its
+	// redraws never split a line (progress.go).
+	outW := &routedWriter{raw: stdio.Out}
+	errW := &routedWriter{raw: stdio.Err}
+	logger := newLogger(errW, af.logFormat, level)
 	reg := prometheus.NewRegistry()
 
 	// Signals: the first stops new starts (drain), the second stops waiting.
@@ -112,6 +131,10 @@ Examples:
 		return err
 	}
 	defer f.Close()
+	metrics := newRunMetrics(af.metrics, reg, f, logger)
+	// Deferred before the lock's release, so it runs after it: the next run
+	// need not wait for the linger.
+	defer metrics.close(drain)
 
 	lockPath, journalPath := stateFiles(af.state, f.plan, f.shard)
 	if err := os.MkdirAll(filepath.Dir(lockPath), 0o700); err != nil {
@@ -123,6 +146,17 @@ Examples:
 		return err
 	}
 	defer lock.Release()
+	// The outputs start once the lock is held: a run refused for a lock held
+	// must not push over the group of the run that holds it.
+	metrics.start()
+	err = c.applyLocked(workCtx, &af, stdio, f, journalPath, logger, metrics, outW, errW, drain, applying)
+	metrics.finish(err)
+	return err
+}
+
+// applyLocked is apply once the lock is held: look-up, confirmation, the run.
+func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio Stdio, f *fleet, journalPath string,
+	logger *slog.Logger, metrics *runMetrics, outW, errW *routedWriter, drain, applying chan struct{}) error {
 	journal, err := executor.OpenJournal(journalPath, nil)
 	if err != nil {
 		return err
@@ -134,7 +168,7 @@ Examples:
 		return err
 	}
 	pending := countPending(journal, f.plan)
-	var out io.Writer = stdio.Out
+	var out io.Writer = outW
 	if af.jsonOut {
 		out = stdio.Err // the plan goes to stderr so that stdout is only JSON lines
 		if err := renderPlanJSON(io.Discard, f.plan, f.shard, changes, pending); err != nil {
@@ -145,10 +179,19 @@ Examples:
 	}
 	counts := countChanges(changes)
 	runID := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
-	var obs executor.Observer = &textView{w: stdio.Out}
+	var view executor.Observer = &textView{w: outW}
 	if af.jsonOut {
-		obs = newJSONView(stdio.Out)
+		view = newJSONView(stdio.Out)
 	}
+	prog := newRunProgress(nil)
+	var display *liveDisplay
+	obs := executor.Observers{metrics, prog, newLogView(logger, af.logFormat == "json"), view,
+		// The display starts after the confirmation, before the first event.
+		executor.ObserverFunc(func(e executor.Event) {
+			if display != nil {
+				display.Observe(e)
+			}
+		})}
 	ex := executor.New(executor.Options{
 		Plan: f.plan, Providers: f.providers, Journal: journal, Observer: obs, RunID: runID,
 		PollInterval: f.poll, Drain: drain, Secret: f.secretResolver(logger),
@@ -169,6 +212,19 @@ Examples:
 	default:
 	}
 	close(applying)
+
+	live := !af.jsonOut && (af.progress == progressAlways || af.progress == progressAuto && isTerminal(stdio.Out))
+	if live {
+		routes := []*routedWriter{outW}
+		if isTerminal(stdio.Err) {
+			// Logs share the terminal: they go above the display too.
+			routes = append(routes, errW)
+		}
+		display = startLive(stdio.Out, prog, routes)
+		defer display.stop()
+	} else {
+		defer logProgress(logger, prog, af.progressInterval)()
+	}
 
 	if pending > 0 {
 		if err := ex.Resolve(workCtx); err != nil {

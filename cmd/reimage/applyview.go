@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -106,4 +108,67 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// logView logs a run's instance events with slog, each with the instance's
+// provider, id and name, for log pipelines (-log-format json, e.g. from cron).
+// In text format the text view already tells a person the same on stdout, so
+// the records go at debug level (-log-level debug shows them) instead of
+// doubling every line.
+type logView struct {
+	logger           *slog.Logger
+	info, warn, fail slog.Level
+}
+
+func newLogView(logger *slog.Logger, structured bool) *logView {
+	if structured {
+		return &logView{logger: logger, info: slog.LevelInfo, warn: slog.LevelWarn, fail: slog.LevelError}
+	}
+	return &logView{logger: logger, info: slog.LevelDebug, warn: slog.LevelDebug, fail: slog.LevelDebug}
+}
+
+// Observe implements executor.Observer.
+func (v *logView) Observe(e executor.Event) {
+	ctx := context.Background()
+	switch e.Type {
+	case executor.EventRunStart:
+		v.logger.Log(ctx, v.info, "run start", "waves", e.Waves, "changes", e.Summary.Total, "skipped", e.Summary.Skipped)
+	case executor.EventWaveStart:
+		v.logger.Log(ctx, v.info, "wave start", "wave", e.Wave, "waves", e.Waves, "size", e.WaveSize)
+	case executor.EventWaveEnd:
+		v.logger.Log(ctx, v.info, "wave end", "wave", e.Wave, "waves", e.Waves, "elapsed_seconds", e.Elapsed.Seconds())
+	case executor.EventResolve:
+		v.logger.Log(ctx, v.info, "resolving an instance left in doubt", instanceAttrs(e)...)
+	case executor.EventInstanceStart:
+		v.logger.Debug("instance start", instanceAttrs(e)...)
+	case executor.EventInstanceStep:
+		v.logger.Debug("instance step", append(instanceAttrs(e), "step", e.Step)...)
+	case executor.EventInstanceDone:
+		v.logger.Log(ctx, v.info, "instance done", append(instanceAttrs(e), "elapsed_seconds", e.Elapsed.Seconds())...)
+	case executor.EventInstanceFail:
+		v.logger.Log(ctx, v.fail, "instance failed", append(instanceAttrs(e), "elapsed_seconds", e.Elapsed.Seconds(), "err", e.Err)...)
+	case executor.EventPause:
+		v.logger.Log(ctx, v.info, "pause", "wave", e.Wave, "pause_seconds", e.Pause.Seconds())
+	case executor.EventHalt:
+		v.logger.Log(ctx, v.fail, "halted", "wave", e.Wave, "waves", e.Waves, "err", e.Err)
+	case executor.EventRunEnd:
+		s := e.Summary
+		level := v.info
+		if !s.Converged() {
+			level = v.warn
+		}
+		v.logger.Log(ctx, level, "run end", "converged", s.Converged(), "done", s.Done, "failed", s.Failed,
+			"pending", s.Pending, "skipped", s.Skipped, "resolved", s.Resolved, "halted", s.Halted,
+			"interrupted", s.Interrupt, "elapsed_seconds", e.Elapsed.Seconds())
+	}
+}
+
+// instanceAttrs are the attributes every instance record carries.
+func instanceAttrs(e executor.Event) []any {
+	in := e.Change.Instance
+	attrs := []any{"provider", in.Provider, "id", in.ID, "name", in.Name}
+	if e.Wave > 0 {
+		attrs = append(attrs, "wave", e.Wave)
+	}
+	return attrs
 }

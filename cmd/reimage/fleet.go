@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/metricsout"
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
@@ -148,7 +149,8 @@ func openFleet(ctx context.Context, ff *fleetFlags, path string, reg prometheus.
 	}
 	var metrics *providers.APIMetrics
 	if reg != nil {
-		metrics = providers.NewAPIMetrics(reg, nil)
+		// The plan (and shard) label every series, as they do the run metrics.
+		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.plan.Name, f.shard.String()))
 	}
 	f.providers = map[string]providers.Provider{}
 	names := make([]string, 0, len(f.plan.Providers))

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"flag"
+	"log/slog"
+	"os"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/metricsout"
+)
+
+// Environment variables with the Pushgateway's basic auth credentials: never
+// a flag, so that they stay out of process listings and crontabs.
+const (
+	envPushUser     = "REIMAGE_PUSHGATEWAY_USERNAME"
+	envPushPassword = "REIMAGE_PUSHGATEWAY_PASSWORD"
+)
+
+// metricsFlags are apply's flags for the three ways metrics go out.
+type metricsFlags struct {
+	listen       string
+	linger       time.Duration
+	pushgateway  string
+	pushInterval time.Duration
+	textfile     string
+}
+
+func (m *metricsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.listen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics while the run lasts, e.g. :9400")
+	fs.DurationVar(&m.linger, "metrics-linger", 10*time.Second, "with -metrics-listen, keep serving this long after the run so a scrape catches the final values (a signal cuts it short)")
+	fs.StringVar(&m.pushgateway, "pushgateway", "", "push metrics to the Prometheus Pushgateway at `URL` at the end (and every -push-interval), grouped by job=reimage, plan (and shard); basic auth from "+envPushUser+" and "+envPushPassword)
+	fs.DurationVar(&m.pushInterval, "push-interval", metricsout.DefaultPushInterval, "with -pushgateway, how often to push while the run lasts (0: only at the end)")
+	fs.StringVar(&m.textfile, "metrics-textfile", "", "at the end, write metrics atomically to `PATH` for node_exporter's textfile collector (name it *.prom)")
+}
+
+// runMetrics is a run's registry and the outputs that read it.
+type runMetrics struct {
+	flags  metricsFlags
+	reg    *prometheus.Registry
+	run    *executor.RunMetrics
+	labels prometheus.Labels
+	logger *slog.Logger
+	ended  atomic.Bool // the run reported its end (run_end)
+
+	server *metricsout.Server
+	pusher *metricsout.Pusher
+}
+
+// newRunMetrics registers the run metrics on reg (which openFleet has given
+// the API metrics), labelled with the plan (and shard) like the API metrics.
+func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *slog.Logger) *runMetrics {
+	labels := metricsout.PlanLabels(f.plan.Name, f.shard.String())
+	wrapped := prometheus.WrapRegistererWith(labels, reg)
+	names := make([]string, 0, len(f.plan.Providers))
+	for name := range f.plan.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	m := &runMetrics{flags: mf, reg: reg, labels: labels, logger: logger, run: executor.NewRunMetrics(wrapped, names...)}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "reimage", Name: "info", Help: "Always 1; the version of reimage that ran, as a label.",
+		ConstLabels: prometheus.Labels{"version": versionString()},
+	})
+	info.Set(1)
+	wrapped.MustRegister(info)
+	return m
+}
+
+// Observe implements executor.Observer.
+func (m *runMetrics) Observe(e executor.Event) {
+	m.run.Observe(e)
+	if e.Type == executor.EventRunEnd {
+		m.ended.Store(true)
+	}
+}
+
+// start opens the outputs that work while the run lasts. A port that cannot be
+// bound is logged, not fatal: the metrics are a view of the run, never a
+// reason to skip or fail it.
+func (m *runMetrics) start() {
+	if m.flags.listen != "" {
+		s, err := metricsout.Listen(m.flags.listen, m.reg, m.logger)
+		if err != nil {
+			m.logger.Error("cannot serve metrics; the run goes on without", "addr", m.flags.listen, "err", err)
+		} else {
+			m.server = s
+			m.logger.Info("serving metrics", "url", "http://"+s.Addr()+"/metrics")
+		}
+	}
+	if m.flags.pushgateway != "" {
+		m.pusher = metricsout.NewPusher(metricsout.PushConfig{
+			URL: m.flags.pushgateway, Grouping: m.labels,
+			Username: os.Getenv(envPushUser), Password: os.Getenv(envPushPassword),
+		}, m.reg, m.logger)
+		m.pusher.Start(m.flags.pushInterval)
+	}
+}
+
+// finish records a run that ended in an error outside the engine as one that
+// did not converge, then pushes and writes the final values. Failures are
+// logged and change nothing of the run's result.
+func (m *runMetrics) finish(runErr error) {
+	if runErr != nil && !m.ended.Load() {
+		m.run.Aborted(time.Now())
+	}
+	if m.pusher != nil {
+		m.pusher.Stop()
+	}
+	if m.flags.textfile != "" {
+		if err := metricsout.WriteTextfile(m.flags.textfile, m.reg, "reimage_last_success_timestamp_seconds"); err != nil {
+			m.logger.Error("cannot write the metrics textfile", "path", m.flags.textfile, "err", err)
+		}
+	}
+}
+
+// close stops serving /metrics after the linger (cut short when stop closes).
+func (m *runMetrics) close(stop <-chan struct{}) {
+	if m.server != nil {
+		m.server.Close(m.flags.linger, stop)
+	}
+}
