@@ -18,7 +18,7 @@ import (
 // loopback, with 100,000 instances loaded. Every request is signed by the
 // client and verified by the server. It reports requests per second.
 //
-//	go test -run '^$' -bench DescribeInstances100k -benchtime 20000x ./providers/sim
+//	go test -run '^$' -bench DescribeInstances100k -benchtime 30000x ./providers/sim
 func BenchmarkDescribeInstances100k(b *testing.B) {
 	const n = 100_000
 	s := New(Options{Seed: 1})
