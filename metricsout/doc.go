@@ -27,3 +27,14 @@ func PlanLabels(plan, shard string) prometheus.Labels {
 	}
 	return l
 }
+
+// NewInfo registers reimage_info{version}, always 1: the version that ran,
+// for dashboards to show and to correlate a change of behaviour with an upgrade.
+func NewInfo(reg prometheus.Registerer, version string) {
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "reimage", Name: "info", Help: "Always 1; the version of reimage that ran, as a label.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	info.Set(1)
+	reg.MustRegister(info)
+}

@@ -62,12 +62,7 @@ func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *
 	}
 	sort.Strings(names)
 	m := &runMetrics{flags: mf, reg: reg, labels: labels, logger: logger, run: executor.NewRunMetrics(wrapped, names...)}
-	info := prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: "reimage", Name: "info", Help: "Always 1; the version of reimage that ran, as a label.",
-		ConstLabels: prometheus.Labels{"version": versionString()},
-	})
-	info.Set(1)
-	wrapped.MustRegister(info)
+	metricsout.NewInfo(wrapped, versionString())
 	return m
 }
 
