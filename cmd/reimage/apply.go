@@ -136,7 +136,10 @@ Examples:
 	// need not wait for the linger.
 	defer metrics.close(drain)
 
-	lockPath, journalPath := stateFiles(af.state, f.plan, f.shard)
+	lockPath, journalPath, err := f.stateFiles(af.state)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(lockPath), 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}

@@ -245,16 +245,30 @@ func (f *fleet) secretResolver(logger *slog.Logger) func(*plan.SecretRef) (strin
 	}
 }
 
-// stateFiles returns the lock and journal paths of a plan (and shard).
-func stateFiles(dir string, p *plan.Plan, shard plan.Shard) (lock, journal string) {
-	if dir == "" {
-		dir = filepath.Join(filepath.Dir(p.File), ".reimage")
+// stateFiles returns the lock and journal paths of the plan (and shard) in
+// dir. The default keeps a simulator's journal away from the real fleet's,
+// since a reinstall token done on a simulator must not count as done on the
+// clouds: .reimage beside the plan for the clouds, .reimage-sim for -sim-url,
+// and a directory of its own, removed at the end, for -sim (whose fleet starts
+// afresh every time).
+func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
+	switch {
+	case dir != "":
+	case f.simulator != nil:
+		if dir, err = os.MkdirTemp("", "reimage-sim-state"); err != nil {
+			return "", "", fmt.Errorf("state directory: %w", err)
+		}
+		f.closers = append(f.closers, func() { os.RemoveAll(dir) })
+	case f.simulated:
+		dir = filepath.Join(filepath.Dir(f.plan.File), ".reimage-sim")
+	default:
+		dir = filepath.Join(filepath.Dir(f.plan.File), ".reimage")
 	}
-	base := p.Name
-	if shard.Count > 1 {
-		base += fmt.Sprintf(".shard-%d-of-%d", shard.Index, shard.Count)
+	base := f.plan.Name
+	if f.shard.Count > 1 {
+		base += fmt.Sprintf(".shard-%d-of-%d", f.shard.Index, f.shard.Count)
 	}
-	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal")
+	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
 }
 
 // lookupAndDiff looks every instance up and computes the changes.

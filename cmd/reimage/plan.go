@@ -58,7 +58,10 @@ Examples:
 	if f.saved != nil {
 		return usagef(c.Name(), "%s is a saved plan; apply it with reimage apply %s", path, path)
 	}
-	_, journalPath := stateFiles(state, f.plan, f.shard)
+	_, journalPath, err := f.stateFiles(state)
+	if err != nil {
+		return err
+	}
 	j, err := executor.ReadJournal(journalPath)
 	if err != nil {
 		return err
