@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,5 +74,36 @@ func TestSimCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "reimage sim: stopped") {
 		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+// TestSimCommandSIGTERM: a real SIGTERM (sent to this process once the simulator listens, when
+// only its handler is registered) stops reimage sim cleanly, with a nil error.
+func TestSimCommandSIGTERM(t *testing.T) {
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	var stderr strings.Builder
+	go func() {
+		done <- SimCommand{}.Run(context.Background(), []string{"-listen", "127.0.0.1:0", "-instances", "10"}, Stdio{Out: outW, Err: &stderr})
+		outW.Close()
+	}()
+	first, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, "http://127.0.0.1:") {
+		t.Fatalf("first line %q, %v", first, err)
+	}
+	go io.Copy(io.Discard, outR)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reimage sim did not stop on SIGTERM")
+	}
+	if _, err := http.Get(strings.TrimSpace(first) + "/_sim/stats"); err == nil {
+		t.Error("still serving after SIGTERM")
 	}
 }
