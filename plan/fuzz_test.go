@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+	"gopkg.in/yaml.v3"
 )
 
 // FuzzLoad feeds arbitrary bytes to Parse. It must never panic (Parse turns a panic into an
@@ -38,6 +39,17 @@ func FuzzLoad(f *testing.F) {
 	// The plan's directory, for relative userData files: empty, so nothing outside is read.
 	file := filepath.Join(f.TempDir(), "plan.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The parallel parse of large plans must read exactly what the ordinary parse reads,
+		// or decline.
+		if split := parseSplitMin(data, 1); split != nil {
+			var doc yaml.Node
+			if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+				t.Fatalf("split parse accepted what the serial parse refuses: %v", err)
+			}
+			if err := sameTree(split, doc.Content[0], ""); err != nil {
+				t.Fatalf("split parse differs: %v", err)
+			}
+		}
 		p, err := Parse(file, data)
 		if err != nil {
 			var d *Diagnostics

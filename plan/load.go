@@ -147,6 +147,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseYAML parses exactly one YAML document into a node tree (aliases are not expanded here) and
 // returns its root, or nil after recording why there is none.
 func parseYAML(file string, data []byte, d *Diagnostics) *yaml.Node {
+	if root := parseSplit(data); root != nil {
+		return root
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
