@@ -177,6 +177,30 @@ func TestPushRequest(t *testing.T) {
 	}
 }
 
+// TestPushLeavesRegistryIntact: stripping the grouping labels for a push must
+// not change the registry's own series (client_golang shares the label pairs
+// of const labels between gathers), which the textfile and /metrics still read.
+func TestPushLeavesRegistryIntact(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reimage_test_total", Help: "Test.",
+		ConstLabels: PlanLabels("web", "0/4")}, []string{"provider"})
+	reg.MustRegister(c)
+	c.WithLabelValues("kec").Inc()
+	p := NewPusher(PushConfig{URL: srv.URL, Grouping: PlanLabels("web", "0/4")}, reg, quiet)
+	for range 2 {
+		if err := p.Push(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "# HELP reimage_test_total Test.\n# TYPE reimage_test_total counter\n" +
+		`reimage_test_total{plan="web",provider="kec",shard="0/4"} 1` + "\n"
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestPushFailureLogged: a gateway that refuses is logged (without the
 // password of the URL) and nothing panics or blocks.
 func TestPushFailureLogged(t *testing.T) {

@@ -148,9 +148,15 @@ func withoutLabels(g prometheus.Gatherer, names []string) prometheus.Gatherer {
 		mfs, err := g.Gather()
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
-				m.Label = slices.DeleteFunc(m.Label, func(l *dto.LabelPair) bool {
-					return slices.Contains(names, l.GetName())
-				})
+				// A new slice: the registry may hand out its own cached
+				// label pairs, which must not be changed in place.
+				kept := make([]*dto.LabelPair, 0, len(m.Label))
+				for _, l := range m.Label {
+					if !slices.Contains(names, l.GetName()) {
+						kept = append(kept, l)
+					}
+				}
+				m.Label = kept
 			}
 		}
 		return mfs, err
