@@ -226,6 +226,8 @@ type rolloutResult struct {
 	ByOperation                map[string]int
 	// Waves are each wave's measured time and its bound.
 	Waves []waveTime
+	// MeanKEC and MeanECS are the mean time of one instance, start to done.
+	MeanKEC, MeanECS time.Duration
 }
 
 type waveTime struct {
@@ -236,6 +238,7 @@ type waveTime struct {
 // apiEvent is the part of apply -json events the harness reads.
 type apiEvent struct {
 	Type           string  `json:"type"`
+	Provider       string  `json:"provider"`
 	Time           string  `json:"time"`
 	WaveSize       int     `json:"wave_size"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
@@ -260,6 +263,8 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	sc2.Buffer(make([]byte, 1<<20), 1<<20)
 	var done int
 	var waveElapsed []time.Duration
+	var kecSum, ecsSum time.Duration
+	var kecN, ecsN int
 	for sc2.Scan() {
 		var e apiEvent
 		if json.Unmarshal(sc2.Bytes(), &e) != nil {
@@ -270,6 +275,13 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 		case "wave_start":
 			if first.IsZero() {
 				first = t
+			}
+		case "instance_done":
+			d := time.Duration(e.ElapsedSeconds * float64(time.Second))
+			if e.Provider == "kec" {
+				kecSum, kecN = kecSum+d, kecN+1
+			} else {
+				ecsSum, ecsN = ecsSum+d, ecsN+1
 			}
 		case "wave_end":
 			waveElapsed = append(waveElapsed, time.Duration(e.ElapsedSeconds*float64(time.Second)))
@@ -285,6 +297,8 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	}
 	res := rolloutResult{Makespan: last.Sub(first), Bound: sc.bound(), CPU: r.cpu, MaxRSS: r.maxRSS, Wall: r.wall, ByOperation: map[string]int{}}
 	res.Efficiency = res.Bound.Seconds() / res.Makespan.Seconds()
+	res.MeanKEC = kecSum / time.Duration(max(kecN, 1))
+	res.MeanECS = ecsSum / time.Duration(max(ecsN, 1))
 	for i, wb := range sc.waveBounds() {
 		wt := waveTime{Size: wb.Size, Bound: wb.Bound}
 		if i < len(waveElapsed) {
