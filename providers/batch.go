@@ -26,7 +26,7 @@ const LookupConcurrency = 4
 
 // LookupBatches runs fn over ids cut into batches of size, up to
 // LookupConcurrency at once, and merges the answers. The first error ends it.
-func LookupBatches(ctx context.Context, ids []string, size int, fn func(ctx context.Context, ids []string) (map[string]Instance, error)) (map[string]Instance, error) {
+func LookupBatches(ctx context.Context, ids []string, size int, fn LookupFunc) (map[string]Instance, error) {
 	out := make(map[string]Instance, len(ids))
 	chunks := Chunks(dedupe(ids), size)
 	results := make([]map[string]Instance, len(chunks))
@@ -48,6 +48,34 @@ func LookupBatches(ctx context.Context, ids []string, size int, fn func(ctx cont
 		}
 	}
 	return out, nil
+}
+
+// LookupFunc looks up a batch of ids in one call.
+type LookupFunc func(ctx context.Context, ids []string) (map[string]Instance, error)
+
+// StatusBatches adapts a batch look-up to a status coalescer: every id in the
+// batch gets its instance.
+func StatusBatches(fn LookupFunc) BatchFunc[string, Instance] {
+	return func(ctx context.Context, ids []string) (map[string]Result[Instance], error) {
+		m, err := fn(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]Result[Instance], len(m))
+		for id, inst := range m {
+			out[id] = Result[Instance]{Value: inst}
+		}
+		return out, nil
+	}
+}
+
+// MarkNotFound records every id a look-up did not answer as not found.
+func MarkNotFound(out map[string]Instance, ids []string) {
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = Instance{ID: id, State: StateNotFound, RawState: "not found"}
+		}
+	}
 }
 
 func dedupe(ids []string) []string {

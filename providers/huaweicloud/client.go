@@ -106,7 +106,7 @@ func New(cfg providers.Config) (*Client, error) {
 		ServerErrorCodes: serverErrorCodes,
 	})
 	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opList, Size: MaxDetailIDs, Window: cfg.BatchWindow}, c.detailBatch)
+	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opList, Size: MaxDetailIDs, Window: cfg.BatchWindow}, providers.StatusBatches(c.detail))
 	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opStop, Size: MaxActionServers, Window: cfg.BatchWindow, Write: true},
 		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStop, ids)
@@ -321,11 +321,7 @@ func (c *Client) detail(ctx context.Context, ids []string) (map[string]providers
 			break
 		}
 	}
-	for _, id := range ids {
-		if _, ok := out[id]; !ok {
-			out[id] = providers.Instance{ID: id, State: providers.StateNotFound, RawState: "not found"}
-		}
-	}
+	providers.MarkNotFound(out, ids)
 	return out, nil
 }
 
@@ -334,18 +330,6 @@ func resourceOf(ids []string) string {
 		return ids[0]
 	}
 	return fmt.Sprintf("(%d servers)", len(ids))
-}
-
-func (c *Client) detailBatch(ctx context.Context, ids []string) (map[string]providers.Result[providers.Instance], error) {
-	m, err := c.detail(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]providers.Result[providers.Instance], len(m))
-	for id, inst := range m {
-		out[id] = providers.Result[providers.Instance]{Value: inst}
-	}
-	return out, nil
 }
 
 // Lookup returns every id's state in detail calls of MaxDetailIDs ids.

@@ -86,7 +86,7 @@ func New(cfg providers.Config) (*Client, error) {
 	})
 	window := cfg.BatchWindow
 	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: window}, c.describeBatch)
+	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: window}, providers.StatusBatches(c.describe))
 	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StopInstances", Size: MaxIDs, Window: window, Write: true},
 		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StopInstances", ids)
@@ -263,11 +263,7 @@ func (c *Client) describe(ctx context.Context, ids []string) (map[string]provide
 			break
 		}
 	}
-	for _, id := range ids {
-		if _, ok := out[id]; !ok {
-			out[id] = providers.Instance{ID: id, State: providers.StateNotFound, RawState: "not found"}
-		}
-	}
+	providers.MarkNotFound(out, ids)
 	return out, nil
 }
 
@@ -276,18 +272,6 @@ func resourceOf(ids []string) string {
 		return ids[0]
 	}
 	return fmt.Sprintf("(%d instances)", len(ids))
-}
-
-func (c *Client) describeBatch(ctx context.Context, ids []string) (map[string]providers.Result[providers.Instance], error) {
-	m, err := c.describe(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]providers.Result[providers.Instance], len(m))
-	for id, inst := range m {
-		out[id] = providers.Result[providers.Instance]{Value: inst}
-	}
-	return out, nil
 }
 
 // Lookup returns every id's state in DescribeInstances calls of MaxIDs ids.
