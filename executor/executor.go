@@ -551,33 +551,23 @@ func (e *Executor) tick(ctx context.Context) error {
 	}
 }
 
-// waitState polls until the instance reaches want; an error state or a
-// vanished instance fails at once.
+// waitState polls until the instance reaches want.
 func (e *Executor) waitState(ctx context.Context, prov providers.Provider, id string, want providers.State) (providers.Instance, error) {
-	for {
-		if err := e.tick(ctx); err != nil {
-			return providers.Instance{}, err
-		}
-		st, err := prov.Status(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return st, ctx.Err()
-			}
-			continue
-		}
-		switch st.State {
-		case want:
-			return st, nil
-		case providers.StateError:
-			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
-		case providers.StateNotFound:
-			return st, errors.New("instance no longer exists")
-		}
-	}
+	return e.waitFor(ctx, prov, id, func(s providers.State) bool { return s == want })
 }
 
 // settle polls until the instance leaves any transitional state.
 func (e *Executor) settle(ctx context.Context, prov providers.Provider, id string) (providers.Instance, error) {
+	return e.waitFor(ctx, prov, id, func(s providers.State) bool {
+		return s != providers.StateInProgress && s != providers.StateUnknown
+	})
+}
+
+// waitFor polls the instance on the shared ticks until done accepts its
+// state; an error state or a vanished instance fails at once. A failed poll
+// (a read the provider has retried already) is tried again on the next tick,
+// up to the instance timeout.
+func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id string, done func(providers.State) bool) (providers.Instance, error) {
 	for {
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, err
@@ -589,15 +579,14 @@ func (e *Executor) settle(ctx context.Context, prov providers.Provider, id strin
 			}
 			continue
 		}
-		switch st.State {
-		case providers.StateInProgress, providers.StateUnknown:
-			continue
-		case providers.StateError:
+		switch {
+		case done(st.State):
+			return st, nil
+		case st.State == providers.StateError:
 			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
-		case providers.StateNotFound:
+		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
 		}
-		return st, nil
 	}
 }
 
