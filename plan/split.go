@@ -24,6 +24,12 @@ func parseSplit(data []byte) *yaml.Node { return parseSplitMin(data, splitMinIte
 
 // parseSplitMin is parseSplit for lists of at least minItems entries.
 func parseSplitMin(data []byte, minItems int) *yaml.Node {
+	// Line numbers are kept by counting '\n': refuse text with YAML's other line breaks (CR, NEL,
+	// LS, PS), which the ordinary parse handles.
+	if bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\u0085")) ||
+		bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029")) {
+		return nil
+	}
 	start, end, indent, items := instancesBlock(data)
 	if len(items) < max(minItems, 1) {
 		return nil
@@ -52,7 +58,11 @@ func parseSplitMin(data []byte, minItems int) *yaml.Node {
 		if i+per < len(items) {
 			to = items[i+per]
 		}
-		bounds = append(bounds, [2]int{items[i], to})
+		from := items[i]
+		if i == 0 {
+			from = start // with the comments before the first entry: nothing is left unparsed
+		}
+		bounds = append(bounds, [2]int{from, to})
 	}
 	pieces = pieces[:len(bounds)+1]
 	var wg sync.WaitGroup
