@@ -580,12 +580,12 @@ func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id stri
 			continue
 		}
 		switch {
-		case done(st.State):
-			return st, nil
 		case st.State == providers.StateError:
 			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
 		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
+		case done(st.State):
+			return st, nil
 		}
 	}
 }
