@@ -216,7 +216,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	}
 	close(applying)
 
-	live := !af.jsonOut && (af.progress == progressAlways || af.progress == progressAuto && isTerminal(stdio.Out))
+	live := !af.jsonOut && (af.progress == progressAlways || af.progress == progressAuto && liveCapable(stdio.Out))
 	if live {
 		routes := []*routedWriter{outW}
 		if isTerminal(stdio.Err) {

@@ -32,6 +32,17 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// liveCapable reports whether w is a terminal a status line can be drawn on:
+// one whose size is known (a pseudo-terminal without a size, e.g. under some
+// job runners, would get lines it cannot wrap or clear).
+func liveCapable(w any) bool {
+	if !isTerminal(w) {
+		return false
+	}
+	width, _, err := term.GetSize(int(w.(*os.File).Fd()))
+	return err == nil && width > 0
+}
+
 // runProgress tallies a run from its events, for the live display and the
 // periodic log line alike.
 type runProgress struct {
@@ -162,7 +173,11 @@ func (w *routedWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.via != nil {
-		return w.via.Write(b)
+		if n, err := w.via.Write(b); err == nil {
+			return n, nil
+		}
+		// The display has stopped on its own (it could not draw): the line
+		// must still come out.
 	}
 	return w.raw.Write(b)
 }
@@ -183,7 +198,12 @@ type liveDisplay struct {
 // startLive starts the display on out (the terminal) and routes the given
 // streams through it until stop.
 func startLive(out io.Writer, prog *runProgress, routes []*routedWriter, opts ...mpb.ContainerOption) *liveDisplay {
-	opts = append([]mpb.ContainerOption{mpb.WithOutput(out), mpb.WithRefreshRate(200 * time.Millisecond)}, opts...)
+	base := []mpb.ContainerOption{mpb.WithOutput(out), mpb.WithRefreshRate(200 * time.Millisecond)}
+	if !isTerminal(out) {
+		// -progress always on something mpb does not take for a terminal.
+		base = append(base, mpb.WithAutoRefresh())
+	}
+	opts = append(base, opts...)
 	d := &liveDisplay{p: mpb.New(opts...), prog: prog, routes: routes}
 	for _, r := range routes {
 		r.mu.Lock()
