@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -245,5 +248,74 @@ func TestApplyMetricsPushFailureKeepsResult(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestApplyMetricsListen: -metrics-listen serves /metrics while the run lasts
+// and, for -metrics-linger after it, with the final values; then it stops.
+func TestApplyMetricsListen(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "web.yaml")
+	if err := os.WriteFile(planPath, []byte(metricsPlan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startMetricsSim(t, planPath)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := applyForMetrics(t, "-sim-url", url, "-poll-interval", "50ms", "-sim-pause", "0", "-auto-approve",
+			"-state", filepath.Join(dir, "state"), "-metrics-listen", addr, "-metrics-linger", "3s", planPath)
+		done <- result{code, stdout, stderr}
+	}()
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	// During the run, then during the linger: the final values.
+	var sawRunning bool
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body := scrape()
+		if strings.Contains(body, `reimage_instances{plan="web",state="in_progress"} 1`) ||
+			strings.Contains(body, `reimage_instances{plan="web",state="pending"} 4`) {
+			sawRunning = true
+		}
+		if strings.Contains(body, `reimage_last_run_converged{plan="web"} 1`) {
+			if !strings.Contains(body, `reimage_instances{plan="web",state="done"} 5`) {
+				t.Errorf("final values incomplete:\n%s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no final values served within 30s; last scrape:\n%s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawRunning {
+		t.Error("never scraped the run in progress")
+	}
+	r := <-done
+	if r.code != ExitOK {
+		t.Fatalf("apply exited %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "serving the final metrics before exiting") {
+		t.Errorf("no linger logged:\n%s", r.stderr)
+	}
+	if body := scrape(); body != "" {
+		t.Error("still serving after apply returned")
 	}
 }
