@@ -173,8 +173,10 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	pending := countPending(journal, f.plan)
 	var out io.Writer = outW
 	if af.jsonOut {
-		out = stdio.Err // the plan goes to stderr so that stdout is only JSON lines
-		if err := renderPlanJSON(io.Discard, f.plan, f.shard, changes, pending); err != nil {
+		// stdout carries only JSON lines: the plan is their first event, and
+		// the confirmation prompt (if any) goes to stderr.
+		out = stdio.Err
+		if err := writePlanEvent(stdio.Out, f.plan, f.shard, changes, pending); err != nil {
 			return err
 		}
 	} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/reimage-dev/reimage/plan"
 )
@@ -138,6 +139,23 @@ type planInstanceJSON struct {
 }
 
 func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(newPlanJSON(p, shard, changes, pending))
+}
+
+// writePlanEvent writes apply -json's first line: a "plan" event whose "plan"
+// field is the document plan -json prints.
+func writePlanEvent(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) error {
+	return json.NewEncoder(w).Encode(struct {
+		FormatVersion string   `json:"format_version"`
+		Type          string   `json:"type"`
+		Time          string   `json:"time"`
+		Plan          planJSON `json:"plan"`
+	}{JSONFormatVersion, "plan", time.Now().UTC().Format(time.RFC3339Nano), newPlanJSON(p, shard, changes, pending)})
+}
+
+func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) planJSON {
 	doc := planJSON{FormatVersion: JSONFormatVersion, Plan: p.Name, File: p.File, Shard: shard.String(),
 		Instances: make([]planInstanceJSON, 0, len(changes)), InDoubt: pending, Summary: countChanges(changes)}
 	for _, c := range changes {
@@ -149,7 +167,5 @@ func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.
 	if doc.Waves == nil {
 		doc.Waves = []int{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return doc
 }
