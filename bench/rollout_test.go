@@ -20,7 +20,7 @@ var rolloutScenario = scenario{
 	kec: 1000, ecs: 1000, kecStopped: true,
 	rate: 50, concurrency: 200, waves: `[1, "10%", "100%"]`,
 	stop: time.Second, rebuild: 3 * time.Second, run: time.Second, jitter: 0.2,
-	poll: 250 * time.Millisecond,
+	poll: 100 * time.Millisecond,
 }
 
 // TestHarness runs a small rollout through the whole harness, so that the

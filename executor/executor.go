@@ -52,6 +52,7 @@ type Executor struct {
 	poll time.Duration
 
 	passwords map[*plan.SecretRef]string
+	quiet     quietPeriods
 	// resumedRunning: instances an earlier run stopped and left in doubt, whose
 	// change did not take; they must be started again after their change.
 	resumedRunning map[string]bool
@@ -369,7 +370,7 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 			return "", &stepError{StepStop, err}
 		}
 		step(StepWaitStop)
-		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped); err != nil {
+		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped, in.Provider+"/stop"); err != nil {
 			return "", &stepError{StepWaitStop, err}
 		}
 		running = false
@@ -379,7 +380,10 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 		return "", err
 	}
 	step(StepWaitDone)
-	inst, err := e.follow(ctx, prov, sub)
+	// Changes of running and of stopped instances, and reinstalls, take
+	// different times (a change with the stop inside it, a boot after it).
+	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
+	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
 		return "", &stepError{StepWaitDone, err}
 	}
@@ -482,8 +486,13 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then use a new reinstall token", cause, in.ID)
 }
 
-// follow polls a submitted change until the cloud reports it done or failed.
-func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub providers.Submission) (providers.Instance, error) {
+// follow polls a submitted change until the cloud reports it done or failed;
+// kind names the wait for the quiet periods ("" for none).
+func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub providers.Submission, kind string) (providers.Instance, error) {
+	start := time.Now()
+	if err := e.quiet.wait(ctx, kind, start); err != nil {
+		return providers.Instance{}, err
+	}
 	for {
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, err
@@ -499,6 +508,9 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 		}
 		switch pr.Phase {
 		case providers.PhaseDone:
+			if kind != "" {
+				e.quiet.observe(kind, time.Since(start))
+			}
 			return pr.Instance, nil
 		case providers.PhaseFailed:
 			reason := pr.Reason
@@ -531,7 +543,7 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 		return &stepError{StepStart, err}
 	}
 	step(StepWaitStart)
-	if _, err := e.waitState(ctx, prov, it.c.Instance.ID, providers.StateRunning); err != nil {
+	if _, err := e.waitState(ctx, prov, it.c.Instance.ID, providers.StateRunning, it.c.Instance.Provider+"/start"); err != nil {
 		return &stepError{StepWaitStart, err}
 	}
 	return nil
@@ -551,14 +563,15 @@ func (e *Executor) tick(ctx context.Context) error {
 	}
 }
 
-// waitState polls until the instance reaches want.
-func (e *Executor) waitState(ctx context.Context, prov providers.Provider, id string, want providers.State) (providers.Instance, error) {
-	return e.waitFor(ctx, prov, id, func(s providers.State) bool { return s == want })
+// waitState polls until the instance reaches want; kind names the wait for
+// the quiet periods ("" for none).
+func (e *Executor) waitState(ctx context.Context, prov providers.Provider, id string, want providers.State, kind string) (providers.Instance, error) {
+	return e.waitFor(ctx, prov, id, kind, func(s providers.State) bool { return s == want })
 }
 
 // settle polls until the instance leaves any transitional state.
 func (e *Executor) settle(ctx context.Context, prov providers.Provider, id string) (providers.Instance, error) {
-	return e.waitFor(ctx, prov, id, func(s providers.State) bool {
+	return e.waitFor(ctx, prov, id, "", func(s providers.State) bool {
 		return s != providers.StateInProgress && s != providers.StateUnknown
 	})
 }
@@ -567,7 +580,11 @@ func (e *Executor) settle(ctx context.Context, prov providers.Provider, id strin
 // state; an error state or a vanished instance fails at once. A failed poll
 // (a read the provider has retried already) is tried again on the next tick,
 // up to the instance timeout.
-func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id string, done func(providers.State) bool) (providers.Instance, error) {
+func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kind string, done func(providers.State) bool) (providers.Instance, error) {
+	start := time.Now()
+	if err := e.quiet.wait(ctx, kind, start); err != nil {
+		return providers.Instance{}, err
+	}
 	for {
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, err
@@ -585,6 +602,9 @@ func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id stri
 		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
 		case done(st.State):
+			if kind != "" {
+				e.quiet.observe(kind, time.Since(start))
+			}
 			return st, nil
 		}
 	}

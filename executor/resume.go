@@ -90,7 +90,7 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 			return false, e.resolveFailed(rec, errors.New("reinstall in doubt: an earlier run crashed while submitting it and the instance shows no sign of it; check it by hand, then use a new reinstall token"))
 		}
 	}
-	inst, err := e.follow(ctx, prov, sub)
+	inst, err := e.follow(ctx, prov, sub, "")
 	if err == nil {
 		err = e.startIfNeeded(ctx, prov, it, inst, func(string) {})
 	}

@@ -71,7 +71,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("default waves: %+v", r.Waves)
 	}
 	for name, pr := range p.Providers {
-		if pr.Limits.RequestsPerSecond != 10 || pr.Limits.Burst != 5 || pr.Name != name {
+		if pr.Limits.RequestsPerSecond != 10 || pr.Limits.Burst != 8 || pr.Name != name {
 			t.Errorf("provider %s: %+v", name, pr)
 		}
 	}

@@ -33,6 +33,21 @@ type Config struct {
 	// BatchWindow is how long concurrent single-instance calls are gathered
 	// into one batch call; default 30ms.
 	BatchWindow time.Duration
+	// StatusWindow is the gathering window of status polls; default 5ms. The
+	// engine polls on shared ticks, so a tick's polls arrive together and a
+	// short window gathers them without delaying every poll by BatchWindow.
+	StatusWindow time.Duration
+}
+
+// DefaultStatusWindow is the gathering window of status polls.
+const DefaultStatusWindow = 5 * time.Millisecond
+
+// StatusWindowOrDefault is StatusWindow, or DefaultStatusWindow when unset.
+func (c Config) StatusWindowOrDefault() time.Duration {
+	if c.StatusWindow > 0 {
+		return c.StatusWindow
+	}
+	return DefaultStatusWindow
 }
 
 // DefaultRequestTimeout bounds one attempt of one request when Config sets none.

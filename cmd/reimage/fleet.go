@@ -38,7 +38,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.sim, "sim", false, "start the simulator in-process, seeded with the plan's instances on an older image, and use it instead of the clouds")
 	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
 	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
-	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 250ms with -sim)")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 100ms with -sim or -sim-url)")
 }
 
 // fleet is a loaded plan with a client per provider.
@@ -137,7 +137,7 @@ func openFleet(ctx context.Context, ff *fleetFlags, path string, reg prometheus.
 	}
 	if simulated {
 		if f.poll == 0 {
-			f.poll = 250 * time.Millisecond
+			f.poll = 100 * time.Millisecond
 		}
 		for i := range f.plan.Rollout.Waves {
 			w := &f.plan.Rollout.Waves[i]

@@ -106,7 +106,7 @@ func New(cfg providers.Config) (*Client, error) {
 		ServerErrorCodes: serverErrorCodes,
 	})
 	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opList, Size: MaxDetailIDs, Window: cfg.BatchWindow}, providers.StatusBatches(c.detail))
+	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opList, Size: MaxDetailIDs, Window: cfg.StatusWindowOrDefault()}, providers.StatusBatches(c.detail))
 	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opStop, Size: MaxActionServers, Window: cfg.BatchWindow, Write: true},
 		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStop, ids)

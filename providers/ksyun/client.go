@@ -86,7 +86,7 @@ func New(cfg providers.Config) (*Client, error) {
 	})
 	window := cfg.BatchWindow
 	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: window}, providers.StatusBatches(c.describe))
+	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: cfg.StatusWindowOrDefault()}, providers.StatusBatches(c.describe))
 	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StopInstances", Size: MaxIDs, Window: window, Write: true},
 		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StopInstances", ids)
