@@ -14,7 +14,7 @@ BIN     ?= bin/reimage
 IMAGE   ?= reimage
 RELEASE_LDFLAGS = -s -w -X main.version=$(VERSION)
 
-.PHONY: build test bench fuzz release release-check docker
+.PHONY: build test bench benchmarks fuzz release release-check docker
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/reimage ./cmd/reimage
@@ -25,6 +25,11 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Rewrites BENCHMARKS.md from the figures the rollout and scale benchmarks measure (about two
+# minutes; run it on an otherwise idle machine).
+benchmarks:
+	$(GO) test ./bench -run '^$$' -bench . -benchtime 1x -timeout 30m -args -report $(CURDIR)/BENCHMARKS.md
 
 # FUZZTIME=10m make fuzz for a longer run.
 FUZZTIME ?= 2m

@@ -161,7 +161,7 @@ func writeReport(path string) error {
 	defer resultsMu.Unlock()
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Measured by `make benchmarks` (which runs `go test ./bench -run '^$' -bench . -benchtime 1x -timeout 30m -args -report $PWD/BENCHMARKS.md`)\n")
+	b.WriteString("Measured by `make benchmarks`, which runs `go test ./bench -run '^$' -bench . -benchtime 1x -timeout 30m -args -report $PWD/BENCHMARKS.md`,\n")
 	fmt.Fprintf(&b, "on %s, %s. This file is written by the harness from the figures it measured; do not edit it by hand.\n\n", machine(), time.Now().UTC().Format("2006-01-02"))
 	b.WriteString("The reimage binary runs as a child process (its CPU time and peak RSS are its own, from getrusage) against the simulator, in the benchmark's process, over loopback.\n")
 	if r, ok := results["rollout"].(rolloutResult); ok {
