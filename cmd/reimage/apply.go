@@ -68,7 +68,7 @@ Examples:
 	af.register(fs)
 	fs.BoolVar(&af.autoApprove, "auto-approve", false, "do not ask for confirmation (required without a terminal, e.g. from cron)")
 	fs.BoolVar(&af.jsonOut, "json", false, "print line-delimited JSON events (format_version 1) instead of text")
-	fs.StringVar(&af.state, "state", "", "state `DIR` for the journal and lock (default .reimage beside the plan)")
+	fs.StringVar(&af.state, "state", "", "state `DIR` for the journal and lock (default .reimage beside the plan; .reimage-sim with -sim-url; a temporary one with -sim)")
 	fs.StringVar(&af.logFormat, "log-format", "text", "log format on stderr: text or json (one record per instance event, with provider, id and name)")
 	fs.StringVar(&af.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
 	fs.StringVar(&af.progress, "progress", progressAuto, "live progress display: auto (on a terminal), always or never; without it, a progress log line every -progress-interval")

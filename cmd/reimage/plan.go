@@ -44,7 +44,7 @@ Examples:
 	fs.BoolVar(&jsonOut, "json", false, "print a JSON document (format_version 1) instead of text")
 	fs.StringVar(&out, "out", "", "save the plan to `FILE` (mode 0600) for reimage apply FILE")
 	fs.BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
-	fs.StringVar(&state, "state", "", "state `DIR` with the journal (default .reimage beside the plan)")
+	fs.StringVar(&state, "state", "", "state `DIR` with the journal (default .reimage beside the plan; .reimage-sim with -sim-url)")
 	path, err := parseOne(fs, args, stdio, "PLAN")
 	if err != nil {
 		return err
