@@ -52,8 +52,7 @@ type Client struct {
 	base      *url.URL
 	caller    *providers.Caller
 
-	status      *providers.Coalescer[string, providers.Instance]
-	stop, start *providers.Coalescer[string, struct{}]
+	providers.Batcher
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -105,25 +104,17 @@ func New(cfg providers.Config) (*Client, error) {
 		RejectedCodes:    rejectedCodes,
 		ServerErrorCodes: serverErrorCodes,
 	})
-	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opList, Size: MaxDetailIDs, Window: cfg.StatusWindowOrDefault()}, providers.StatusBatches(c.detail))
-	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opStop, Size: MaxActionServers, Window: cfg.BatchWindow, Write: true},
-		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+	c.Batcher = providers.NewBatcher(cfg, providers.BatchCalls{
+		Status: c.detail, StatusName: opList, StatusSize: MaxDetailIDs,
+		Stop: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStop, ids)
-		})
-	c.start = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: opStart, Size: MaxActionServers, Window: cfg.BatchWindow, Write: true},
-		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		},
+		Start: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStart, ids)
-		})
+		},
+		StopName: opStop, StartName: opStart, PowerSize: MaxActionServers,
+	})
 	return c, nil
-}
-
-// Close stops the client's batching; calls after Close fail with providers.ErrClosed.
-func (c *Client) Close() error {
-	c.status.Close()
-	c.stop.Close()
-	c.start.Close()
-	return nil
 }
 
 // Type returns "huaweicloud".
@@ -335,23 +326,6 @@ func resourceOf(ids []string) string {
 // Lookup returns every id's state in detail calls of MaxDetailIDs ids.
 func (c *Client) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
 	return providers.LookupBatches(ctx, ids, MaxDetailIDs, c.detail)
-}
-
-// Status returns one server's state; concurrent calls share detail calls.
-func (c *Client) Status(ctx context.Context, id string) (providers.Instance, error) {
-	return c.status.Do(ctx, id)
-}
-
-// Stop asks ECS to stop the server (SOFT); concurrent calls share os-stop calls.
-func (c *Client) Stop(ctx context.Context, id string) error {
-	_, err := c.stop.Do(ctx, id)
-	return err
-}
-
-// Start asks ECS to start the server; concurrent calls share os-start calls.
-func (c *Client) Start(ctx context.Context, id string) error {
-	_, err := c.start.Do(ctx, id)
-	return err
 }
 
 type serverRef struct {

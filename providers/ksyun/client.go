@@ -41,8 +41,7 @@ type Client struct {
 	base         *url.URL
 	caller       *providers.Caller
 
-	status      *providers.Coalescer[string, providers.Instance]
-	stop, start *providers.Coalescer[string, struct{}]
+	providers.Batcher
 
 	mu      sync.Mutex
 	changes map[string]*pendingChange // by instance id: changes this process submitted
@@ -84,26 +83,17 @@ func New(cfg providers.Config) (*Client, error) {
 		RejectedCodes:    rejectedCodes,
 		ServerErrorCodes: serverErrorCodes,
 	})
-	window := cfg.BatchWindow
-	ctx := context.Background()
-	c.status = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "DescribeInstances", Size: MaxIDs, Window: cfg.StatusWindowOrDefault()}, providers.StatusBatches(c.describe))
-	c.stop = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StopInstances", Size: MaxIDs, Window: window, Write: true},
-		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+	c.Batcher = providers.NewBatcher(cfg, providers.BatchCalls{
+		Status: c.describe, StatusName: "DescribeInstances", StatusSize: MaxIDs,
+		Stop: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StopInstances", ids)
-		})
-	c.start = providers.NewCoalescer(ctx, providers.CoalescerOptions{Name: "StartInstances", Size: MaxIDs, Window: window, Write: true},
-		func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		},
+		Start: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StartInstances", ids)
-		})
+		},
+		StopName: "StopInstances", StartName: "StartInstances", PowerSize: MaxIDs,
+	})
 	return c, nil
-}
-
-// Close stops the client's batching; calls after Close fail with providers.ErrClosed.
-func (c *Client) Close() error {
-	c.status.Close()
-	c.stop.Close()
-	c.start.Close()
-	return nil
 }
 
 // Type returns "ksyun".
@@ -277,23 +267,6 @@ func resourceOf(ids []string) string {
 // Lookup returns every id's state in DescribeInstances calls of MaxIDs ids.
 func (c *Client) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
 	return providers.LookupBatches(ctx, ids, MaxIDs, c.describe)
-}
-
-// Status returns one instance's state; concurrent calls share DescribeInstances calls.
-func (c *Client) Status(ctx context.Context, id string) (providers.Instance, error) {
-	return c.status.Do(ctx, id)
-}
-
-// Stop asks KEC to stop the instance; concurrent calls share StopInstances calls.
-func (c *Client) Stop(ctx context.Context, id string) error {
-	_, err := c.stop.Do(ctx, id)
-	return err
-}
-
-// Start asks KEC to start the instance; concurrent calls share StartInstances calls.
-func (c *Client) Start(ctx context.Context, id string) error {
-	_, err := c.start.Do(ctx, id)
-	return err
 }
 
 type powerAnswer struct {
