@@ -184,7 +184,7 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 		}
 		if pause := e.opts.Plan.Rollout.Waves[min(w, len(e.opts.Plan.Rollout.Waves)-1)].Pause; pause > 0 && w+1 < len(sizes) {
 			e.emit(Event{Type: EventPause, Wave: w + 1, Waves: len(sizes), Pause: pause})
-			if !e.sleep(ctx, pause) {
+			if !sleep(ctx, pause, e.opts.Drain) {
 				break
 			}
 		}
@@ -224,9 +224,9 @@ func (e *Executor) halt(wave, waves int) {
 	}
 }
 
-// sleep waits d, or until the run is told to stop; it reports whether the full
-// pause was waited.
-func (e *Executor) sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d; it reports false when ctx is done or stop (which may be
+// nil) is closed first.
+func sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -234,7 +234,7 @@ func (e *Executor) sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-e.opts.Drain:
+	case <-stop:
 		return false
 	}
 }
@@ -468,7 +468,7 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 // reinstall under way, so it is never resubmitted blind: it fails as in doubt.
 func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *item, cause error) (bool, error) {
 	in := it.c.Instance
-	if !e.sleep(ctx, 2*e.poll) {
+	if !sleep(ctx, 2*e.poll, nil) { // in flight: only a second signal cuts it short
 		return false, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause)
 	}
 	st, err := prov.Status(ctx, in.ID)
@@ -489,6 +489,33 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 // follow polls a submitted change until the cloud reports it done or failed;
 // kind names the wait for the quiet periods ("" for none).
 func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub providers.Submission, kind string) (providers.Instance, error) {
+	return e.pollUntil(ctx, kind, func() (providers.Instance, error) {
+		pr, err := prov.Progress(ctx, sub)
+		switch {
+		case err != nil:
+			// A read the provider has retried already: keep following until
+			// the instance timeout rather than abandon a submitted change.
+			return pr.Instance, errPollAgain
+		case pr.Phase == providers.PhaseDone:
+			return pr.Instance, nil
+		case pr.Phase == providers.PhaseFailed:
+			reason := pr.Reason
+			if reason == "" {
+				reason = "the cloud reports the change failed (" + pr.Instance.RawState + ")"
+			}
+			return pr.Instance, errors.New(reason)
+		}
+		return pr.Instance, errPollAgain
+	})
+}
+
+// errPollAgain tells pollUntil that the instance is not there yet.
+var errPollAgain = errors.New("not yet")
+
+// pollUntil calls check on the shared ticks, once the quiet period of kind is
+// over, until check returns nil (done: the wait's duration is learned for
+// kind) or an error other than errPollAgain (failed).
+func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (providers.Instance, error)) (providers.Instance, error) {
 	start := time.Now()
 	if err := e.quiet.wait(ctx, kind, start); err != nil {
 		return providers.Instance{}, err
@@ -497,27 +524,15 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, err
 		}
-		pr, err := prov.Progress(ctx, sub)
-		if err != nil {
-			if ctx.Err() != nil {
-				return providers.Instance{}, ctx.Err()
-			}
-			// A read: the provider has retried already; keep following until
-			// the instance timeout rather than abandon a submitted change.
-			continue
-		}
-		switch pr.Phase {
-		case providers.PhaseDone:
+		inst, err := check()
+		switch {
+		case err == nil:
 			if kind != "" {
 				e.quiet.observe(kind, time.Since(start))
 			}
-			return pr.Instance, nil
-		case providers.PhaseFailed:
-			reason := pr.Reason
-			if reason == "" {
-				reason = "the cloud reports the change failed (" + pr.Instance.RawState + ")"
-			}
-			return pr.Instance, errors.New(reason)
+			return inst, nil
+		case !errors.Is(err, errPollAgain):
+			return inst, err
 		}
 	}
 }
@@ -551,16 +566,10 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 
 // tick waits for the next multiple of the poll interval on the wall clock.
 func (e *Executor) tick(ctx context.Context) error {
-	now := time.Now()
-	d := e.poll - time.Duration(now.UnixNano()%int64(e.poll))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !sleep(ctx, e.poll-time.Duration(time.Now().UnixNano()%int64(e.poll)), nil) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 // waitState polls until the instance reaches want; kind names the wait for
@@ -576,38 +585,24 @@ func (e *Executor) settle(ctx context.Context, prov providers.Provider, id strin
 	})
 }
 
-// waitFor polls the instance on the shared ticks until done accepts its
-// state; an error state or a vanished instance fails at once. A failed poll
-// (a read the provider has retried already) is tried again on the next tick,
-// up to the instance timeout.
+// waitFor polls the instance until done accepts its state; an error state or
+// a vanished instance fails at once. A failed poll (a read the provider has
+// retried already) is tried again on the next tick, up to the instance timeout.
 func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kind string, done func(providers.State) bool) (providers.Instance, error) {
-	start := time.Now()
-	if err := e.quiet.wait(ctx, kind, start); err != nil {
-		return providers.Instance{}, err
-	}
-	for {
-		if err := e.tick(ctx); err != nil {
-			return providers.Instance{}, err
-		}
+	return e.pollUntil(ctx, kind, func() (providers.Instance, error) {
 		st, err := prov.Status(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return st, ctx.Err()
-			}
-			continue
-		}
 		switch {
+		case err != nil:
+			return st, errPollAgain
 		case st.State == providers.StateError:
 			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
 		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
 		case done(st.State):
-			if kind != "" {
-				e.quiet.observe(kind, time.Since(start))
-			}
 			return st, nil
 		}
-	}
+		return st, errPollAgain
+	})
 }
 
 func faultSuffix(st providers.Instance) string {

@@ -28,18 +28,10 @@ func (q *quietPeriods) wait(ctx context.Context, kind string, since time.Time) e
 	q.mu.Lock()
 	d := min(q.min[kind]*9/10, maxQuiet)
 	q.mu.Unlock()
-	d -= time.Since(since)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if d -= time.Since(since); d > 0 && !sleep(ctx, d, nil) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 // observe records that a wait of kind ended successfully after d.
