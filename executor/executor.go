@@ -305,8 +305,13 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, err)
 		}
-		if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
-			return jerr
+		// An instance re-imaged but not started again stays open in the
+		// journal: the next run finds the change done and starts it, where a
+		// closed record would leave it stopped on the right image, "ok".
+		if step := lastStep(err); step != StepStart && step != StepWaitStart {
+			if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
+				return jerr
+			}
 		}
 	}
 	e.mu.Lock()

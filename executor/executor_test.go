@@ -266,3 +266,65 @@ func TestResolveAfterCrash(t *testing.T) {
 		t.Errorf("still pending: %+v", j.Pending())
 	}
 }
+
+// startFails is a cloud whose starts fail, until told otherwise.
+type startFails struct {
+	*fakeCloud
+	mu   sync.Mutex
+	fail bool
+}
+
+func (s *startFails) Start(ctx context.Context, id string) error {
+	s.mu.Lock()
+	fail := s.fail
+	s.mu.Unlock()
+	if fail {
+		return errors.New("InstanceStateNotSupported")
+	}
+	return s.fakeCloud.Start(ctx, id)
+}
+
+// TestStartFailureResumes: an instance changed but not started again is
+// started by the next run, not left stopped as "ok".
+func TestStartFailureResumes(t *testing.T) {
+	cloud := &startFails{fakeCloud: newFakeCloud(1, true), fail: true}
+	dir := t.TempDir()
+	p := testPlan(cloud.fakeCloud, []plan.Wave{{Size: plan.Size{Count: 1}}}, plan.Size{}, 1)
+	run := func() Summary {
+		j, err := OpenJournal(filepath.Join(dir, "j"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		provs := map[string]providers.Provider{"fake": cloud}
+		e := New(Options{Plan: p, Providers: provs, Journal: j, PollInterval: time.Millisecond})
+		ctx := context.Background()
+		if err := e.Resolve(ctx); err != nil {
+			t.Fatal(err)
+		}
+		obs, err := Lookup(ctx, p, provs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := e.Apply(ctx, plan.Diff(p, obs, j.DoneToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := run(); sum.Failed != 1 {
+		t.Fatalf("first run %+v, want the start to fail", sum)
+	}
+	if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateStopped || st.Image != "new" {
+		t.Fatalf("after the first run: %+v", st)
+	}
+	cloud.mu.Lock()
+	cloud.fail = false
+	cloud.mu.Unlock()
+	if sum := run(); sum.Resolved != 1 || !sum.Converged() {
+		t.Fatalf("second run %+v, want the instance resolved", sum)
+	}
+	if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning || cloud.changes["i-000"] != 1 {
+		t.Fatalf("after the second run: %+v, %d changes; want running, changed once", st, cloud.changes["i-000"])
+	}
+}
