@@ -271,18 +271,35 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
 }
 
-// lookupAndDiff looks every instance up and computes the changes.
+// lookupAndDiff looks every instance up and computes the changes; for a saved
+// plan, it refuses a fleet that changed since (stale) and keeps only the saved
+// changes.
 func (f *fleet) lookupAndDiff(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
+	changes, err := f.diff(ctx, doneToken)
+	if err != nil || f.saved == nil {
+		return changes, err
+	}
+	if stale := f.saved.Stale(changes); len(stale) > 0 {
+		return nil, fmt.Errorf("saved plan is stale: the fleet has changed since it was made:\n  %s\nRun reimage plan -out again", strings.Join(stale, "\n  "))
+	}
+	return f.saved.Restrict(changes), nil
+}
+
+// relook is lookupAndDiff without the stale check, for the look-up after an
+// earlier run's instances in doubt were resolved: they changed because of
+// that, not behind the reviewer's back.
+func (f *fleet) relook(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
+	changes, err := f.diff(ctx, doneToken)
+	if err != nil || f.saved == nil {
+		return changes, err
+	}
+	return f.saved.Restrict(changes), nil
+}
+
+func (f *fleet) diff(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
 	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
 	if err != nil {
 		return nil, err
 	}
-	changes := plan.Diff(f.plan, obs, doneToken)
-	if f.saved != nil {
-		if stale := f.saved.Stale(changes); len(stale) > 0 {
-			return nil, fmt.Errorf("saved plan is stale: the fleet has changed since it was made:\n  %s\nRun reimage plan -out again", strings.Join(stale, "\n  "))
-		}
-		changes = f.saved.Restrict(changes)
-	}
-	return changes, nil
+	return plan.Diff(f.plan, obs, doneToken), nil
 }
