@@ -79,13 +79,8 @@ func NewPusher(cfg PushConfig, g prometheus.Gatherer, logger *slog.Logger) *Push
 // can use PushAndLog.
 func (p *Pusher) Push(ctx context.Context) error {
 	ps := push.New(p.cfg.URL, Job).Gatherer(p.g).Client(p.cfg.Client)
-	keys := make([]string, 0, len(p.cfg.Grouping))
-	for k := range p.cfg.Grouping {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // a stable URL, whatever the map's order
-	for _, k := range keys {
-		ps = ps.Grouping(k, p.cfg.Grouping[k])
+	for k, v := range p.cfg.Grouping {
+		ps = ps.Grouping(k, v)
 	}
 	if p.cfg.Username != "" {
 		ps = ps.BasicAuth(p.cfg.Username, p.cfg.Password)
