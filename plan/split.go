@@ -174,9 +174,14 @@ func instancesBlock(data []byte) (start, end, indent int, items []int) {
 			items = append(items, pos)
 		case lead > indent:
 			// Inside an entry.
-		default:
-			// Back at the top level (or malformed): the list ends here.
+		case lead == 0:
+			// Back at the top level: the list ends here.
 			return start, pos, indent, items
+		default:
+			// Anything else (text at the list's indentation that is not an
+			// entry, or less indented but not top level) is an odd layout:
+			// the ordinary parse decides what it means (found by FuzzLoad).
+			return 0, 0, 0, nil
 		}
 		pos = next
 	}
