@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -67,6 +68,15 @@ func StatusBatches(fn LookupFunc) BatchFunc[string, Instance] {
 		}
 		return out, nil
 	}
+}
+
+// Resource names what one batch call is about, for errors: the id of a
+// batch of one, else how many (noun: "instances", "servers").
+func Resource(ids []string, noun string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return fmt.Sprintf("(%d %s)", len(ids), noun)
 }
 
 // MarkNotFound records every id a look-up did not answer as not found.

@@ -302,7 +302,7 @@ func (c *Client) detail(ctx context.Context, ids []string) (map[string]providers
 			"offset":    {strconv.Itoa(page)},
 		}
 		var ans detailAnswer
-		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, resourceOf(ids), &ans); err != nil {
+		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, providers.Resource(ids, "servers"), &ans); err != nil {
 			return nil, err
 		}
 		for _, s := range ans.Servers {
@@ -314,13 +314,6 @@ func (c *Client) detail(ctx context.Context, ids []string) (map[string]providers
 	}
 	providers.MarkNotFound(out, ids)
 	return out, nil
-}
-
-func resourceOf(ids []string) string {
-	if len(ids) == 1 {
-		return ids[0]
-	}
-	return fmt.Sprintf("(%d servers)", len(ids))
 }
 
 // Lookup returns every id's state in detail calls of MaxDetailIDs ids.
@@ -371,7 +364,7 @@ func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[
 			in = b
 		}
 		var ans jobAnswer
-		if _, err := c.call(ctx, op, http.MethodPost, "/cloudservers/action", nil, in, true, resourceOf(ids), &ans); err != nil {
+		if _, err := c.call(ctx, op, http.MethodPost, "/cloudservers/action", nil, in, true, providers.Resource(ids, "servers"), &ans); err != nil {
 			return nil, err
 		}
 		return c.subJobFailures(ctx, op, ans.JobID), nil

@@ -240,7 +240,7 @@ func (c *Client) describe(ctx context.Context, ids []string) (map[string]provide
 			params.Set("InstanceId."+strconv.Itoa(i+1), id)
 		}
 		var ans describeAnswer
-		if err := c.call(ctx, http.MethodPost, "DescribeInstances", params, false, resourceOf(ids), &ans); err != nil {
+		if err := c.call(ctx, http.MethodPost, "DescribeInstances", params, false, providers.Resource(ids, "instances"), &ans); err != nil {
 			return nil, err
 		}
 		for _, in := range ans.InstancesSet {
@@ -255,13 +255,6 @@ func (c *Client) describe(ctx context.Context, ids []string) (map[string]provide
 	}
 	providers.MarkNotFound(out, ids)
 	return out, nil
-}
-
-func resourceOf(ids []string) string {
-	if len(ids) == 1 {
-		return ids[0]
-	}
-	return fmt.Sprintf("(%d instances)", len(ids))
 }
 
 // Lookup returns every id's state in DescribeInstances calls of MaxIDs ids.
@@ -288,7 +281,7 @@ func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (m
 			params.Set("InstanceId."+strconv.Itoa(i+1), id)
 		}
 		var ans powerAnswer
-		if err := c.call(ctx, http.MethodGet, action, params, true, resourceOf(ids), &ans); err != nil {
+		if err := c.call(ctx, http.MethodGet, action, params, true, providers.Resource(ids, "instances"), &ans); err != nil {
 			return nil, err
 		}
 		res := make(map[string]error, len(ids))
