@@ -12,10 +12,10 @@ import (
 var vectorTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
 type vector struct {
-	name, method, url, body, contentType string
-	ak, sk, region, service              string
-	headers                              map[string]string
-	wantSigned, wantSig                  string
+	name, method, url, body string
+	ak, sk, region, service string
+	headers                 map[string]string
+	wantSigned, wantSig     string
 }
 
 var vectors = []vector{

@@ -200,7 +200,8 @@ func TestSeedSyntheticDeterministic(t *testing.T) {
 	if kec != 51 || stopped < 10 || stopped > 45 {
 		t.Fatalf("kec %d, stopped %d of 101", kec, stopped)
 	}
-	if New(Options{Seed: 3}).Options().KsyunSecretKey != New(Options{Seed: 3}).Options().KsyunSecretKey {
+	first, second := New(Options{Seed: 3}).Options(), New(Options{Seed: 3}).Options()
+	if first.KsyunSecretKey != second.KsyunSecretKey {
 		t.Fatal("generated credentials differ for one seed")
 	}
 }
