@@ -126,7 +126,7 @@ Examples:
 		}
 	}()
 
-	f, err := openFleet(workCtx, &af.fleetFlags, path, reg, logger)
+	f, err := openFleet(&af.fleetFlags, path, reg, logger)
 	if err != nil {
 		return err
 	}

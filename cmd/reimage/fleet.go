@@ -90,7 +90,7 @@ func loadPlanArg(path string) (*plan.Plan, *plan.Saved, error) {
 // openFleet loads the plan, selects the shard, and builds the cloud clients
 // (or a simulator and clients pointed at it). Every error here comes before any
 // change, so callers exit 1 on it.
-func openFleet(ctx context.Context, ff *fleetFlags, path string, reg prometheus.Registerer, logger *slog.Logger) (*fleet, error) {
+func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *slog.Logger) (*fleet, error) {
 	p, saved, err := loadPlanArg(path)
 	if err != nil {
 		return nil, err

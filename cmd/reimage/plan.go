@@ -50,7 +50,7 @@ Examples:
 		return err
 	}
 	logger := newLogger(stdio.Err, "text", slog.LevelWarn)
-	f, err := openFleet(ctx, &ff, path, nil, logger)
+	f, err := openFleet(&ff, path, nil, logger)
 	if err != nil {
 		return err
 	}
