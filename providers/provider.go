@@ -48,6 +48,12 @@ type Instance struct {
 	RawState string
 	// Fault is the cloud's explanation of an error state, if any.
 	Fault string
+	// PrivateIP is the primary private IPv4 address ("" when the cloud did not say).
+	PrivateIP string
+	// Zone is the availability zone ("" when the cloud did not say).
+	Zone string
+	// Tags are the user's tags (key -> value), filled by Lister.List; nil elsewhere.
+	Tags map[string]string
 }
 
 // ChangeRequest asks a cloud to put a new OS on one instance.
