@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"path"
+	"strconv"
+	"strings"
 )
 
 // matchName reports whether name matches the glob pattern (path.Match syntax:
@@ -20,6 +22,15 @@ func matchName(pattern, name string) (bool, error) {
 func MatchName(pattern, name string) bool {
 	ok, _ := path.Match(pattern, name)
 	return ok
+}
+
+// Narrowing is how the command line narrowed a run of a plan, for its header.
+type Narrowing struct {
+	Targeting
+	// Of is the number of instances before -target and -exclude.
+	Of int
+	// Concurrency and MaxFailures: -concurrency and -max-failures replaced the plan's.
+	Concurrency, MaxFailures bool
 }
 
 // Targeting narrows a run to some of the plan's instances, as -target and
@@ -78,6 +89,10 @@ func (p *Plan) Target(t Targeting) (*Plan, error) {
 	used := make([]bool, len(t.Include))
 	q := *p
 	q.Instances = nil
+	q.Narrowing = &Narrowing{Targeting: t, Of: len(p.Instances)}
+	if p.Narrowing != nil {
+		q.Narrowing.Concurrency, q.Narrowing.MaxFailures = p.Narrowing.Concurrency, p.Narrowing.MaxFailures
+	}
 	for _, in := range p.Instances {
 		for i, pat := range t.Include {
 			if MatchName(pat, in.ID) || (in.Name != "" && MatchName(pat, in.Name)) {
@@ -94,4 +109,20 @@ func (p *Plan) Target(t Targeting) (*Plan, error) {
 		}
 	}
 	return &q, nil
+}
+
+// ParseSize reads a count or "N%" as a command-line flag gives it (-max-failures).
+func ParseSize(s string) (Size, error) {
+	if strings.HasSuffix(s, "%") {
+		p, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+		if err != nil || p < 0 || p > 100 || strings.HasPrefix(s, "+") {
+			return Size{}, fmt.Errorf("%q: want a count or a percentage from 0%% to 100%%, like 5 or 10%%", s)
+		}
+		return Size{Percent: p, IsPercent: true}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || strings.HasPrefix(s, "+") {
+		return Size{}, fmt.Errorf("%q: want a count or a percentage from 0%% to 100%%, like 5 or 10%%", s)
+	}
+	return Size{Count: n}, nil
 }

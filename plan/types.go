@@ -19,6 +19,9 @@ type Plan struct {
 	Selectors []*Selector
 	// ImageIDs are the image names Resolve looked up, in the order met.
 	ImageIDs []ResolvedImage
+	// Narrowing says how the command line narrowed this run of the plan; nil
+	// when it did not.
+	Narrowing *Narrowing
 }
 
 // Provider types understood by reimage.
