@@ -72,6 +72,10 @@ type Options struct {
 	// Clock is the simulator's time; nil = time.Now. Tests inject a fake
 	// clock to step through transitions without sleeping.
 	Clock func() time.Time
+	// MissingImages are image ids the clouds no longer know (pre-flight finds
+	// them absent; a change to one is refused); UnusableImages are known but
+	// not active (KEC "deactivated", Huawei "killed"). See catalog.go.
+	MissingImages, UnusableImages []string
 }
 
 // Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
@@ -93,6 +97,8 @@ type Server struct {
 	listing uint64
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
 	synthImage map[string]string
+	// cat holds image details, key pairs and the private address sequence (catalog.go).
+	cat catalog
 	// Separate random streams so that, e.g., turning jitter on does not shift
 	// which requests get a 5xx.
 	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
@@ -169,6 +175,8 @@ func newUUID(r *rand.Rand) string {
 func (s *Server) applyOptions(opts Options) {
 	opts.ProjectIDs = append([]string(nil), opts.ProjectIDs...)
 	opts.FailIDs = append([]string(nil), opts.FailIDs...)
+	opts.MissingImages = append([]string(nil), opts.MissingImages...)
+	opts.UnusableImages = append([]string(nil), opts.UnusableImages...)
 	rl := map[string]float64{}
 	for k, v := range opts.RateLimit {
 		rl[k] = v
