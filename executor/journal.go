@@ -22,6 +22,23 @@ const (
 	EventSubmitted = "submitted"
 	EventDone      = "done"
 	EventFailed    = "failed"
+	// EventInDoubt closes an intent whose outcome could not be proven either
+	// way (a reinstall is never submitted again blind): the instance stays
+	// blocked until a person runs reimage ack.
+	EventInDoubt = "in_doubt"
+	// EventBroken: reimage's change left the instance in an error state, or
+	// stopped and not started again. It counts as a failure in every later
+	// run until the instance is healthy again (EventHealed) or acknowledged.
+	EventBroken = "broken"
+	// EventHealed: an instance recorded broken was seen healthy again.
+	EventHealed = "healed"
+	// EventRestored closes the intent of an instance an earlier run stopped
+	// and whose change did not happen: it was started again, or found running.
+	EventRestored = "restored"
+	// EventAck: a person checked the instance by hand (reimage ack); it clears
+	// "in doubt" and "broken". An acknowledged reinstall in doubt counts as
+	// done: its token is never carried out again.
+	EventAck = "ack"
 )
 
 // Record is one line of the journal. It holds ids, images, tokens and job ids:
@@ -40,6 +57,8 @@ type Record struct {
 	// WasRunning: the instance ran before the change, so it must run after it.
 	WasRunning bool   `json:"was_running,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// By names who acknowledged (ack): user@host.
+	By string `json:"by,omitempty"`
 }
 
 // Entry is what the journal knows of one instance.
@@ -49,6 +68,11 @@ type Entry struct {
 	Pending *Record
 	// DoneToken is the last reinstall token whose change completed.
 	DoneToken string
+	// InDoubt is the record of a change (a reinstall, in practice) whose
+	// outcome could not be proven: blocked until acknowledged.
+	InDoubt *Record
+	// Broken is the record of an instance reimage's change left broken.
+	Broken *Record
 }
 
 // Journal is the append-only, fsynced JSON-lines record of every
@@ -56,9 +80,24 @@ type Entry struct {
 type Journal struct {
 	path    string
 	mu      sync.Mutex
-	f       *os.File
+	f       journalFile
 	entries map[string]*Entry // by plan.Key(provider, id)
 	now     func() time.Time
+	// size is the offset after the last complete record: a failed write is
+	// cut back to it, so that no fragment is left for later records to follow.
+	size int64
+	// broken is set when a failed write could not be cut back (or an fsync
+	// failed): the journal refuses every further append, so nothing more is
+	// submitted on a record that may not be there.
+	broken error
+}
+
+// journalFile is what the journal needs of its file; tests inject faults.
+type journalFile interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
 }
 
 // OpenJournal reads the journal at path (creating it if needed), compacts it to
@@ -81,7 +120,12 @@ func OpenJournal(path string, now func() time.Time) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j.f = f
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j.f, j.size = f, fi.Size()
 	return j, nil
 }
 
@@ -150,11 +194,38 @@ func (j *Journal) apply(rec Record) {
 		if rec.Token != "" {
 			e.DoneToken = rec.Token
 		}
-		e.Pending = nil
+		e.Pending, e.Broken = nil, nil
 	case EventFailed:
 		e.Pending = nil
+		if rec.WasRunning {
+			// The change did not happen (or failed) on an instance that ran:
+			// the intent stays open as a stop, so that a later run starts
+			// it again, whether or not it still changes it.
+			e.Pending = &Record{Time: rec.Time, Run: rec.Run, Event: EventIntent, Provider: rec.Provider, ID: rec.ID,
+				Action: rec.Action, Image: rec.Image, Token: rec.Token, WasRunning: true, Reason: ReasonStopped}
+		}
+	case EventInDoubt:
+		r := rec
+		e.Pending, e.InDoubt = nil, &r
+	case EventBroken:
+		r := rec
+		e.Broken = &r
+	case EventHealed:
+		e.Broken = nil
+	case EventRestored:
+		e.Pending = nil
+	case EventAck:
+		e.InDoubt, e.Broken = nil, nil
+		if rec.Token != "" {
+			e.DoneToken = rec.Token
+		}
 	}
 }
+
+// ReasonStopped marks an intent written before a stop (nothing submitted
+// yet), or kept open by a failure after the stop: the instance may be stopped
+// by reimage and must run again whatever becomes of its change.
+const ReasonStopped = "stop"
 
 // compact rewrites the journal with one or two lines per instance that still
 // matter, atomically (temporary file, fsync, rename, fsync of the directory), so
@@ -162,7 +233,7 @@ func (j *Journal) apply(rec Record) {
 func (j *Journal) compact() error {
 	keys := make([]string, 0, len(j.entries))
 	for k, e := range j.entries {
-		if e.Pending == nil && e.DoneToken == "" {
+		if e.Pending == nil && e.DoneToken == "" && e.InDoubt == nil && e.Broken == nil {
 			delete(j.entries, k)
 			continue
 		}
@@ -176,6 +247,13 @@ func (j *Journal) compact() error {
 		if e.DoneToken != "" {
 			prov, id := splitKey(k)
 			_ = enc.Encode(Record{Time: j.now().UTC(), Run: "compacted", Event: EventDone, Provider: prov, ID: id, Token: e.DoneToken})
+		}
+		// In this order: done clears broken, in_doubt clears pending.
+		if e.InDoubt != nil {
+			_ = enc.Encode(e.InDoubt)
+		}
+		if e.Broken != nil {
+			_ = enc.Encode(e.Broken)
 		}
 		if e.Pending != nil {
 			_ = enc.Encode(e.Pending)
@@ -238,9 +316,11 @@ func (j *Journal) Entry(provider, id string) Entry {
 	defer j.mu.Unlock()
 	if e := j.entries[provider+"/"+id]; e != nil {
 		out := *e
-		if e.Pending != nil {
-			p := *e.Pending
-			out.Pending = &p
+		for _, r := range []**Record{&out.Pending, &out.InDoubt, &out.Broken} {
+			if *r != nil {
+				c := **r
+				*r = &c
+			}
 		}
 		return out
 	}
@@ -251,7 +331,9 @@ func (j *Journal) Entry(provider, id string) Entry {
 func (j *Journal) DoneToken(provider, id string) string { return j.Entry(provider, id).DoneToken }
 
 // Append writes one record and fsyncs it before returning: when Append returns
-// nil the record survives a crash.
+// nil the record survives a crash. A write that fails is cut back to the last
+// complete record; when that, or the fsync, fails, the journal refuses every
+// later append, since what it holds can no longer be trusted.
 func (j *Journal) Append(rec Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = j.now().UTC()
@@ -266,12 +348,26 @@ func (j *Journal) Append(rec Record) error {
 	if j.f == nil {
 		return fmt.Errorf("journal %s %s: the journal is not open for writing", rec.Event, rec.ID)
 	}
-	if _, err := j.f.Write(b); err != nil {
+	if j.broken != nil {
+		return fmt.Errorf("journal %s %s: an earlier write failed (%v); nothing more is recorded", rec.Event, rec.ID, j.broken)
+	}
+	n, err := j.f.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if terr := j.f.Truncate(j.size); terr != nil {
+			j.broken = fmt.Errorf("write: %v; cutting back the fragment: %v", err, terr)
+		}
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}
 	if err := j.f.Sync(); err != nil {
+		// After a failed fsync the kernel may have dropped the page: the
+		// record may or may not be there, so nothing may follow it.
+		j.broken = fmt.Errorf("fsync: %v", err)
 		return fmt.Errorf("journal %s %s: fsync: %w", rec.Event, rec.ID, err)
 	}
+	j.size += int64(len(b))
 	j.apply(rec)
 	return nil
 }
