@@ -80,24 +80,24 @@ type Entry struct {
 type Journal struct {
 	path    string
 	mu      sync.Mutex
-	f       journalFile
+	f       *os.File
 	entries map[string]*Entry // by plan.Key(provider, id)
 	now     func() time.Time
-	// size is the offset after the last complete record: a failed write is
-	// cut back to it, so that no fragment is left for later records to follow.
-	size int64
-	// broken is set when a failed write could not be cut back (or an fsync
-	// failed): the journal refuses every further append, so nothing more is
-	// submitted on a record that may not be there.
-	broken error
-}
 
-// journalFile is what the journal needs of its file; tests inject faults.
-type journalFile interface {
-	Write([]byte) (int, error)
-	Sync() error
-	Truncate(size int64) error
-	Close() error
+	// Group commit (Append): written counts the records written to the file,
+	// durable those an fsync has covered. One caller at a time holds syncMu
+	// and fsyncs everything written so far; the callers that wrote meanwhile
+	// find their record covered when they get syncMu and return at once.
+	syncMu  sync.Mutex
+	written uint64 // guarded by mu
+	durable uint64 // guarded by mu
+	// broken is the first write or fsync error. It is sticky: after a failed
+	// fsync the kernel may have dropped the dirty pages and a later fsync can
+	// report success for data that never reached the disk, so nothing written
+	// after it can be called durable.
+	broken error // guarded by mu
+	// fsync syncs the file; tests and benchmarks inject a slow or failing one.
+	fsync func(*os.File) error
 }
 
 // OpenJournal reads the journal at path (creating it if needed), compacts it to
@@ -120,12 +120,7 @@ func OpenJournal(path string, now func() time.Time) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open journal: %w", err)
-	}
-	j.f, j.size = f, fi.Size()
+	j.f = f
 	return j, nil
 }
 
@@ -331,9 +326,11 @@ func (j *Journal) Entry(provider, id string) Entry {
 func (j *Journal) DoneToken(provider, id string) string { return j.Entry(provider, id).DoneToken }
 
 // Append writes one record and fsyncs it before returning: when Append returns
-// nil the record survives a crash. A write that fails is cut back to the last
-// complete record; when that, or the fsync, fails, the journal refuses every
-// later append, since what it holds can no longer be trusted.
+// nil the record survives a crash. Concurrent callers share fsyncs (group
+// commit): the records written while one fsync runs are covered by the next,
+// and each caller still returns only once an fsync that began after its write
+// has succeeded. A failed fsync fails every caller whose record it was to cover,
+// and every later Append.
 func (j *Journal) Append(rec Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = j.now().UTC()
@@ -343,32 +340,68 @@ func (j *Journal) Append(rec Record) error {
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}
 	b = append(b, '\n')
+
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s %s: the journal is not open for writing", rec.Event, rec.ID)
 	}
 	if j.broken != nil {
-		return fmt.Errorf("journal %s %s: an earlier write failed (%v); nothing more is recorded", rec.Event, rec.ID, j.broken)
+		err := j.broken
+		j.mu.Unlock()
+		return fmt.Errorf("journal %s %s: an earlier write failed: %w", rec.Event, rec.ID, err)
 	}
-	n, err := j.f.Write(b)
-	if err == nil && n < len(b) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		if terr := j.f.Truncate(j.size); terr != nil {
-			j.broken = fmt.Errorf("write: %v; cutting back the fragment: %v", err, terr)
-		}
+	// One write per record under mu: records never interleave, and a record
+	// is in the file before any fsync that counts it.
+	if _, err := j.f.Write(b); err != nil {
+		j.broken = err
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}
-	if err := j.f.Sync(); err != nil {
-		// After a failed fsync the kernel may have dropped the page: the
-		// record may or may not be there, so nothing may follow it.
-		j.broken = fmt.Errorf("fsync: %v", err)
+	j.written++
+	seq := j.written
+	f := j.f
+	j.mu.Unlock()
+
+	if err := j.waitDurable(f, seq); err != nil {
 		return fmt.Errorf("journal %s %s: fsync: %w", rec.Event, rec.ID, err)
 	}
-	j.size += int64(len(b))
+	j.mu.Lock()
 	j.apply(rec)
+	j.mu.Unlock()
+	return nil
+}
+
+// waitDurable returns once record seq is covered by a successful fsync, or
+// with the error of the fsync that should have covered it.
+func (j *Journal) waitDurable(f *os.File, seq uint64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	j.mu.Lock()
+	if j.durable >= seq {
+		j.mu.Unlock()
+		return nil
+	}
+	if j.broken != nil {
+		err := j.broken
+		j.mu.Unlock()
+		return err
+	}
+	upTo := j.written // everything written so far rides on this fsync
+	j.mu.Unlock()
+
+	sync := j.fsync
+	if sync == nil {
+		sync = (*os.File).Sync
+	}
+	err := sync(f)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		j.broken = err
+		return err
+	}
+	j.durable = upTo
 	return nil
 }
 
