@@ -234,6 +234,7 @@ func (l *loader) rollout(root *yaml.Node) Rollout {
 			r.InstanceTimeout = d
 		}
 	}
+	l.rolloutGates(n, &r)
 	return r
 }
 

@@ -67,6 +67,11 @@ type Rollout struct {
 	Waves           []Wave
 	MaxFailures     Size
 	InstanceTimeout time.Duration
+	// Health, Gates, Window and Hooks: rollout gates (gates.go); nil or empty when not set.
+	Health *Health
+	Gates  []Gate
+	Window *Window
+	Hooks  Hooks
 }
 
 // Wave is one entry of rollout.waves.

@@ -258,7 +258,37 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	answer := func() { writeJSON(w, http.StatusOK, resp) }
+	if kind, ids := ecsWrite(route, body); kind != "" {
+		status = s.deliver(w, HuaweiCloud, route.op, kind, ids, answer)
+		return
+	}
+	answer()
+}
+
+// ecsWrite names the write an accepted request is (OpStop, OpStart,
+// OpChange, OpReinstall) and the servers it names; "" for a read.
+func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
+	switch rt.op {
+	case opChangeOS:
+		return OpChange, []string{rt.serverID}
+	case opReinstallOS:
+		return OpReinstall, []string{rt.serverID}
+	case opBatchStop, opBatchStart:
+		var b batchBody
+		if decodeStrict(body, &b) != nil {
+			return "", nil
+		}
+		kind, a := OpStop, b.Stop
+		if rt.op == opBatchStart {
+			kind, a = OpStart, b.Start
+		}
+		for _, srv := range a.Servers {
+			ids = append(ids, srv.ID)
+		}
+		return kind, ids
+	}
+	return "", nil
 }
 
 // ecsAuth verifies SDK-HMAC-SHA256 with the one implementation the client
@@ -565,7 +595,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 			step{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)})
 		final = outcome{st: stRunning, image: target}
 	}
-	j.end = in.run(now, steps, final)
+	j.end = s.run(in, now, s.queue(in, rt.op, steps), final)
 	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
@@ -623,9 +653,9 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 		in.settle(now)
 		switch {
 		case stop && (in.st == stRunning || in.st == stError):
-			sj.end = in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+			sj.end = s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
 		case !stop && in.st == stStopped:
-			sj.end = in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+			sj.end = s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
 		case stop && in.st == stStopped, !stop && in.st == stRunning:
 			// Already there: nothing to do, the sub-job succeeds at once.
 		default:

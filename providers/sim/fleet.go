@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -70,6 +71,9 @@ type step struct {
 	d     time.Duration // how long the step lasts; run turns it into end
 	end   time.Time
 	count bool
+	// queued marks the wait of a queued change (Options.QueueDelay): the
+	// instance looks as before, and the change is already committed.
+	queued bool
 }
 
 // outcome is where an operation leaves the instance once its last step ends.
@@ -144,6 +148,29 @@ func (in *inst) settle(now time.Time) {
 		}
 		in.steps, in.final = nil, outcome{}
 	}
+}
+
+// run starts an operation on in at now, as in.run does; s.mu must be held. An
+// operation that arrives while a queued change has not shown yet replaces it
+// in the simulation, but the cloud had accepted that change: it counts as an
+// install performed, so a change submitted twice shows as two.
+func (s *Server) run(in *inst, now time.Time, steps []step, final outcome) time.Time {
+	if len(in.steps) > 0 && in.steps[0].queued && slices.ContainsFunc(in.steps, func(st step) bool { return st.count }) {
+		in.changes++
+		s.countFault(FaultSuperseded, in.provider, OpChange)
+	}
+	return in.run(now, steps, final)
+}
+
+// queue puts the wait of a queued change before steps when one is due for
+// in (see Options.QueueDelay); s.mu must be held.
+func (s *Server) queue(in *inst, apiOp string, steps []step) []step {
+	d := s.queueDelay(in.id)
+	if d <= 0 {
+		return steps
+	}
+	s.countFault(FaultQueued, in.provider, apiOp)
+	return append([]step{{st: in.st, image: in.image, d: d, queued: true}}, steps...)
 }
 
 // run starts an operation at now: the instance goes through steps, each

@@ -134,10 +134,43 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	writeKEC(w, asJSON, op+"Response", http.StatusOK, resp)
+	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
+	if kind, ids := kecWrite(op, params, resp); kind != "" {
+		status = s.deliver(w, Ksyun, op, kind, ids, answer)
+		return
+	}
+	answer()
 	if l, ok := resp.(kecDescribeResponse); ok {
 		l.release()
 	}
+}
+
+// kecWrite names the write a successful answer reports (OpStop, OpStart,
+// OpChange, OpReinstall) and the instances the cloud acted on; "" for a
+// read, or a stop or start that changed nothing.
+func kecWrite(op string, params url.Values, resp any) (kind string, ids []string) {
+	switch op {
+	case "StopInstances", "StartInstances":
+		kind = OpStop
+		if op == "StartInstances" {
+			kind = OpStart
+		}
+		for _, r := range resp.(kecPowerResponse).InstancesSet {
+			if r.Return {
+				ids = append(ids, r.InstanceID)
+			}
+		}
+		if len(ids) == 0 {
+			return "", nil
+		}
+		return kind, ids
+	case "ModifyInstanceImage":
+		if params.Has("ImageId") {
+			return OpChange, []string{params.Get("InstanceId")}
+		}
+		return OpReinstall, []string{params.Get("InstanceId")}
+	}
+	return "", nil
 }
 
 // kecParams merges the query and, for a form POST, the body: KEC takes
@@ -542,10 +575,10 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 		case in == nil:
 			res.Message = "InstanceNotFound: the instance " + id + " does not exist"
 		case stop && (in.st == stRunning || in.st == stError):
-			in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+			s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
 			res.Return = true
 		case !stop && in.st == stStopped:
-			in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+			s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
 			res.Return = true
 		default:
 			name, _ := in.st.kecState()
@@ -649,12 +682,12 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
 	if s.rebuildFails(id) {
-		in.run(now, []step{{st: stRebuilding, image: in.image, d: rebuild}}, outcome{st: stError, image: in.image, fault: "rebuild failed"})
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: stRebuilding, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed"})
 	} else {
-		in.run(now, []step{
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
 			{st: stRebuilding, image: in.image, d: rebuild, count: true},
 			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
-		}, outcome{
+		}), outcome{
 			st: stRunning, image: target,
 			keys: keys, setKeys: len(keys) > 0,
 			diskType: p.Get("SystemDisk.DiskType"), diskSize: diskSize, setDisk: true,

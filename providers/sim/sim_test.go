@@ -166,7 +166,7 @@ func TestInspectionEndpoints(t *testing.T) {
 	if err := json.Unmarshal(get("/_sim/stats"), &stats); err != nil {
 		t.Fatal(err)
 	}
-	want = map[string]any{"requests": map[string]any{"ksyun/DescribeInstances/200": 1.0, "huaweicloud/ListServersDetails/200": 1.0}, "throttled": 0.0}
+	want = map[string]any{"requests": map[string]any{"ksyun/DescribeInstances/200": 1.0, "huaweicloud/ListServersDetails/200": 1.0}, "throttled": 0.0, "faults": map[string]any{}}
 	if !reflect.DeepEqual(stats, want) {
 		t.Errorf("stats = %v, want %v", stats, want)
 	}
