@@ -244,7 +244,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	if err != nil {
 		return WithExitCode(ExitNotConverged, err)
 	}
-	if !sum.Converged() {
+	if !sum.Converged() && !sum.OnlyOutsideWindow() {
 		return WithExitCode(ExitNotConverged, nil)
 	}
 	return nil
