@@ -58,20 +58,28 @@ type Event struct {
 
 // Summary counts a run's instances.
 type Summary struct {
-	Total     int  `json:"total"` // changes the run set out to make
-	Done      int  `json:"done"`
-	Failed    int  `json:"failed"`
-	Pending   int  `json:"pending"`  // never started (halted or interrupted)
-	Skipped   int  `json:"skipped"`  // ok, protected or blocked: nothing to do
-	Blocked   int  `json:"blocked"`  // part of Skipped, reported with their reasons
-	Resolved  int  `json:"resolved"` // left in doubt by an earlier run and resolved
+	Total    int `json:"total"` // changes the run set out to make
+	Done     int `json:"done"`
+	Failed   int `json:"failed"`
+	Pending  int `json:"pending"`  // never started (halted or interrupted)
+	Skipped  int `json:"skipped"`  // ok, protected or blocked: nothing to do
+	Blocked  int `json:"blocked"`  // part of Skipped, reported with their reasons
+	Resolved int `json:"resolved"` // left in doubt by an earlier run and resolved
+	// Broken: instances earlier runs broke (error state, or stopped and not
+	// started again), still broken and not acknowledged; they count against
+	// maxFailures and keep the run from converging.
+	Broken int `json:"broken"`
+	// InDoubt: instances blocked because a change may or may not have
+	// happened, until acknowledged; they keep the run from converging.
+	InDoubt   int  `json:"in_doubt"`
 	Halted    bool `json:"halted"`
 	Interrupt bool `json:"interrupted"`
 }
 
-// Converged reports whether the run did everything it set out to do.
+// Converged reports whether the run did everything it set out to do, and no
+// instance is left broken or in doubt.
 func (s Summary) Converged() bool {
-	return s.Failed == 0 && s.Pending == 0 && !s.Halted && !s.Interrupt
+	return s.Failed == 0 && s.Pending == 0 && s.Broken == 0 && s.InDoubt == 0 && !s.Halted && !s.Interrupt
 }
 
 // Observer receives a run's events. It is called from many goroutines and must

@@ -144,6 +144,9 @@ type item struct {
 // not of instances. Call ResolveSecrets first.
 func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, error) {
 	start := e.now()
+	if err := e.settleEarlier(ctx, changes); err != nil {
+		return e.sum, err
+	}
 	var todo []*item
 	for i := range changes {
 		c := &changes[i]
@@ -284,7 +287,11 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 	token, err := e.converge(ictx, prov, it, step)
 	elapsed := e.now().Sub(start)
 	if err == nil {
-		if jerr := e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token}); jerr != nil {
+		var reason string
+		if merr := e.markDone(ctx, prov, in.ID, token); merr != nil {
+			reason = "done marker not set: " + merr.Error()
+		}
+		if jerr := e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token, Reason: reason}); jerr != nil {
 			return jerr
 		}
 		e.mu.Lock()
@@ -305,13 +312,8 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, err)
 		}
-		// An instance re-imaged but not started again stays open in the
-		// journal: the next run finds the change done and starts it, where a
-		// closed record would leave it stopped on the right image, "ok".
-		if step := lastStep(err); step != StepStart && step != StepWaitStart {
-			if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
-				return jerr
-			}
+		if jerr := e.recordFailure(ctx, prov, it, err); jerr != nil {
+			return jerr
 		}
 	}
 	e.mu.Lock()
@@ -406,7 +408,7 @@ func (e *Executor) intent(it *item, submitting bool) Record {
 	}
 	r := Record{Event: EventIntent, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image, Token: in.Reinstall, WasRunning: it.wasRunning}
 	if !submitting {
-		r.Reason = "stop"
+		r.Reason = ReasonStopped
 	}
 	return r
 }
@@ -439,6 +441,9 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
 			return providers.Submission{}, err
+		}
+		if err := e.markIntent(ctx, prov, it); err != nil {
+			return providers.Submission{}, &stepError{StepSubmit, err}
 		}
 		step(StepSubmit)
 		sub, err := prov.Change(ctx, req)
@@ -488,7 +493,7 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	case it.c.Action == plan.ActionChange:
 		return false, nil
 	}
-	return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then use a new reinstall token", cause, in.ID)
+	return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
 }
 
 // follow polls a submitted change until the cloud reports it done or failed;
