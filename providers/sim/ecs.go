@@ -209,7 +209,11 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		route.project = r.Header.Get("X-Project-Id")
 	}
 	status := http.StatusOK
-	defer func() { s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	gateway := func(st int, code, msg string) {
 		status = st
 		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
@@ -275,7 +279,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeJSON(w, http.StatusOK, resp) }
 	if kind, ids := ecsWrite(route, body); kind != "" {
-		status = s.deliver(w, HuaweiCloud, route.op, kind, ids, answer)
+		s.deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -557,6 +561,11 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	}
 	if c.KeyName == "" && c.AdminPass == "" {
 		return nil, ecsBad("keyname and adminpass cannot both be empty")
+	}
+	if c.AdminPass != "" {
+		if err := huaweicloud.CheckPassword(c.AdminPass); err != nil {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0011", "Invalid password: %v", err)
+		}
 	}
 	if c.Mode != "" && c.Mode != "withStopServer" {
 		return nil, ecsBad("mode must be withStopServer or absent, got %q", c.Mode)
