@@ -32,6 +32,7 @@ var commands = []Command{
 	ValidateCommand{},
 	PlanCommand{},
 	ApplyCommand{},
+	DiscoverCommand{},
 	SimCommand{},
 	SchemaCommand{},
 	VersionCommand{},
