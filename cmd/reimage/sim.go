@@ -41,6 +41,8 @@ type simFlags struct {
 	healthPort    int
 	unhealthyRate float64
 	unhealthyIDs  string
+	// Images the clouds no longer know, or know but cannot use.
+	missingImages, unusableImages string
 }
 
 // Run implements Command.
@@ -96,6 +98,8 @@ Examples:
 	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
 	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
+	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
+	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
 	fs.IntVar(&f.healthPort, "health-port", 0, "every running instance answers HTTP (200 to any GET) and TCP health checks on its private address (127.x.y.z) at `PORT` (0: none)")
 	fs.Float64Var(&f.unhealthyRate, "unhealthy-rate", 0, "`FRACTION` of instances that stop answering health checks after their change (chosen from -seed and the id)")
@@ -166,6 +170,7 @@ Examples:
 		FaultOps:   faultOps,
 		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
 		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
+		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}
 	// The project printed (and given to synthetic ECS instances) is the first accepted one.
 	switch {

@@ -213,12 +213,13 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 		}
 		body = bytes.TrimRight(buf.Bytes(), "\n")
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body})
+	req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return "", err
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return "", fmt.Errorf("huaweicloud %s: %s %s: reading the answer: %w", c.name, op, resource, err)
+	if err := c.caller.Decode(req, resp, out); err != nil {
+		return "", err
 	}
 	return resp.Header.Get("X-Request-Id"), nil
 }

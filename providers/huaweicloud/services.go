@@ -58,12 +58,10 @@ func (c *Client) serviceCall(ctx context.Context, base *url.URL, op, method, pat
 		}
 		body = bytes.TrimRight(buf.Bytes(), "\n")
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body})
+	req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("huaweicloud %s: %s %s: reading the answer: %w", c.name, op, resource, err)
-	}
-	return nil
+	return c.caller.Decode(req, resp, out)
 }
