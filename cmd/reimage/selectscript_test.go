@@ -8,12 +8,39 @@ import (
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Script commands for the selection and plan-summary scripts.
 func init() {
 	scriptCmds["gen-plan"] = genPlan
 	scriptCmds["stdout-head"] = stdoutHead
+	scriptCmds["sim-add"] = simAdd
+}
+
+// simAdd: sim-add TYPE ID NAME ZONE IMAGE [running|stopped] [KEY=VALUE...] adds
+// an instance with a name, zone and tags to the running simulator.
+func simAdd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 5 {
+		ts.Fatalf("usage: sim-add TYPE ID NAME ZONE IMAGE [running|stopped] [KEY=VALUE...]")
+	}
+	in := sim.Instance{Provider: args[0], ID: args[1], Name: args[2], Zone: args[3], Image: args[4]}
+	rest := args[5:]
+	if len(rest) > 0 && (rest[0] == "running" || rest[0] == "stopped") {
+		in.State, rest = rest[0], rest[1:]
+	}
+	for _, kv := range rest {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("sim-add: tag %q: want KEY=VALUE", kv)
+		}
+		if in.Tags == nil {
+			in.Tags = map[string]string{}
+		}
+		in.Tags[k] = v
+	}
+	ts.Check(scriptSim(ts).AddInstance(in))
 }
 
 // genPlan: gen-plan N FILE writes a plan of N KEC instances (web-00001…,
