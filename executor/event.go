@@ -22,6 +22,10 @@ const (
 	EventPause         EventType = "pause"
 	EventHalt          EventType = "halt"
 	EventRunEnd        EventType = "run_end"
+	// Rollout gates (window.go, recap.go).
+	EventWindow EventType = "window" // the maintenance window is closed: nothing (more) starts
+	EventGate   EventType = "gate"   // the gates are being checked before a wave
+	EventRecap  EventType = "recap"  // before run_end: every instance left failed, blocked, in doubt or not started
 )
 
 // Steps an instance goes through.
@@ -54,6 +58,8 @@ type Event struct {
 	Pause time.Duration
 	// Summary is set on run_start (planned counts) and run_end.
 	Summary *Summary
+	// Recap is set on recap.
+	Recap []RecapEntry
 }
 
 // Summary counts a run's instances.
@@ -74,6 +80,18 @@ type Summary struct {
 	InDoubt   int  `json:"in_doubt"`
 	Halted    bool `json:"halted"`
 	Interrupt bool `json:"interrupted"`
+	// OutsideWindow: the run began outside rollout.window and changed nothing.
+	OutsideWindow bool `json:"outside_window,omitempty"`
+	// WindowClosed: the window closed mid-run; what had not started was left.
+	WindowClosed bool `json:"window_closed,omitempty"`
+	// GateFailed: a gate halted the run (Halted is set too).
+	GateFailed bool `json:"gate_failed,omitempty"`
+}
+
+// OnlyOutsideWindow reports a run that began outside its maintenance window and
+// so, by design, did nothing: not a failure, not a convergence.
+func (s Summary) OnlyOutsideWindow() bool {
+	return s.OutsideWindow && s.Done == 0 && s.Failed == 0 && !s.Halted && !s.Interrupt
 }
 
 // Converged reports whether the run did everything it set out to do, and no

@@ -62,6 +62,7 @@ type Executor struct {
 	failures int
 	budget   int
 	halted   bool
+	gates    gateState
 }
 
 // New returns an Executor for the options given.
@@ -164,12 +165,20 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	e.budget = e.opts.Plan.Rollout.MaxFailures.Budget(len(todo))
 	sizes := e.opts.Plan.Waves(len(todo))
 	planned := e.sum
+	rc := newRecap()
+	e.obs = Observers{rc, e.obs}
 	e.emit(Event{Type: EventRunStart, Waves: len(sizes), Summary: &planned})
+	if len(todo) > 0 {
+		e.windowOpen(0, len(sizes)) // a run begun outside changes nothing
+	}
 
 	var journalErr error
 	next := 0
 	for w, size := range sizes {
 		if e.stopping(ctx) {
+			break
+		}
+		if w > 0 && !e.gate(ctx, w+1, len(sizes)) {
 			break
 		}
 		wave := todo[next : next+size]
@@ -197,13 +206,14 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	e.sum.Interrupt = e.draining() || ctx.Err() != nil
 	sum := e.sum
 	e.mu.Unlock()
+	e.emit(Event{Type: EventRecap, Recap: rc.entries(changes, todo, e.notStarted(ctx))})
 	e.emit(Event{Type: EventRunEnd, Elapsed: e.now().Sub(start), Summary: &sum})
 	return sum, journalErr
 }
 
 func (e *Executor) stopping(ctx context.Context) bool {
 	e.mu.Lock()
-	halted := e.halted
+	halted := e.halted || e.gates.windowShut
 	e.mu.Unlock()
 	return halted || ctx.Err() != nil || e.draining()
 }
@@ -249,11 +259,15 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	if conc <= 0 {
 		conc = plan.DefaultConcurrency
 	}
+	// A slot is taken before the checks, so that they see what the instances
+	// in flight did meanwhile (a failure, the window closing).
+	slots := make(chan struct{}, conc)
 	var g errgroup.Group
-	g.SetLimit(conc)
 	for _, it := range wave {
-		// Checked before each start: a failure budget exceeded mid-wave or a
-		// signal stops new starts at once, while those in flight finish.
+		slots <- struct{}{}
+		// Checked before each start: a failure budget exceeded mid-wave, a
+		// signal or the end of the window stops new starts at once, while
+		// those in flight finish.
 		if e.stopping(ctx) {
 			break
 		}
@@ -261,8 +275,13 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 			e.halt(w, waves)
 			break
 		}
-		// Go blocks while conc instances are in flight.
-		g.Go(func() error { return e.runInstance(ctx, it, w, waves) })
+		if !e.mayStart(w, waves) {
+			break
+		}
+		g.Go(func() error {
+			defer func() { <-slots }()
+			return e.runInstance(ctx, it, w, waves)
+		})
 	}
 	return g.Wait()
 }
@@ -284,8 +303,12 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 	defer cancel()
 
 	step := func(s string) { e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s}) }
-	token, err := e.converge(ictx, prov, it, step)
-	elapsed := e.now().Sub(start)
+	// Rollout gates (health.go): the before hook may leave the instance untouched.
+	err := e.beforeChange(ctx, prov, in, step)
+	var token string
+	if err == nil {
+		token, err = e.converge(ictx, prov, it, step)
+	}
 	if err == nil {
 		var reason string
 		if merr := e.markDone(ctx, prov, in.ID, token); merr != nil {
@@ -294,12 +317,17 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 		if jerr := e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token, Reason: reason}); jerr != nil {
 			return jerr
 		}
-		e.mu.Lock()
-		e.sum.Done++
-		e.mu.Unlock()
-		e.emit(Event{Type: EventInstanceDone, Wave: w, Waves: waves, Change: c, Elapsed: elapsed})
-		return nil
+		// The change is done (and its token spent) whatever health says next.
+		if err = e.afterChange(ctx, prov, in, providers.Instance{}, step); err == nil {
+			e.mu.Lock()
+			e.sum.Done++
+			e.mu.Unlock()
+			e.emit(Event{Type: EventInstanceDone, Wave: w, Waves: waves, Change: c, Elapsed: e.now().Sub(start)})
+			return nil
+		}
+		return e.failChanged(it, w, waves, err, e.now().Sub(start))
 	}
+	elapsed := e.now().Sub(start)
 	var jerr *journalError
 	if errors.As(err, &jerr) {
 		return err

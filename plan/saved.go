@@ -33,6 +33,8 @@ type Saved struct {
 	// Fingerprints by Key(provider, id) of every instance in scope.
 	Fingerprints map[string]string `json:"fingerprints"`
 	Changes      []SavedChange     `json:"changes"`
+	// Frozen: the selected instances, image ids and narrowing the plan was made with.
+	Frozen
 }
 
 // SavedChange is one change a saved plan will make.

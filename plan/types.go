@@ -13,7 +13,15 @@ type Plan struct {
 	Providers map[string]*Provider
 	Rollout   Rollout
 	// Instances in plan order, defaults merged. Changes are applied in this order.
+	// Resolve appends the instances the selectors match.
 	Instances []*Instance
+	// Selectors are the entries of select, in plan order.
+	Selectors []*Selector
+	// ImageIDs are the image names Resolve looked up, in the order met.
+	ImageIDs []ResolvedImage
+	// Narrowing says how the command line narrowed this run of the plan; nil
+	// when it did not.
+	Narrowing *Narrowing
 }
 
 // Provider types understood by reimage.
@@ -99,9 +107,15 @@ type Instance struct {
 	ID       string
 	Name     string
 	Provider string // key into Plan.Providers
-	Image    string
-	Login    Login
-	Running  string // RunningStop or RunningSkip
+	// Image is the target image id; empty for an image given by name until Resolve.
+	Image string
+	// ImageByName is set when the plan gives the image by name.
+	ImageByName *ImageByName
+	// SelectedBy is the selector that chose the instance ("select[0]"); empty for an
+	// entry of instances.
+	SelectedBy string
+	Login      Login
+	Running    string // RunningStop or RunningSkip
 	// Reinstall is an optional token: reinstall once per token even when the image matches.
 	Reinstall string
 	Protect   bool

@@ -31,6 +31,7 @@ type fleetFlags struct {
 	simURL       string
 	simPause     time.Duration
 	pollInterval time.Duration
+	narrow       narrowFlags
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet) {
@@ -39,11 +40,20 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
 	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
 	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 100ms with -sim or -sim-url)")
+	f.narrow.register(fs)
 }
 
 // fleet is a loaded plan with a client per provider.
 type fleet struct {
-	plan      *plan.Plan
+	// plan is what the run acts on: full resolved, narrowed to the targeted
+	// instances and the shard, with the rollout overrides (see resolve).
+	plan *plan.Plan
+	// full is the plan as loaded; resolve adds its selected instances.
+	full     *plan.Plan
+	narrow   narrowFlags
+	resolved bool
+	// targeted counts the instances -target and -exclude kept, before sharding.
+	targeted  int
 	saved     *plan.Saved
 	shard     plan.Shard
 	providers map[string]providers.Provider
@@ -104,7 +114,15 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	if saved != nil && saved.Shard != f.shard.String() {
 		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, f.shard.String())
 	}
-	f.plan = p.Select(f.shard)
+	f.full, f.plan, f.narrow = p, p, ff.narrow
+	if err := f.narrow.check(); err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		if err := f.narrow.adoptSaved(path, saved); err != nil {
+			return nil, err
+		}
+	}
 	if ff.sim && ff.simURL != "" {
 		return nil, usagef("", "-sim and -sim-url exclude each other")
 	}
@@ -297,8 +315,12 @@ func (f *fleet) relook(ctx context.Context, j *executor.Journal) ([]plan.Change,
 }
 
 // diff looks the instances up, and the markers of those with a reinstall
-// token, and diffs them with what the journal j recorded.
+// token, and diffs them with what the journal j recorded. The plan is resolved
+// (selectors, image names, -target) first.
 func (f *fleet) diff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
+	if err := f.resolve(ctx); err != nil {
+		return nil, err
+	}
 	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,7 @@ var commands = []Command{
 	PlanCommand{},
 	ApplyCommand{},
 	AckCommand{},
+	DiscoverCommand{},
 	SimCommand{},
 	SchemaCommand{},
 	VersionCommand{},

@@ -43,6 +43,7 @@ type runMetrics struct {
 	flags  metricsFlags
 	reg    *prometheus.Registry
 	run    *executor.RunMetrics
+	gates  *executor.GateMetrics
 	labels prometheus.Labels
 	logger *slog.Logger
 	ended  atomic.Bool // the run reported its end (run_end)
@@ -71,6 +72,7 @@ func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *
 	}
 	sort.Strings(names)
 	m := &runMetrics{flags: mf, reg: reg, labels: labels, logger: logger, run: executor.NewRunMetrics(wrapped, names...)}
+	m.gates = executor.NewGateMetrics(wrapped)
 	metricsout.NewInfo(wrapped, versionString())
 	return m
 }
@@ -78,6 +80,7 @@ func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *
 // Observe implements executor.Observer.
 func (m *runMetrics) Observe(e executor.Event) {
 	m.run.Observe(e)
+	m.gates.Observe(e)
 	if e.Type == executor.EventRunEnd {
 		m.ended.Store(true)
 	}

@@ -83,7 +83,9 @@ Examples:
 		if err != nil {
 			return err
 		}
-		if err := plan.NewSaved(f.plan, sum, f.shard, changes, time.Now()).Write(out); err != nil {
+		saved := plan.NewSaved(f.plan, sum, f.shard, changes, time.Now())
+		saved.Frozen = f.frozen()
+		if err := saved.Write(out); err != nil {
 			return err
 		}
 		if !jsonOut {

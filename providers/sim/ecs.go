@@ -189,6 +189,8 @@ func parseECSRoute(method, path string, body []byte) ecsRoute {
 		r.op, r.serverID = opChangeOS, seg[3]
 	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "reinstallos" && method == http.MethodPost:
 		r.op, r.serverID = opReinstallOS, seg[3]
+	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "metadata" && method == http.MethodPost:
+		r.op, r.serverID = opUpdateMetadata, seg[3]
 	}
 	return r
 }
@@ -200,7 +202,11 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	body, readErr := readBody(r)
 	route := parseECSRoute(r.Method, r.URL.Path, body)
 	status := http.StatusOK
-	defer func() { s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	gateway := func(st int, code, msg string) {
 		status = st
 		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
@@ -253,6 +259,8 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.ecsBatch(route, body)
 	case opShowJob:
 		resp, e = s.ecsJob(route)
+	case opUpdateMetadata:
+		resp, e = s.ecsUpdateMetadata(route, body)
 	}
 	if e != nil {
 		fail(e)
@@ -260,7 +268,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeJSON(w, http.StatusOK, resp) }
 	if kind, ids := ecsWrite(route, body); kind != "" {
-		status = s.deliver(w, HuaweiCloud, route.op, kind, ids, answer)
+		s.deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -332,6 +340,7 @@ type ecsServer struct {
 	TenantID  string       `json:"tenant_id"`
 	AZ        string       `json:"OS-EXT-AZ:availability_zone"`
 	Addresses ecsAddresses `json:"addresses"`
+	Tags      []string     `json:"tags"`
 }
 
 type ecsImageRef struct {
@@ -344,14 +353,12 @@ type ecsMetadata struct {
 	OSType         string `json:"os_type"`
 	ChargingMode   string `json:"charging_mode"`
 	MeteringImType string `json:"metering.imagetype"`
+	VpcID          string `json:"vpc_id"`
+	// user is the metadata users set (ecsmeta.go's MarshalJSON adds it).
+	user map[string]string
 }
 
 type ecsAddresses map[string][]ecsAddress
-
-type ecsAddress struct {
-	Addr    string `json:"addr"`
-	Version int    `json:"version"`
-}
 
 type ecsFault struct {
 	Code    int    `json:"code"`
@@ -373,13 +380,15 @@ func (in *inst) ecsView() ecsServer {
 		Metadata: ecsMetadata{
 			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
 			OSType: "Linux", ChargingMode: "0", MeteringImType: "private",
+			VpcID: simVPC, user: in.meta,
 		},
 		VMState:   vm,
 		Updated:   in.updated.UTC().Format(time.RFC3339),
 		Created:   in.created.UTC().Format(time.RFC3339),
 		TenantID:  in.project,
 		AZ:        in.az,
-		Addresses: ecsAddresses{"vpc-sim": {{Addr: in.privateIP(), Version: 4}}},
+		Addresses: in.ecsAddresses(),
+		Tags:      in.ecsTags(),
 	}
 	if task != "" {
 		v.TaskState = &task
@@ -437,22 +446,26 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 		resp.Count = len(resp.Servers)
 		return resp, nil
 	}
-	name, status, ip := q.Get("name"), q.Get("status"), q.Get("ip")
-	_, tagged := q["tags"]
+	filter := newECSListFilter(q)
 	skip := (page - 1) * limit
+	// marker (the last id of the previous page) wins over offset.
+	marker := q.Get("marker")
+	if marker != "" {
+		skip = 0
+	}
+	past := marker == ""
 	for _, in := range s.order[HuaweiCloud] {
 		if in.project != project {
 			continue
 		}
 		in.settle(now)
-		st, _, _ := in.st.ecsState()
-		// Simulated servers carry no tags: a tags filter matches none of them.
-		if tagged || name != "" && !strings.Contains(in.name, name) || status != "" && st != status || ip != "" && in.privateIP() != ip {
+		if !filter.matches(in) {
 			continue
 		}
-		if resp.Count >= skip && len(resp.Servers) < limit {
+		if past && resp.Count >= skip && len(resp.Servers) < limit {
 			resp.Servers = append(resp.Servers, in.ecsView())
 		}
+		past = past || in.id == marker
 		resp.Count++
 	}
 	return resp, nil
@@ -538,6 +551,11 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	if c.KeyName == "" && c.AdminPass == "" {
 		return nil, ecsBad("keyname and adminpass cannot both be empty")
 	}
+	if c.AdminPass != "" {
+		if err := huaweicloud.CheckPassword(c.AdminPass); err != nil {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0011", "Invalid password: %v", err)
+		}
+	}
 	if c.Mode != "" && c.Mode != "withStopServer" {
 		return nil, ecsBad("mode must be withStopServer or absent, got %q", c.Mode)
 	}
@@ -561,8 +579,8 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	target := in.image
 	if !reinstall {
 		target = *c.ImageID
-		if !s.images[HuaweiCloud][target] {
-			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s does not exist.", target)
+		if why := s.imageRefusal(HuaweiCloud, target); why != "" {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s %s.", target, why)
 		}
 	}
 	status, task, _ := in.st.ecsState()

@@ -113,6 +113,9 @@ type inst struct {
 	keys     []string
 	diskType string
 	diskSize int
+	// tags are the user's tags (KEC: its tag service; ECS: server tags) and
+	// meta ECS's user metadata; neither changes with a rebuild (catalog.go).
+	tags, meta map[string]string
 
 	steps []step
 	final outcome
@@ -206,6 +209,10 @@ type Instance struct {
 	ProjectID string
 	// Region names the KEC region (availability zone REGION+"a"); optional.
 	Region string
+	// Zone is the availability zone; "" = REGION+"a".
+	Zone string
+	// Tags are the instance's tags (KEC tag service, ECS server tags).
+	Tags map[string]string
 }
 
 // InstanceView is one entry of GET /_sim/instances.
@@ -218,6 +225,13 @@ type InstanceView struct {
 	State string `json:"state"`
 	// Changes counts OS installs actually performed on the instance.
 	Changes int `json:"changes"`
+	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers:
+	// KEC tags, ECS metadata) were added for selection and markers.
+	Name      string            `json:"name"`
+	Zone      string            `json:"zone"`
+	PrivateIP string            `json:"privateIp"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	Marks     map[string]string `json:"marks,omitempty"`
 }
 
 // AddImage puts an image in a provider type's catalogue.
@@ -287,10 +301,9 @@ func (s *Server) addInstance(in Instance) error {
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project,
 		region: region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
-		createdStr: created.Format(time.RFC3339), az: region + "a",
+		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
+		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),
 	}
-	n := idx + 10
-	i.ip = fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
 	s.images[in.Provider][in.Image] = true
@@ -356,7 +369,8 @@ func (s *Server) Instances() []InstanceView {
 			} else {
 				st, _, _ = in.st.ecsState()
 			}
-			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes})
+			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes,
+				Name: in.name, Zone: in.az, PrivateIP: in.ip, Tags: copyTags(in.tags), Marks: in.marks()})
 		}
 	}
 	return out

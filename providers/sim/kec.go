@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
 )
@@ -53,12 +52,6 @@ func badParam(format string, args ...any) *apiError {
 	return kecErr(http.StatusBadRequest, "InvalidParameterValue", format, args...)
 }
 
-// kecAction names the supported KEC actions; anything else is counted as
-// "InvalidAction" so that stats keys stay a closed set.
-var kecActions = map[string]bool{
-	"DescribeInstances": true, "StopInstances": true, "StartInstances": true, "ModifyInstanceImage": true,
-}
-
 // serveKEC answers KEC's query API at "/".
 func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	reqID := s.requestID()
@@ -66,7 +59,11 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	op := "InvalidAction"
 	status := http.StatusOK
-	defer func() { s.count(Ksyun, op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(Ksyun, op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	fail := func(e *apiError) {
 		status = e.status
 		typ := "Sender"
@@ -79,9 +76,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		writeKEC(w, asJSON, "Error", e.status, kecError{RequestID: reqID, Error: kecErrorObj{Type: typ, Code: e.code, Message: e.message}})
 	}
 	params, perr := kecParams(r, body)
-	if a := params.Get("Action"); kecActions[a] {
-		op = a
-	}
+	op = kecOp(params)
 	if retry, ok := s.throttle(r, Ksyun); !ok {
 		e := kecErr(http.StatusTooManyRequests, "RequestLimitExceeded", "Request rate limit exceeded; retry later.")
 		e.retryAfter = retry
@@ -92,7 +87,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(badParam("cannot read the request body: %v", err))
 		return
 	}
-	if e := s.kecAuth(r, body); e != nil {
+	if e := s.kecAuth(r, body, kecServiceOf(params).name); e != nil {
 		fail(e)
 		return
 	}
@@ -124,6 +119,10 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	case "ModifyInstanceImage":
 		resp, e = s.kecModify(params, reqID)
 	default:
+		var known bool
+		if resp, e, known = s.kecFamily(op, params, reqID); known {
+			break
+		}
 		if params.Get("Action") == "" {
 			e = kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Action.")
 		} else {
@@ -136,7 +135,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
 	if kind, ids := kecWrite(op, params, resp); kind != "" {
-		status = s.deliver(w, Ksyun, op, kind, ids, answer)
+		s.deliver(w, Ksyun, op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -217,8 +216,8 @@ func checkCommon(p url.Values) *apiError {
 	if v == "" {
 		return kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
 	}
-	if v != kecVersion {
-		return badParam("Version %q is not supported; use %s", v, kecVersion)
+	if e := checkVersion(p); e != nil {
+		return e
 	}
 	if d := p.Get("DryRun"); d != "" && d != "true" && d != "false" {
 		return badParam("DryRun must be true or false")
@@ -235,12 +234,12 @@ func dryRun(p url.Values) *apiError {
 }
 
 // kecAuth verifies the SigV4 signature with the one implementation the client uses.
-func (s *Server) kecAuth(r *http.Request, body []byte) *apiError {
+func (s *Server) kecAuth(r *http.Request, body []byte, service string) *apiError {
 	s.mu.Lock()
 	ak, sk := s.opts.KsyunAccessKey, s.opts.KsyunSecretKey
 	now := s.now()
 	s.mu.Unlock()
-	_, err := ksyun.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+	_, err := ksyun.VerifyService(r, body, service, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
 	switch {
 	case err == nil:
 		return nil
@@ -311,6 +310,8 @@ type kecInstance struct {
 	CreationDate     string           `json:"CreationDate"`
 	AvailabilityZone string           `json:"AvailabilityZone"`
 	ProjectID        string           `json:"ProjectId"`
+	// NetworkInterfaceSet holds the primary interface (address.go).
+	NetworkInterfaceSet []kecNetworkInterface `json:"NetworkInterfaceSet"`
 	// head and tail are the cached JSON of the fixed fields (see appendJSON).
 	head, tail string
 }
@@ -411,6 +412,7 @@ func (in *inst) fixedKECView() kecInstance {
 		CreationDate:     in.createdStr,
 		AvailabilityZone: in.az,
 		ProjectID:        in.project,
+		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
 
@@ -632,8 +634,8 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	password, hasPassword := p.Get("InstancePassword"), p.Has("InstancePassword")
 	if keep != "true" && hasPassword {
-		if msg := passwordProblem(password); msg != "" {
-			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword %s", msg)
+		if err := ksyun.CheckPassword(password); err != nil {
+			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword: %v", err)
 		}
 	}
 	if keep != "true" && !hasPassword && len(keys) == 0 {
@@ -665,7 +667,7 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	if in == nil {
 		return nil, kecErr(http.StatusBadRequest, "InstanceNotFound", "The instance %s does not exist.", id)
 	}
-	if !reinstall && !s.images[Ksyun][imageID] {
+	if !reinstall && s.imageRefusal(Ksyun, imageID) != "" {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	now := s.now()
@@ -694,31 +696,6 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		})
 	}
 	return kecReturnResponse{RequestID: reqID, Return: true}, nil
-}
-
-// passwordProblem checks the seed's policy: 8–32 visible ASCII characters with
-// an upper-case letter, a lower-case letter and a digit. "" means fine.
-func passwordProblem(pw string) string {
-	if len(pw) < 8 || len(pw) > 32 {
-		return "must be 8 to 32 characters long"
-	}
-	var upper, lower, digit bool
-	for _, c := range pw {
-		switch {
-		case c > unicode.MaxASCII || c <= ' ' || c == 0x7f:
-			return "may hold visible ASCII characters only"
-		case 'A' <= c && c <= 'Z':
-			upper = true
-		case 'a' <= c && c <= 'z':
-			lower = true
-		case '0' <= c && c <= '9':
-			digit = true
-		}
-	}
-	if !upper || !lower || !digit {
-		return "must contain an upper-case letter, a lower-case letter and a digit"
-	}
-	return ""
 }
 
 // writeKEC writes v as JSON, or as XML under root when the client did not ask

@@ -72,6 +72,10 @@ type Options struct {
 	// Clock is the simulator's time; nil = time.Now. Tests inject a fake
 	// clock to step through transitions without sleeping.
 	Clock func() time.Time
+	// MissingImages are image ids the clouds no longer know (pre-flight finds
+	// them absent; a change to one is refused); UnusableImages are known but
+	// not active (KEC "deactivated", Huawei "killed"). See catalog.go.
+	MissingImages, UnusableImages []string
 
 	// Faults after the effect: the cloud carries out a write (stop, start,
 	// change, reinstall), then its answer never arrives. Each is decided per
@@ -119,6 +123,8 @@ type Server struct {
 	listing uint64
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
 	synthImage map[string]string
+	// cat holds image details, key pairs and the private address sequence (catalog.go).
+	cat catalog
 	// Separate random streams so that, e.g., turning jitter on does not shift
 	// which requests get a 5xx.
 	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
@@ -201,6 +207,8 @@ func newUUID(r *rand.Rand) string {
 func (s *Server) applyOptions(opts Options) {
 	opts.ProjectIDs = append([]string(nil), opts.ProjectIDs...)
 	opts.FailIDs = append([]string(nil), opts.FailIDs...)
+	opts.MissingImages = append([]string(nil), opts.MissingImages...)
+	opts.UnusableImages = append([]string(nil), opts.UnusableImages...)
 	opts.LostAnswerIDs = append([]string(nil), opts.LostAnswerIDs...)
 	opts.Gateway502IDs = append([]string(nil), opts.Gateway502IDs...)
 	opts.QueueIDs = append([]string(nil), opts.QueueIDs...)

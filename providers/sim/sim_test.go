@@ -155,7 +155,8 @@ func TestInspectionEndpoints(t *testing.T) {
 	if len(insts) != 5 {
 		t.Fatalf("%d instances", len(insts))
 	}
-	want := map[string]any{"provider": "ksyun", "id": kecRunning, "image": imgOld, "state": "active", "changes": 0.0}
+	want := map[string]any{"provider": "ksyun", "id": kecRunning, "image": imgOld, "state": "active", "changes": 0.0,
+		"name": "web-01", "zone": "cn-beijing-6a", "privateIp": "127.0.1.1"}
 	if !reflect.DeepEqual(insts[0], want) {
 		t.Errorf("first = %v, want %v", insts[0], want)
 	}
