@@ -20,7 +20,7 @@ const (
 // a dashboard or a Pushgateway group then never holds a state from an older run.
 var instanceStates = []string{StatePending, StateInProgress, StateDone, StateFailed, StateSkipped}
 
-// RunMetrics exports a run's progress and outcome (DESIGN.md, "Metrics"). It is
+// RunMetrics exports a run's progress and outcome (README.md, "Metrics, alerts and events"). It is
 // an Observer: every value derives from the run's events, so the engine knows
 // nothing of Prometheus. The plan name (and shard) are not labels here; the
 // caller wraps the registerer with them, so that the API metrics carry them too.

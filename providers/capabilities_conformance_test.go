@@ -184,3 +184,126 @@ func TestLookupFillsPrivateAddressAndZone(t *testing.T) {
 		}
 	})
 }
+
+func preflighter(t *testing.T, p providers.Provider) providers.Preflighter {
+	t.Helper()
+	pf, ok := p.(providers.Preflighter)
+	if !ok {
+		t.Fatalf("%T is not a providers.Preflighter", p)
+	}
+	return pf
+}
+
+// TestPreflightImages: what each cloud says of images: a usable one with its
+// name and minimum disk, one not active (by state or by the fault) unusable
+// with the reason, a missing one (the fault) and an unknown one absent; by
+// exact name, every image of that name; a change to an unusable image is
+// refused by the cloud too.
+func TestPreflightImages(t *testing.T) {
+	const (
+		queued  = "bbbbbbbb-0000-4000-8000-000000000002"
+		broken  = "bbbbbbbb-0000-4000-8000-000000000003"
+		missing = "bbbbbbbb-0000-4000-8000-000000000004"
+		unknown = "bbbbbbbb-0000-4000-8000-000000000005"
+		twin    = "bbbbbbbb-0000-4000-8000-000000000006"
+		name    = "CentOS 7.9 64-bit 2026-11"
+	)
+	forEachCloud(t, func(t *testing.T, c cloud) {
+		e := newEnv(t, c, func(o *sim.Options) {
+			o.MissingImages, o.UnusableImages = []string{missing}, []string{broken}
+		}, providers.Config{})
+		for _, img := range []sim.Image{
+			{ID: newImage, Name: name, MinDiskGB: 50, Platform: "centos-7.9"},
+			{ID: queued, Name: "queued one", State: "queued"},
+			{ID: broken, Name: "broken one"},
+			{ID: missing, Name: name},
+			{ID: twin, Name: "twin"}, {ID: oldImage, Name: "twin"},
+		} {
+			img.Provider = c.typ
+			if err := e.sim.AddImageInfo(img); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pf := preflighter(t, e.p)
+		ctx := context.Background()
+		got, err := pf.Images(ctx, []string{newImage, queued, broken, missing, unknown})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got[newImage]; !g.Usable || g.Name != name || g.MinDiskGB != 50 || g.State != "active" || g.Platform != "centos-7.9" {
+			t.Errorf("usable image: %+v", g)
+		}
+		for _, id := range []string{queued, broken} {
+			if g, ok := got[id]; !ok || g.Usable || !strings.Contains(g.Reason, "state") {
+				t.Errorf("%s: %+v, want unusable with the state as the reason", id, g)
+			}
+		}
+		for _, id := range []string{missing, unknown} {
+			if g, ok := got[id]; ok {
+				t.Errorf("%s: %+v, want absent", id, g)
+			}
+		}
+		for n, want := range map[string]int{name: 1, "twin": 2, "nothing": 0} {
+			imgs, err := pf.ImagesByName(ctx, n)
+			if err != nil || len(imgs) != want {
+				t.Errorf("ImagesByName(%q) = %+v, %v; want %d images", n, imgs, err, want)
+			}
+		}
+		iid := id(44, 1)
+		e.addFull(sim.Instance{ID: iid, State: "stopped"})
+		req := changeReq(c.typ, iid, false)
+		req.ImageID = broken
+		if _, err := e.p.Change(ctx, req); err == nil {
+			t.Errorf("a change to an unusable image was accepted")
+		}
+	})
+}
+
+// TestPreflightImagesCalls: KEC lists every image in one DescribeImages
+// whatever the number of ids (it takes one ImageId and does not page); IMS
+// takes one id per call.
+func TestPreflightImagesCalls(t *testing.T) {
+	forEachCloud(t, func(t *testing.T, c cloud) {
+		e := newEnv(t, c, nil, providers.Config{})
+		ids := []string{newImage}
+		for i := range 5 {
+			ids = append(ids, id(45, i))
+			e.sim.AddImage(c.typ, id(45, i))
+		}
+		got, err := preflighter(t, e.p).Images(context.Background(), ids)
+		if err != nil || len(got) != 6 {
+			t.Fatalf("Images: %d, %v", len(got), err)
+		}
+		op, want := "DescribeImages", 1
+		if c.typ == sim.HuaweiCloud {
+			op, want = "ListImages", 6
+		}
+		if n := e.count(op, "200"); n != want {
+			t.Errorf("%d %s calls for 6 images, want %d", n, op, want)
+		}
+	})
+}
+
+// TestPreflightKeyPairs: known key pairs exist, others do not (KEC: key ids
+// through SKS in one call; Huawei: names through KPS, 404 = absent).
+func TestPreflightKeyPairs(t *testing.T) {
+	forEachCloud(t, func(t *testing.T, c cloud) {
+		e := newEnv(t, c, nil, providers.Config{})
+		known, other := keyID, "00000000-0000-4000-8000-00000000abcd"
+		kp := sim.KeyPair{Provider: c.typ, ID: keyID, Name: "ops"}
+		if c.typ == sim.HuaweiCloud {
+			known, other = "KeyPair-350b", "KeyPair-none"
+			kp = sim.KeyPair{Provider: c.typ, Name: known}
+		}
+		if err := e.sim.AddKeyPair(kp); err != nil {
+			t.Fatal(err)
+		}
+		got, err := preflighter(t, e.p).KeyPairs(context.Background(), []string{known, other, known})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, map[string]bool{known: true, other: false}) {
+			t.Errorf("KeyPairs = %v", got)
+		}
+	})
+}

@@ -163,6 +163,9 @@ type ecsRoute struct {
 // no API matches (the gateway's APIGW.0101).
 func parseECSRoute(method, path string, body []byte) ecsRoute {
 	seg := strings.Split(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/"), "/")
+	if r, ok := parseServiceRoute(method, seg); ok {
+		return r
+	}
 	r := ecsRoute{op: opUnknown}
 	if len(seg) < 3 || seg[0] != "v1" {
 		return r
@@ -201,6 +204,10 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", reqID)
 	body, readErr := readBody(r)
 	route := parseECSRoute(r.Method, r.URL.Path, body)
+	if route.op == opListImages {
+		// IMS has no project in its path: the signed header names it.
+		route.project = r.Header.Get("X-Project-Id")
+	}
 	status := http.StatusOK
 	defer func() {
 		if status != alreadyCounted {
@@ -261,6 +268,10 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.ecsJob(route)
 	case opUpdateMetadata:
 		resp, e = s.ecsUpdateMetadata(route, body)
+	case opListImages:
+		resp, e = s.imsList(r)
+	case opListKeypairDetail:
+		resp, e = s.kpsShow(route)
 	}
 	if e != nil {
 		fail(e)
