@@ -340,7 +340,8 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, err)
 		}
-		if jerr := e.recordFailure(ctx, prov, it, err); jerr != nil {
+		var jerr error
+		if err, jerr = e.recordFailure(ctx, prov, it, err); jerr != nil {
 			return jerr
 		}
 	}
