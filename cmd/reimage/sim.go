@@ -37,6 +37,8 @@ type simFlags struct {
 	loseIDs, gatewayIDs, queueIDs    string
 	faultOps                         string
 	queueTime                        time.Duration
+	// Images the clouds no longer know, or know but cannot use.
+	missingImages, unusableImages string
 }
 
 // Run implements Command.
@@ -88,6 +90,8 @@ Examples:
 	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
 	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
+	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
+	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
 	if err := parseFlags(fs, args, stdio); err != nil {
 		return err
@@ -148,6 +152,7 @@ Examples:
 		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
 		FaultOps:   faultOps,
 		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
+		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}
 	// The project printed (and given to synthetic ECS instances) is the first accepted one.
 	switch {

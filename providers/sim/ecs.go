@@ -163,6 +163,9 @@ type ecsRoute struct {
 // no API matches (the gateway's APIGW.0101).
 func parseECSRoute(method, path string, body []byte) ecsRoute {
 	seg := strings.Split(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/"), "/")
+	if r, ok := parseServiceRoute(method, seg); ok {
+		return r
+	}
 	r := ecsRoute{op: opUnknown}
 	if len(seg) < 3 || seg[0] != "v1" {
 		return r
@@ -201,8 +204,16 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", reqID)
 	body, readErr := readBody(r)
 	route := parseECSRoute(r.Method, r.URL.Path, body)
+	if route.op == opListImages {
+		// IMS has no project in its path: the signed header names it.
+		route.project = r.Header.Get("X-Project-Id")
+	}
 	status := http.StatusOK
-	defer func() { s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	gateway := func(st int, code, msg string) {
 		status = st
 		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
@@ -257,6 +268,10 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.ecsJob(route)
 	case opUpdateMetadata:
 		resp, e = s.ecsUpdateMetadata(route, body)
+	case opListImages:
+		resp, e = s.imsList(r)
+	case opListKeypairDetail:
+		resp, e = s.kpsShow(route)
 	}
 	if e != nil {
 		fail(e)
@@ -264,7 +279,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeJSON(w, http.StatusOK, resp) }
 	if kind, ids := ecsWrite(route, body); kind != "" {
-		status = s.deliver(w, HuaweiCloud, route.op, kind, ids, answer)
+		s.deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -546,6 +561,11 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	}
 	if c.KeyName == "" && c.AdminPass == "" {
 		return nil, ecsBad("keyname and adminpass cannot both be empty")
+	}
+	if c.AdminPass != "" {
+		if err := huaweicloud.CheckPassword(c.AdminPass); err != nil {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0011", "Invalid password: %v", err)
+		}
 	}
 	if c.Mode != "" && c.Mode != "withStopServer" {
 		return nil, ecsBad("mode must be withStopServer or absent, got %q", c.Mode)

@@ -319,9 +319,10 @@ func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 	defer s.mu.Unlock()
 	r := rand.New(rand.NewPCG(uint64(s.opts.Seed), 6))
 	for _, p := range []string{Ksyun, HuaweiCloud} {
-		for range 3 {
+		for j := range 3 {
 			img := newUUID(r)
 			s.images[p][img] = true
+			s.nameSynthImage(p, img, j)
 			if s.synthImage[p] == "" {
 				s.synthImage[p] = img
 			}
@@ -329,16 +330,18 @@ func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 	}
 	nk := (n + 1) / 2
 	for i := range n {
-		p, prefix, k := Ksyun, "kec", i
+		p, k := Ksyun, i
 		if i >= nk {
-			p, prefix, k = HuaweiCloud, "ecs", i-nk
+			p, k = HuaweiCloud, i-nk
 		}
 		st := "running"
 		if r.Float64() < stoppedFraction {
 			st = "stopped"
 		}
 		id := newUUID(r)
-		_ = s.addInstance(Instance{Provider: p, ID: id, Name: fmt.Sprintf("%s-%06d", prefix, k+1), Image: s.synthImage[p], State: st})
+		in := synthInstance(p, k)
+		in.ID, in.Image, in.State = id, s.synthImage[p], st
+		_ = s.addInstance(in)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
 )
@@ -60,7 +59,11 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	op := "InvalidAction"
 	status := http.StatusOK
-	defer func() { s.count(Ksyun, op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(Ksyun, op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	fail := func(e *apiError) {
 		status = e.status
 		typ := "Sender"
@@ -132,7 +135,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
 	if kind, ids := kecWrite(op, params, resp); kind != "" {
-		status = s.deliver(w, Ksyun, op, kind, ids, answer)
+		s.deliver(w, Ksyun, op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -404,11 +407,11 @@ func (in *inst) kecView() kecInstance {
 func (in *inst) fixedKECView() kecInstance {
 	return kecInstance{
 		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
-		PrivateIPAddress: in.privateIP(),
-		ChargeType:       "Daily",
-		CreationDate:     in.createdStr,
-		AvailabilityZone: in.az,
-		ProjectID:        in.project,
+		PrivateIPAddress:    in.privateIP(),
+		ChargeType:          "Daily",
+		CreationDate:        in.createdStr,
+		AvailabilityZone:    in.az,
+		ProjectID:           in.project,
 		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
@@ -631,8 +634,8 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	password, hasPassword := p.Get("InstancePassword"), p.Has("InstancePassword")
 	if keep != "true" && hasPassword {
-		if msg := passwordProblem(password); msg != "" {
-			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword %s", msg)
+		if err := ksyun.CheckPassword(password); err != nil {
+			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword: %v", err)
 		}
 	}
 	if keep != "true" && !hasPassword && len(keys) == 0 {
@@ -693,31 +696,6 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		})
 	}
 	return kecReturnResponse{RequestID: reqID, Return: true}, nil
-}
-
-// passwordProblem checks the seed's policy: 8–32 visible ASCII characters with
-// an upper-case letter, a lower-case letter and a digit. "" means fine.
-func passwordProblem(pw string) string {
-	if len(pw) < 8 || len(pw) > 32 {
-		return "must be 8 to 32 characters long"
-	}
-	var upper, lower, digit bool
-	for _, c := range pw {
-		switch {
-		case c > unicode.MaxASCII || c <= ' ' || c == 0x7f:
-			return "may hold visible ASCII characters only"
-		case 'A' <= c && c <= 'Z':
-			upper = true
-		case 'a' <= c && c <= 'z':
-			lower = true
-		case '0' <= c && c <= '9':
-			digit = true
-		}
-	}
-	if !upper || !lower || !digit {
-		return "must contain an upper-case letter, a lower-case letter and a digit"
-	}
-	return ""
 }
 
 // writeKEC writes v as JSON, or as XML under root when the client did not ask

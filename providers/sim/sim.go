@@ -309,6 +309,9 @@ func (s *Server) Handler() http.Handler {
 		http.Error(w, "simulator inspection: GET /_sim/instances or GET /_sim/stats", http.StatusNotFound)
 	})
 	mux.HandleFunc("/v1/", s.serveECS)
+	// IMS and KPS (ims.go), dispatched by path as ECS is.
+	mux.HandleFunc("/v2/", s.serveECS)
+	mux.HandleFunc("/v3/", s.serveECS)
 	mux.HandleFunc("/", s.serveKEC)
 	return mux
 }
