@@ -90,6 +90,7 @@ func Parse(file string, data []byte) (p *Plan, err error) {
 	if !checkStructure(file, root, d) {
 		return nil, d.err()
 	}
+	normaliseIDs(root)
 	for _, e := range schema.Validate(root) {
 		d.add(file, e.Line, e.Col, e.Path, "%s", e.Message)
 	}
