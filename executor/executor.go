@@ -340,7 +340,8 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, err)
 		}
-		if jerr := e.recordFailure(ctx, prov, it, err); jerr != nil {
+		var jerr error
+		if err, jerr = e.recordFailure(ctx, prov, it, err); jerr != nil {
 			return jerr
 		}
 	}
@@ -456,6 +457,7 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 		KeyName:        in.Login.KeyName,
 		UserID:         in.Login.UserID,
 		BYOL:           in.BYOL,
+		AutoPay:        in.AutoPay,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]

@@ -311,6 +311,7 @@ var cloudOnly = []struct{ field, cloud string }{
 	{"systemDisk", TypeKsyun},
 	{"userData", TypeKsyun},
 	{"byol", TypeHuaweiCloud},
+	{"isAutoPay", TypeHuaweiCloud},
 }
 
 // instance decodes the instance at path (an entry of instances, or a selector's fields),
@@ -409,6 +410,8 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 			inst.UserData = l.userDataOf(val, at.String)
 		case "byol":
 			inst.BYOL, _ = boolValue(val)
+		case "isAutoPay":
+			inst.AutoPay, _ = boolValue(val)
 		}
 	}
 	return inst

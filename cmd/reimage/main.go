@@ -32,6 +32,7 @@ var commands = []Command{
 	ValidateCommand{},
 	PlanCommand{},
 	ApplyCommand{},
+	AckCommand{},
 	DiscoverCommand{},
 	SimCommand{},
 	SchemaCommand{},

@@ -126,5 +126,10 @@ func summary(p *plan.Plan) string {
 	if len(p.Instances) == 1 {
 		noun = "instance"
 	}
-	return fmt.Sprintf("%d %s (%s)", len(p.Instances), noun, strings.Join(parts, ", "))
+	s := fmt.Sprintf("%d %s (%s)", len(p.Instances), noun, strings.Join(parts, ", "))
+	if n := len(p.Selectors); n > 0 {
+		// Selected instances are known only once plan asks the clouds.
+		s += fmt.Sprintf(" and %d selectors, resolved by plan", n)
+	}
+	return s
 }
