@@ -457,6 +457,7 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 		KeyName:        in.Login.KeyName,
 		UserID:         in.Login.UserID,
 		BYOL:           in.BYOL,
+		AutoPay:        in.AutoPay,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]

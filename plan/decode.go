@@ -311,6 +311,7 @@ var cloudOnly = []struct{ field, cloud string }{
 	{"systemDisk", TypeKsyun},
 	{"userData", TypeKsyun},
 	{"byol", TypeHuaweiCloud},
+	{"isAutoPay", TypeHuaweiCloud},
 }
 
 // instance decodes the instance at path (an entry of instances, or a selector's fields),
@@ -355,7 +356,7 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 		for name, p := range l.providers {
 			inst.Provider, prov = name, p
 		}
-	} else {
+	} else if !misspelt("provider", n, defaults) {
 		l.errorf(n, path, "no provider: set provider on the instance or in defaults (one of %s)", l.providerNames())
 	}
 	// An invalid provider type has been reported; checking fields against it would only repeat that.
@@ -369,12 +370,12 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 
 	if _, val, at, _ := pick("image"); val != nil {
 		inst.Image, inst.ImageByName = imageOf(val, at)
-	} else {
+	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
 	if _, val, at, fromDefaults := pick("login"); val != nil {
 		inst.Login = l.login(val, at.String, prov, fromDefaults)
-	} else {
+	} else if !misspelt("login", n, provDefaults, defaults) {
 		l.errorf(n, path, "no login: set login on the instance or in defaults")
 	}
 	inst.Running = RunningStop
@@ -409,6 +410,8 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 			inst.UserData = l.userDataOf(val, at.String)
 		case "byol":
 			inst.BYOL, _ = boolValue(val)
+		case "isAutoPay":
+			inst.AutoPay, _ = boolValue(val)
 		}
 	}
 	return inst

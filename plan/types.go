@@ -127,6 +127,10 @@ type Instance struct {
 	UserData   *UserData
 	// Huawei only.
 	BYOL bool
+	// AutoPay: the server is prepaid (yearly/monthly) and the order a change
+	// opens is paid at once (ECS isAutoPay); without it the change waits for
+	// payment and fails.
+	AutoPay bool
 
 	// Line and Col locate the instance's entry in the plan file (1-based).
 	Line, Col int

@@ -146,6 +146,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			RebuildDuration: 2 * time.Second,
 			StartDuration:   time.Second,
 			Jitter:          0.2,
+			HealthPort:      simHealthPort(p),
 		}
 		sim.RandomCredentials(&opts)
 		s := sim.New(opts)

@@ -19,8 +19,8 @@ import (
 // SDK's region table for KPS says.
 func serviceEndpoint(service, host, region string) string {
 	env := "HUAWEICLOUD_SDK_REGION_" + service + "_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
-	if v := os.Getenv(env); v != "" {
-		return v
+	if v := splitEndpoints(os.Getenv(env)); len(v) > 0 {
+		return v[0] // the services other than ECS use the first of a list
 	}
 	return "https://" + host + "." + region + ".myhuaweicloud.com"
 }

@@ -407,11 +407,11 @@ func (in *inst) kecView() kecInstance {
 func (in *inst) fixedKECView() kecInstance {
 	return kecInstance{
 		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
-		PrivateIPAddress: in.privateIP(),
-		ChargeType:       "Daily",
-		CreationDate:     in.createdStr,
-		AvailabilityZone: in.az,
-		ProjectID:        in.project,
+		PrivateIPAddress:    in.privateIP(),
+		ChargeType:          "Daily",
+		CreationDate:        in.createdStr,
+		AvailabilityZone:    in.az,
+		ProjectID:           in.project,
 		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
