@@ -6,7 +6,10 @@ package providers_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +308,113 @@ func TestPreflightKeyPairs(t *testing.T) {
 		if !maps.Equal(got, map[string]bool{known: true, other: false}) {
 			t.Errorf("KeyPairs = %v", got)
 		}
+	})
+}
+
+func lister(t *testing.T, p providers.Provider) providers.Lister {
+	t.Helper()
+	l, ok := p.(providers.Lister)
+	if !ok {
+		t.Fatalf("%T is not a providers.Lister", p)
+	}
+	return l
+}
+
+// TestListSelectsExactly: every filter selects exactly the instances whose
+// name matches the glob (not the cloud's fuzzy match), whose zone is the one
+// given and that carry every tag; listed instances have their tags (without
+// reimage's markers), zone and private address.
+func TestListSelectsExactly(t *testing.T) {
+	forEachCloud(t, func(t *testing.T, c cloud) {
+		e := newEnv(t, c, nil, providers.Config{})
+		type row struct {
+			name, zone string
+			tags       map[string]string
+		}
+		rows := []row{
+			{"web-0001", "z-a", map[string]string{"role": "web", "env": "prod"}},
+			{"web-0002", "z-b", map[string]string{"role": "web", "env": "staging"}},
+			{"web-0003", "z-a", map[string]string{"role": "web", "env": "prod", "team": "alpha"}},
+			{"aweb-0001", "z-a", map[string]string{"role": "web", "env": "prod"}},
+			{"webx0001", "z-a", nil},
+			{"db-0001", "z-c", map[string]string{"role": "db", "env": "prod"}},
+			{"web.0004", "z-a", map[string]string{"role": "web"}},
+		}
+		byName, tagsOf := map[string]string{}, map[string]map[string]string{}
+		for i, r := range rows {
+			iid := id(46, i)
+			byName[r.name], tagsOf[r.name] = iid, r.tags
+			e.addFull(sim.Instance{ID: iid, Name: r.name, Zone: r.zone, Tags: r.tags})
+		}
+		if err := marker(t, e.p).SetMark(context.Background(), byName["web-0001"], "reimage-token", "t"); err != nil {
+			t.Fatal(err)
+		}
+		l := lister(t, e.p)
+		for _, tt := range []struct {
+			f    providers.Filter
+			want []string
+		}{
+			{providers.Filter{}, []string{"web-0001", "web-0002", "web-0003", "aweb-0001", "webx0001", "db-0001", "web.0004"}},
+			{providers.Filter{Name: "web-*"}, []string{"web-0001", "web-0002", "web-0003"}},
+			{providers.Filter{Name: "web-0001"}, []string{"web-0001"}},
+			{providers.Filter{Name: "web?000[13]"}, []string{"web-0001", "web-0003", "webx0001"}},
+			{providers.Filter{Tags: map[string]string{"role": "web", "env": "prod"}}, []string{"web-0001", "web-0003", "aweb-0001"}},
+			{providers.Filter{Tags: map[string]string{"role": "web"}, Zone: "z-a", Name: "web*"}, []string{"web-0001", "web-0003", "web.0004"}},
+			{providers.Filter{Zone: "z-c"}, []string{"db-0001"}},
+			{providers.Filter{Tags: map[string]string{"team": "beta"}}, nil},
+			{providers.Filter{Tags: map[string]string{"reimage-token": "t"}}, nil},
+		} {
+			got, err := l.List(context.Background(), tt.f)
+			if err != nil {
+				t.Fatalf("%+v: %v", tt.f, err)
+			}
+			var names []string
+			for _, inst := range got {
+				names = append(names, inst.Name)
+				v := e.view(inst.ID)
+				if inst.Zone != v.Zone || inst.PrivateIP != v.PrivateIP || inst.Image != oldImage || inst.State != providers.StateRunning {
+					t.Errorf("%s: listed %+v, simulator %+v", inst.Name, inst, v)
+				}
+				if _, marked := inst.Tags["reimage-token"]; marked || !maps.Equal(inst.Tags, tagsOf[inst.Name]) && len(inst.Tags)+len(tagsOf[inst.Name]) > 0 {
+					t.Errorf("%s: tags %v", inst.Name, inst.Tags)
+				}
+			}
+			slices.Sort(names)
+			want := slices.Clone(tt.want)
+			slices.Sort(want)
+			if !slices.Equal(names, want) {
+				t.Errorf("List(%+v) = %v, want %v", tt.f, names, want)
+			}
+		}
+		if _, err := l.List(context.Background(), providers.Filter{Name: "web-["}); err == nil || !strings.Contains(err.Error(), "web-[") {
+			t.Errorf("a malformed glob: %v", err)
+		}
+	})
+}
+
+// TestListPagesWithFewestCalls: 2,500 instances are listed with 3 listing
+// calls on both clouds (pages of 1000); KEC adds one tag call per 100 of them.
+func TestListPagesWithFewestCalls(t *testing.T) {
+	forEachCloud(t, func(t *testing.T, c cloud) {
+		e := newEnv(t, c, nil, providers.Config{})
+		for i := range 2500 {
+			e.addFull(sim.Instance{ID: id(47, i), Name: fmt.Sprintf("node-%04d", i), Tags: map[string]string{"n": strconv.Itoa(i % 2)}})
+		}
+		got, err := lister(t, e.p).List(context.Background(), providers.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2500 || got[2499].Tags["n"] != "1" || got[0].PrivateIP == "" {
+			t.Fatalf("listed %d, last %+v", len(got), got[len(got)-1])
+		}
+		if n := e.count(c.lookupOp, "200"); n != 3 {
+			t.Errorf("%d %s calls for 2,500 instances, want 3", n, c.lookupOp)
+		}
+		if c.typ == sim.Ksyun {
+			if n := e.count("ListTagsByResourceIds", "200"); n != 25 {
+				t.Errorf("%d ListTagsByResourceIds calls for 2,500 instances, want 25", n)
+			}
+		}
+		t.Logf("%s: 2,500 instances listed; requests %v", c.typ, e.sim.Stats().Requests)
 	})
 }
