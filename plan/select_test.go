@@ -3,8 +3,10 @@ package plan
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeCatalog answers selectors from a fixed fleet per provider and image
@@ -353,5 +355,46 @@ func TestTarget(t *testing.T) {
 				t.Fatal("Target must copy the plan and keep its name")
 			}
 		})
+	}
+}
+
+// TestFrozenResolutionReplays: a saved plan resolves to the same instances and
+// image ids as the plan it was made from, without asking the clouds, even when
+// the fleet has changed since.
+func TestFrozenResolutionReplays(t *testing.T) {
+	src := strings.Replace(basePlan, "image: 8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2", `image: {name: "CentOS 7.9 64-bit 2026-11"}`, 1) + `select:
+  - where: {tags: {role: web}}
+instances:
+  - id: ` + idA + `
+    protect: true
+`
+	p := mustParse(t, src)
+	if err := p.Resolve(context.Background(), testFleet()); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSaved(p, "sum", Shard{}, nil, time.Unix(0, 0))
+	s.FreezeResolution(p)
+	dir := t.TempDir()
+	if err := s.Write(filepath.Join(dir, "p.plan")); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSaved(filepath.Join(dir, "p.plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := mustParse(t, src)
+	c := testFleet()
+	c.fleet["kec-bj"] = append(c.fleet["kec-bj"], fakeServer{id: idD, name: "web-09", tags: map[string]string{"role": "web"}})
+	c.images["kec-bj/CentOS 7.9 64-bit 2026-11"] = []string{imgOld}
+	if err := q.Resolve(context.Background(), back.Frozen.Catalog()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(ids(q), "\n"), strings.Join(ids(p), "\n"); got != want {
+		t.Fatalf("replayed\n%s\nwant\n%s", got, want)
+	}
+	// A saved plan that froze nothing for a selector refuses rather than lists.
+	q = mustParse(t, strings.Replace(src, "select:\n", "select:\n  - where: {zone: z}\n", 1))
+	if err := q.Resolve(context.Background(), back.Frozen.Catalog()); err == nil || !strings.Contains(err.Error(), "the saved plan has no instances for select[1]") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -174,6 +174,11 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 			ps.blocked[blockedKind(c.Reason)]++
 		}
 	}
+	// Images the plan gives by name are shown with it.
+	imageNames := map[string]string{}
+	for _, im := range p.ImageIDs {
+		imageNames[im.Provider+"/"+im.ID] = fmt.Sprintf(" (%q)", im.Name)
+	}
 	names := make([]string, 0, len(byProvider))
 	for name := range byProvider {
 		names = append(names, name)
@@ -210,7 +215,7 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 			if from == "" {
 				from = "(unknown)"
 			}
-			fmt.Fprintf(w, "  change: %d %s -> %s\n", ps.transitions[t], from, t.to)
+			fmt.Fprintf(w, "  change: %d %s -> %s%s\n", ps.transitions[t], from, t.to, imageNames[name+"/"+t.to])
 		}
 		reasons := make([]string, 0, len(ps.blocked))
 		for r := range ps.blocked {
