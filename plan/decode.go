@@ -356,7 +356,7 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 		for name, p := range l.providers {
 			inst.Provider, prov = name, p
 		}
-	} else {
+	} else if !misspelt("provider", n, defaults) {
 		l.errorf(n, path, "no provider: set provider on the instance or in defaults (one of %s)", l.providerNames())
 	}
 	// An invalid provider type has been reported; checking fields against it would only repeat that.
@@ -370,12 +370,12 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 
 	if _, val, at, _ := pick("image"); val != nil {
 		inst.Image, inst.ImageByName = imageOf(val, at)
-	} else {
+	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
 	if _, val, at, fromDefaults := pick("login"); val != nil {
 		inst.Login = l.login(val, at.String, prov, fromDefaults)
-	} else {
+	} else if !misspelt("login", n, provDefaults, defaults) {
 		l.errorf(n, path, "no login: set login on the instance or in defaults")
 	}
 	inst.Running = RunningStop
