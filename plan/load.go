@@ -46,7 +46,11 @@ func Load(path string) (*Plan, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooBig(path, -1)
 	}
-	return Parse(path, data)
+	p, err := Parse(path, data)
+	if p != nil {
+		p.SHA256 = Sum(data)
+	}
+	return p, err
 }
 
 func fileError(file, format string, args ...any) error {

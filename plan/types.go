@@ -5,7 +5,10 @@ import "time"
 // Plan is a validated plan, version 1, with defaults merged into every instance.
 type Plan struct {
 	// File is the path the plan was loaded from, as given by the caller.
-	File    string
+	File string
+	// SHA256 sums the bytes that were parsed (hex): what a saved plan binds,
+	// never a second read of the file.
+	SHA256  string
 	Version int
 	// Name names the run: metric labels, journal and lock file names.
 	Name string

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -58,6 +59,9 @@ type fleet struct {
 	shard     plan.Shard
 	providers map[string]providers.Provider
 	simulator *sim.Server
+	// endpoints: where each provider's calls go (plan.EndpointOf), for
+	// saved plans to bind.
+	endpoints map[string]string
 	// simulated: the clients talk to a simulator (-sim or -sim-url).
 	simulated bool
 	poll      time.Duration
@@ -86,15 +90,20 @@ func loadPlanArg(path string) (*plan.Plan, *plan.Saved, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sum, err := plan.FileSum(saved.File)
+	// Read once: the bytes compared with the saved sum are the bytes parsed.
+	file := saved.PlanFile(path)
+	p, err := plan.Load(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("saved plan %s was made from %s: %w", path, saved.File, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, nil, fmt.Errorf("saved plan %s was made from %s: %w", path, file, err)
+		}
+		return nil, nil, err
 	}
-	if sum != saved.FileSHA256 {
-		return nil, nil, fmt.Errorf("saved plan %s is stale: the plan file %s has changed since it was saved; run reimage plan -out again", path, saved.File)
+	if p.SHA256 != saved.FileSHA256 {
+		return nil, nil, fmt.Errorf("saved plan %s is stale: the plan file %s has changed since it was saved; run reimage plan -out again", path, file)
 	}
-	p, err := plan.Load(saved.File)
-	return p, saved, err
+	return p, saved, nil
 }
 
 // openFleet loads the plan, selects the shard, and builds the cloud clients
@@ -172,6 +181,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.plan.Name, f.shard.String()))
 	}
 	f.providers = map[string]providers.Provider{}
+	f.endpoints = map[string]string{}
 	names := make([]string, 0, len(f.plan.Providers))
 	for name := range f.plan.Providers {
 		names = append(names, name)
@@ -205,13 +215,29 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			continue
 		}
 		f.providers[name] = prov
+		f.endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
 		f.closers = append(f.closers, closeFn)
 	}
 	if err := errors.Join(errs...); err != nil {
 		f.Close()
 		return nil, err
 	}
+	if saved != nil {
+		if stale := saved.StaleEndpoints(f.endpoints); len(stale) > 0 {
+			f.Close()
+			return nil, fmt.Errorf("saved plan %s is stale: it was made against other endpoints:\n  %s\nRun reimage plan -out again", path, strings.Join(stale, "\n  "))
+		}
+	}
 	return f, nil
+}
+
+// endpointName is the endpoint a saved plan binds: an in-process simulator
+// (-sim) listens on a new port every time, so it is named, not addressed.
+func endpointName(ff *fleetFlags, endpoint string) string {
+	if ff.sim {
+		return "simulator"
+	}
+	return endpoint
 }
 
 func newProvider(typ string, cfg providers.Config) (providers.Provider, func(), error) {
