@@ -234,6 +234,7 @@ func (l *loader) rollout(root *yaml.Node) Rollout {
 			r.InstanceTimeout = d
 		}
 	}
+	r.Canary = canary(get(n, "canary"))
 	return r
 }
 

@@ -67,6 +67,8 @@ type Rollout struct {
 	Waves           []Wave
 	MaxFailures     Size
 	InstanceTimeout time.Duration
+	// Canary is CanaryPerImage (the default when "") or CanaryFirst.
+	Canary string
 }
 
 // Wave is one entry of rollout.waves.

@@ -104,12 +104,19 @@ func renderPlan(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Chan
 		fmt.Fprintf(w, "\nIn doubt: %d instances were left in doubt by an earlier run; apply resolves them first by asking the cloud.\n", pending)
 	}
 	if n := counts.mutating(); n > 0 {
-		sizes := p.Waves(n)
+		mutating := mutatingChanges(changes)
+		_, sizes := p.WaveOrder(mutating)
 		parts := make([]string, len(sizes))
 		for i, s := range sizes {
 			parts[i] = fmt.Sprint(s)
 		}
 		fmt.Fprintf(w, "\nWaves: %s (concurrency %d, maxFailures %s)\n", strings.Join(parts, ", "), p.Rollout.Concurrency, p.Rollout.MaxFailures)
+		if canaries := p.Canaries(mutating); len(canaries) > 0 {
+			fmt.Fprintf(w, "Canaries (wave 1, one per provider and target image):\n")
+			for _, c := range canaries {
+				fmt.Fprintf(w, "  %s -> %s\n", instanceLabel(c.Instance), c.Instance.Image)
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nPlan: %s.\n", counts)
 }
@@ -122,8 +129,10 @@ type planJSON struct {
 	Shard         string             `json:"shard,omitempty"`
 	Instances     []planInstanceJSON `json:"instances"`
 	Waves         []int              `json:"waves"`
-	InDoubt       int                `json:"in_doubt"`
-	Summary       planCounts         `json:"summary"`
+	// Canaries: the first wave's instances that prove an image, "provider/id".
+	Canaries []string   `json:"canaries,omitempty"`
+	InDoubt  int        `json:"in_doubt"`
+	Summary  planCounts `json:"summary"`
 }
 
 type planInstanceJSON struct {
@@ -163,9 +172,24 @@ func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending 
 		doc.Instances = append(doc.Instances, planInstanceJSON{Provider: in.Provider, ID: in.ID, Name: in.Name,
 			Action: c.Action.String(), Reason: c.Reason, State: c.Observed.Raw, FromImage: c.FromImage, ToImage: in.Image, StopFirst: c.StopFirst})
 	}
-	doc.Waves = p.Waves(doc.Summary.mutating())
+	mutating := mutatingChanges(changes)
+	_, doc.Waves = p.WaveOrder(mutating)
 	if doc.Waves == nil {
 		doc.Waves = []int{}
 	}
+	for _, c := range p.Canaries(mutating) {
+		doc.Canaries = append(doc.Canaries, plan.Key(c.Instance.Provider, c.Instance.ID))
+	}
 	return doc
+}
+
+// mutatingChanges are the changes apply makes (change and reinstall).
+func mutatingChanges(changes []plan.Change) []*plan.Change {
+	var out []*plan.Change
+	for i := range changes {
+		if changes[i].Action.Mutates() {
+			out = append(out, &changes[i])
+		}
+	}
+	return out
 }

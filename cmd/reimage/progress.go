@@ -86,6 +86,8 @@ func (p *runProgress) Observe(e executor.Event) {
 	case executor.EventInstanceFail:
 		p.inFlight--
 		p.failed++
+	case executor.EventInstanceInterrupted, executor.EventInstanceSkipped:
+		p.inFlight--
 	}
 }
 
@@ -234,7 +236,7 @@ func (d *liveDisplay) Observe(e executor.Event) {
 				s := d.prog.snapshot()
 				return " " + s.counts() + "; " + s.times()
 			})))
-	case executor.EventInstanceDone, executor.EventInstanceFail:
+	case executor.EventInstanceDone, executor.EventInstanceFail, executor.EventInstanceInterrupted, executor.EventInstanceSkipped:
 		if d.bar != nil {
 			d.bar.Increment()
 		}
