@@ -70,7 +70,7 @@ func (p *Plan) WaveOrder(changes []*Change) ([]*Change, []int) {
 // image: with perImage, the first of every (provider, target image) pair
 // among the changes; with first, none are singled out.
 func (p *Plan) Canaries(changes []*Change) []*Change {
-	if p.Rollout.Canary == CanaryFirst {
+	if p.Rollout.Canary == CanaryFirst || len(changes) == 0 {
 		return nil
 	}
 	ordered, sizes := p.WaveOrder(changes)

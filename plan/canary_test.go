@@ -41,6 +41,9 @@ func TestWaveOrder(t *testing.T) {
 			for _, c := range order {
 				ids = append(ids, c.Instance.ID)
 			}
+			if len(tt.changes) == 0 && p.Canaries(tt.changes) != nil {
+				t.Error("canaries of no changes")
+			}
 			if fmt.Sprint(ids) != tt.wantOrder || fmt.Sprint(sizes) != tt.wantSizes {
 				t.Errorf("order %v sizes %v, want %s %s", ids, sizes, tt.wantOrder, tt.wantSizes)
 			}
