@@ -29,6 +29,10 @@ const (
 	EventPause               EventType = "pause"
 	EventHalt                EventType = "halt"
 	EventRunEnd              EventType = "run_end"
+	// Rollout gates (window.go, recap.go).
+	EventWindow EventType = "window" // the maintenance window is closed: nothing (more) starts
+	EventGate   EventType = "gate"   // the gates are being checked before a wave
+	EventRecap  EventType = "recap"  // before run_end: every instance left failed, blocked, in doubt or not started
 )
 
 // Steps an instance goes through.
@@ -62,6 +66,8 @@ type Event struct {
 	Pause time.Duration
 	// Summary is set on run_start (planned counts) and run_end.
 	Summary *Summary
+	// Recap is set on recap.
+	Recap []RecapEntry
 }
 
 // Summary counts a run's instances.
@@ -78,14 +84,34 @@ type Summary struct {
 	Interrupted int `json:"interrupted_instances"`
 	// Superseded: found changed by someone else when re-checked just before
 	// being touched, and left alone; also counted in Skipped (and Blocked).
-	Superseded int  `json:"superseded"`
-	Halted     bool `json:"halted"`
-	Interrupt  bool `json:"interrupted"`
+	Superseded int `json:"superseded"`
+	// Broken: instances earlier runs broke (error state, or stopped and not
+	// started again), still broken and not acknowledged; they count against
+	// maxFailures and keep the run from converging.
+	Broken int `json:"broken"`
+	// InDoubt: instances blocked because a change may or may not have
+	// happened, until acknowledged; they keep the run from converging.
+	InDoubt   int  `json:"in_doubt"`
+	Halted    bool `json:"halted"`
+	Interrupt bool `json:"interrupted"`
+	// OutsideWindow: the run began outside rollout.window and changed nothing.
+	OutsideWindow bool `json:"outside_window,omitempty"`
+	// WindowClosed: the window closed mid-run; what had not started was left.
+	WindowClosed bool `json:"window_closed,omitempty"`
+	// GateFailed: a gate halted the run (Halted is set too).
+	GateFailed bool `json:"gate_failed,omitempty"`
 }
 
-// Converged reports whether the run did everything it set out to do.
+// OnlyOutsideWindow reports a run that began outside its maintenance window and
+// so, by design, did nothing: not a failure, not a convergence.
+func (s Summary) OnlyOutsideWindow() bool {
+	return s.OutsideWindow && s.Done == 0 && s.Failed == 0 && !s.Halted && !s.Interrupt
+}
+
+// Converged reports whether the run did everything it set out to do, and no
+// instance is left broken or in doubt.
 func (s Summary) Converged() bool {
-	return s.Failed == 0 && s.Pending == 0 && s.Interrupted == 0 && !s.Halted && !s.Interrupt
+	return s.Failed == 0 && s.Pending == 0 && s.Interrupted == 0 && s.Broken == 0 && s.InDoubt == 0 && !s.Halted && !s.Interrupt
 }
 
 // Observer receives a run's events. It is called from many goroutines and must

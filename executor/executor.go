@@ -75,6 +75,7 @@ type Executor struct {
 	failures int
 	budget   int
 	halted   bool
+	gates    gateState
 	// journalErr is the first failed journal write: no intent is written (so
 	// no call is made) after it, while calls already made are followed.
 	journalErr error
@@ -167,6 +168,9 @@ type item struct {
 // not of instances. Call ResolveSecrets first.
 func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, error) {
 	start := e.now()
+	if err := e.settleEarlier(ctx, changes); err != nil {
+		return e.sum, err
+	}
 	var mutating []*plan.Change
 	for i := range changes {
 		c := &changes[i]
@@ -188,11 +192,19 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	e.sum.Total = len(todo)
 	e.budget = e.opts.Plan.Rollout.MaxFailures.Budget(len(todo))
 	planned := e.sum
+	rc := newRecap()
+	e.obs = Observers{rc, e.obs}
 	e.emit(Event{Type: EventRunStart, Waves: len(sizes), Summary: &planned})
+	if len(todo) > 0 {
+		e.windowOpen(0, len(sizes)) // a run begun outside changes nothing
+	}
 
 	next := 0
 	for w, size := range sizes {
 		if e.stopping(ctx) {
+			break
+		}
+		if w > 0 && !e.gate(ctx, w+1, len(sizes)) {
 			break
 		}
 		wave := todo[next : next+size]
@@ -220,13 +232,14 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	sum := e.sum
 	journalErr := e.journalErr
 	e.mu.Unlock()
+	e.emit(Event{Type: EventRecap, Recap: rc.entries(changes, todo, e.notStarted(ctx))})
 	e.emit(Event{Type: EventRunEnd, Elapsed: e.now().Sub(start), Summary: &sum})
 	return sum, journalErr
 }
 
 func (e *Executor) stopping(ctx context.Context) bool {
 	e.mu.Lock()
-	stop := e.halted || e.journalErr != nil
+	stop := e.halted || e.journalErr != nil || e.gates.windowShut
 	e.mu.Unlock()
 	return stop || ctx.Err() != nil || e.draining()
 }
@@ -277,8 +290,8 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	var wg sync.WaitGroup
 	for _, it := range wave {
 		// The slot first, then the checks: waiting for a slot can take as long
-		// as an instance does, and a failure, a signal or a journal error in
-		// that time must stop this start, not the one after it.
+		// as an instance does, and a failure, a signal, a journal error or the
+		// window closing in that time must stop this start, not the next one.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -289,6 +302,9 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		}
 		if e.overBudget() {
 			e.halt(w, waves)
+			break
+		}
+		if !e.mayStart(w, waves) {
 			break
 		}
 		wg.Add(1)
@@ -312,19 +328,32 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) {
 	start := e.now()
 	e.emit(Event{Type: EventInstanceStart, Wave: w, Waves: waves, Change: c})
 	step := func(s string) { e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s}) }
-	token, err := e.converge(ctx, prov, it, step)
-	elapsed := e.now().Sub(start)
+	// Rollout gates (health.go): the before hook may leave the instance untouched.
+	err := e.beforeChange(ctx, prov, in, step)
+	var token string
 	if err == nil {
-		if jerr := e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token}); jerr != nil {
-			// Done in the cloud all the same; the next run finds it so.
-			e.journalFailed(jerr)
+		token, err = e.converge(ctx, prov, it, step)
+	}
+	if err == nil {
+		var reason string
+		if merr := e.markDone(ctx, prov, in.ID, token); merr != nil {
+			reason = "done marker not set: " + merr.Error()
 		}
-		e.mu.Lock()
-		e.sum.Done++
-		e.mu.Unlock()
-		e.emit(Event{Type: EventInstanceDone, Wave: w, Waves: waves, Change: c, Elapsed: elapsed})
+		// A failed write stops further intents; this change is done in the
+		// cloud all the same, and the next run finds it so.
+		_ = e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token, Reason: reason})
+		// The change is done (and its token spent) whatever health says next.
+		if err = e.afterChange(ctx, prov, in, providers.Instance{}, step); err == nil {
+			e.mu.Lock()
+			e.sum.Done++
+			e.mu.Unlock()
+			e.emit(Event{Type: EventInstanceDone, Wave: w, Waves: waves, Change: c, Elapsed: e.now().Sub(start)})
+			return
+		}
+		_ = e.failChanged(it, w, waves, err, e.now().Sub(start))
 		return
 	}
+	elapsed := e.now().Sub(start)
 	var sup *supersededError
 	if errors.As(err, &sup) {
 		e.mu.Lock()
@@ -356,30 +385,16 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) {
 			Err: fmt.Errorf("interrupted during %s; the next run resolves it", lastStep(err))})
 		return
 	}
-	// An instance left stopped when it ran before (re-imaged but not started
-	// again, or its change did not happen and the start failed) stays open in
-	// the journal: the next run starts it, where a closed record would leave
-	// it stopped.
-	if !leftStopped(err) {
-		if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
-			e.journalFailed(jerr)
-		}
-	}
+	// A failed write has stopped further intents (journal); the failure is
+	// reported all the same.
+	// An instance started again keeps its intent as a stop all the same
+	// (recordFailure): a later run that finds it stopped starts it.
+	_ = e.recordFailure(ctx, prov, it, err)
 	e.mu.Lock()
 	e.sum.Failed++
 	e.failures++
 	e.mu.Unlock()
 	e.emit(Event{Type: EventInstanceFail, Wave: w, Waves: waves, Change: c, Err: err, Elapsed: elapsed})
-}
-
-// leftStopped reports whether err leaves an instance that ran stopped.
-func leftStopped(err error) bool {
-	var re *restoreError
-	if errors.As(err, &re) {
-		return re.startErr != nil
-	}
-	step := lastStep(err)
-	return step == StepStart || step == StepWaitStart
 }
 
 func (e *Executor) journalFailed(err error) {
@@ -402,13 +417,21 @@ func lastStep(err error) string {
 type stepError struct {
 	step string
 	err  error
-	// notTaken: the cloud shows that the change did not happen (it refused
-	// it, or an answer was lost and the instance stayed as it was).
-	notTaken bool
 }
 
 func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
 func (e *stepError) Unwrap() error { return e.err }
+
+// notTakenError marks a failure after which the cloud shows that the change
+// did not happen: it refused it, an answer was lost and the instance stayed as
+// it was, or nothing was submitted.
+type notTakenError struct{ err error }
+
+func (e *notTakenError) Error() string { return e.err.Error() }
+func (e *notTakenError) Unwrap() error { return e.err }
+
+// untouched is a failure in step after which the change did not happen.
+func untouched(step string, err error) error { return &stepError{step, &notTakenError{err}} }
 
 // restoreError is a failure after which reimage tried to start again an
 // instance it had stopped, since the change did not happen.
@@ -463,14 +486,6 @@ func (e *Executor) journal(r Record) error {
 	return nil
 }
 
-// instanceTimeout is rollout.instanceTimeout or its default.
-func (e *Executor) instanceTimeout() time.Duration {
-	if t := e.opts.Plan.Rollout.InstanceTimeout; t > 0 {
-		return t
-	}
-	return plan.DefaultInstanceTimeout
-}
-
 // converge runs the steps: re-check → stop if running → wait stopped →
 // intent → submit → wait done → start if it ran and the cloud did not start
 // it. It returns the reinstall token to record as done. ctx is the run's:
@@ -486,7 +501,7 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 	}
 	var se *stepError
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && errors.As(err, &se) {
-		err = &stepError{step: se.step, err: fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, se.err), notTaken: se.notTaken}
+		err = &stepError{se.step, fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, se.err)}
 	}
 	if notTaken(err) {
 		err = e.startAgain(ctx, prov, it, err, step)
@@ -496,8 +511,8 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 
 // notTaken reports whether err says the change did not happen.
 func notTaken(err error) bool {
-	var se *stepError
-	return errors.As(err, &se) && se.notTaken
+	var nt *notTakenError
+	return errors.As(err, &nt)
 }
 
 // steps are converge's steps, bounded by ctx.
@@ -517,11 +532,11 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 		}
 		step(StepStop)
 		if err := e.power(ctx, prov, in.ID, prov.Stop, providers.StateRunning); err != nil {
-			return "", &stepError{step: StepStop, err: err, notTaken: true}
+			return "", untouched(StepStop, err)
 		}
 		step(StepWaitStop)
 		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped, in.Provider+"/stop"); err != nil {
-			return "", &stepError{step: StepWaitStop, err: err, notTaken: true}
+			return "", untouched(StepWaitStop, err)
 		}
 		running = false
 	}
@@ -538,7 +553,10 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 		// An asynchronous failure that leaves the instance stopped (an ECS
 		// job FAIL after the server was shut off) has not changed its
 		// disk: it is started again like a refused change.
-		return "", &stepError{step: StepWaitDone, err: err, notTaken: inst.State == providers.StateStopped && inst.Image != in.Image}
+		if inst.State == providers.StateStopped && inst.Image != in.Image {
+			return "", untouched(StepWaitDone, err)
+		}
+		return "", &stepError{StepWaitDone, err}
 	}
 	if err := e.startIfNeeded(ctx, prov, it, inst, step); err != nil {
 		return "", err
@@ -554,13 +572,10 @@ func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *ite
 	in := it.c.Instance
 	st, err := prov.Status(ctx, in.ID)
 	if err != nil {
-		return &stepError{step: StepRecheck, err: err}
+		return &stepError{StepRecheck, err}
 	}
-	var done func(provider, id string) string
-	if j := e.opts.Journal; j != nil {
-		done = j.DoneToken
-	}
-	now := plan.Diff(&plan.Plan{Instances: []*plan.Instance{in}}, map[string]plan.Observed{plan.Key(in.Provider, in.ID): Observe(st)}, done)[0]
+	one := &plan.Plan{Instances: []*plan.Instance{in}}
+	now := plan.DiffHistory(one, map[string]plan.Observed{plan.Key(in.Provider, in.ID): Observe(st)}, HistoryOf(one, e.opts.Journal, nil))[0]
 	if !now.Action.Mutates() || now.Action != it.c.Action || now.StopFirst != it.c.StopFirst {
 		if now.Action.Mutates() {
 			now.Action, now.Reason = plan.ActionBlocked, fmt.Sprintf("changed since the look-up (was %s, now %s); run again to plan it anew", it.c.Action, now.Observed.Raw)
@@ -634,7 +649,7 @@ func (e *Executor) intent(it *item, submitting bool) Record {
 	}
 	r := Record{Event: EventIntent, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image, Token: in.Reinstall, WasRunning: it.wasRunning}
 	if !submitting {
-		r.Reason = "stop"
+		r.Reason = ReasonStopped
 	}
 	return r
 }
@@ -667,7 +682,11 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
 			// Nothing was submitted: a stopped instance is started again.
-			return providers.Submission{}, &stepError{step: StepSubmit, err: err, notTaken: true}
+			return providers.Submission{}, untouched(StepSubmit, err)
+		}
+		if err := e.markIntent(ctx, prov, it); err != nil {
+			// Nothing was submitted.
+			return providers.Submission{}, untouched(StepSubmit, err)
 		}
 		step(StepSubmit)
 		sub, err := prov.Change(ctx, req)
@@ -679,18 +698,18 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 		}
 		if !providers.IsInDoubt(err) {
 			// Refused: the cloud did not make the change.
-			return sub, &stepError{step: StepSubmit, err: err, notTaken: true}
+			return sub, untouched(StepSubmit, err)
 		}
 		taken, rerr := e.tookEffect(ctx, prov, it, running, err)
 		if rerr != nil {
-			return sub, &stepError{step: StepSubmit, err: rerr}
+			return sub, &stepError{StepSubmit, rerr}
 		}
 		if taken {
 			return providers.Submission{InstanceID: in.ID, ImageID: in.Image, Reinstall: req.Reinstall}, nil
 		}
 		it.resubmits++
 		if it.resubmits > maxResubmits {
-			return sub, &stepError{step: StepSubmit, err: fmt.Errorf("gave up after %d submissions the cloud did not take: %w", it.resubmits, err), notTaken: true}
+			return sub, untouched(StepSubmit, fmt.Errorf("gave up after %d submissions the cloud did not take: %w", it.resubmits, err))
 		}
 	}
 }
@@ -741,7 +760,7 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	case !seen:
 		return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr)
 	case it.c.Action == plan.ActionReinstall:
-		return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then use a new reinstall token", cause, in.ID)
+		return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
 	case last.State != want:
 		return false, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID)
 	}
@@ -847,7 +866,7 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 		var err error
 		inst, err = e.settle(ctx, prov, it.c.Instance.ID)
 		if err != nil {
-			return &stepError{step: StepWaitStart, err: err}
+			return &stepError{StepWaitStart, err}
 		}
 	}
 	if inst.State == providers.StateRunning {
@@ -855,11 +874,11 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 	}
 	step(StepStart)
 	if err := e.power(ctx, prov, it.c.Instance.ID, prov.Start, providers.StateStopped); err != nil {
-		return &stepError{step: StepStart, err: err}
+		return &stepError{StepStart, err}
 	}
 	step(StepWaitStart)
 	if _, err := e.waitState(ctx, prov, it.c.Instance.ID, providers.StateRunning, it.c.Instance.Provider+"/start"); err != nil {
-		return &stepError{step: StepWaitStart, err: err}
+		return &stepError{StepWaitStart, err}
 	}
 	return nil
 }

@@ -22,6 +22,23 @@ const (
 	EventSubmitted = "submitted"
 	EventDone      = "done"
 	EventFailed    = "failed"
+	// EventInDoubt closes an intent whose outcome could not be proven either
+	// way (a reinstall is never submitted again blind): the instance stays
+	// blocked until a person runs reimage ack.
+	EventInDoubt = "in_doubt"
+	// EventBroken: reimage's change left the instance in an error state, or
+	// stopped and not started again. It counts as a failure in every later
+	// run until the instance is healthy again (EventHealed) or acknowledged.
+	EventBroken = "broken"
+	// EventHealed: an instance recorded broken was seen healthy again.
+	EventHealed = "healed"
+	// EventRestored closes the intent of an instance an earlier run stopped
+	// and whose change did not happen: it was started again, or found running.
+	EventRestored = "restored"
+	// EventAck: a person checked the instance by hand (reimage ack); it clears
+	// "in doubt" and "broken". An acknowledged reinstall in doubt counts as
+	// done: its token is never carried out again.
+	EventAck = "ack"
 )
 
 // Record is one line of the journal. It holds ids, images, tokens and job ids:
@@ -40,6 +57,8 @@ type Record struct {
 	// WasRunning: the instance ran before the change, so it must run after it.
 	WasRunning bool   `json:"was_running,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// By names who acknowledged (ack): user@host.
+	By string `json:"by,omitempty"`
 }
 
 // Entry is what the journal knows of one instance.
@@ -49,6 +68,11 @@ type Entry struct {
 	Pending *Record
 	// DoneToken is the last reinstall token whose change completed.
 	DoneToken string
+	// InDoubt is the record of a change (a reinstall, in practice) whose
+	// outcome could not be proven: blocked until acknowledged.
+	InDoubt *Record
+	// Broken is the record of an instance reimage's change left broken.
+	Broken *Record
 }
 
 // Journal is the append-only, fsynced JSON-lines record of every
@@ -59,6 +83,21 @@ type Journal struct {
 	f       *os.File
 	entries map[string]*Entry // by plan.Key(provider, id)
 	now     func() time.Time
+
+	// Group commit (Append): written counts the records written to the file,
+	// durable those an fsync has covered. One caller at a time holds syncMu
+	// and fsyncs everything written so far; the callers that wrote meanwhile
+	// find their record covered when they get syncMu and return at once.
+	syncMu  sync.Mutex
+	written uint64 // guarded by mu
+	durable uint64 // guarded by mu
+	// broken is the first write or fsync error. It is sticky: after a failed
+	// fsync the kernel may have dropped the dirty pages and a later fsync can
+	// report success for data that never reached the disk, so nothing written
+	// after it can be called durable.
+	broken error // guarded by mu
+	// fsync syncs the file; tests and benchmarks inject a slow or failing one.
+	fsync func(*os.File) error
 }
 
 // OpenJournal reads the journal at path (creating it if needed), compacts it to
@@ -150,11 +189,38 @@ func (j *Journal) apply(rec Record) {
 		if rec.Token != "" {
 			e.DoneToken = rec.Token
 		}
-		e.Pending = nil
+		e.Pending, e.Broken = nil, nil
 	case EventFailed:
 		e.Pending = nil
+		if rec.WasRunning {
+			// The change did not happen (or failed) on an instance that ran:
+			// the intent stays open as a stop, so that a later run starts
+			// it again, whether or not it still changes it.
+			e.Pending = &Record{Time: rec.Time, Run: rec.Run, Event: EventIntent, Provider: rec.Provider, ID: rec.ID,
+				Action: rec.Action, Image: rec.Image, Token: rec.Token, WasRunning: true, Reason: ReasonStopped}
+		}
+	case EventInDoubt:
+		r := rec
+		e.Pending, e.InDoubt = nil, &r
+	case EventBroken:
+		r := rec
+		e.Broken = &r
+	case EventHealed:
+		e.Broken = nil
+	case EventRestored:
+		e.Pending = nil
+	case EventAck:
+		e.InDoubt, e.Broken = nil, nil
+		if rec.Token != "" {
+			e.DoneToken = rec.Token
+		}
 	}
 }
+
+// ReasonStopped marks an intent written before a stop (nothing submitted
+// yet), or kept open by a failure after the stop: the instance may be stopped
+// by reimage and must run again whatever becomes of its change.
+const ReasonStopped = "stop"
 
 // compact rewrites the journal with one or two lines per instance that still
 // matter, atomically (temporary file, fsync, rename, fsync of the directory), so
@@ -162,7 +228,7 @@ func (j *Journal) apply(rec Record) {
 func (j *Journal) compact() error {
 	keys := make([]string, 0, len(j.entries))
 	for k, e := range j.entries {
-		if e.Pending == nil && e.DoneToken == "" {
+		if e.Pending == nil && e.DoneToken == "" && e.InDoubt == nil && e.Broken == nil {
 			delete(j.entries, k)
 			continue
 		}
@@ -176,6 +242,13 @@ func (j *Journal) compact() error {
 		if e.DoneToken != "" {
 			prov, id := splitKey(k)
 			_ = enc.Encode(Record{Time: j.now().UTC(), Run: "compacted", Event: EventDone, Provider: prov, ID: id, Token: e.DoneToken})
+		}
+		// In this order: done clears broken, in_doubt clears pending.
+		if e.InDoubt != nil {
+			_ = enc.Encode(e.InDoubt)
+		}
+		if e.Broken != nil {
+			_ = enc.Encode(e.Broken)
 		}
 		if e.Pending != nil {
 			_ = enc.Encode(e.Pending)
@@ -238,9 +311,11 @@ func (j *Journal) Entry(provider, id string) Entry {
 	defer j.mu.Unlock()
 	if e := j.entries[provider+"/"+id]; e != nil {
 		out := *e
-		if e.Pending != nil {
-			p := *e.Pending
-			out.Pending = &p
+		for _, r := range []**Record{&out.Pending, &out.InDoubt, &out.Broken} {
+			if *r != nil {
+				c := **r
+				*r = &c
+			}
 		}
 		return out
 	}
@@ -251,7 +326,11 @@ func (j *Journal) Entry(provider, id string) Entry {
 func (j *Journal) DoneToken(provider, id string) string { return j.Entry(provider, id).DoneToken }
 
 // Append writes one record and fsyncs it before returning: when Append returns
-// nil the record survives a crash.
+// nil the record survives a crash. Concurrent callers share fsyncs (group
+// commit): the records written while one fsync runs are covered by the next,
+// and each caller still returns only once an fsync that began after its write
+// has succeeded. A failed fsync fails every caller whose record it was to cover,
+// and every later Append.
 func (j *Journal) Append(rec Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = j.now().UTC()
@@ -261,18 +340,68 @@ func (j *Journal) Append(rec Record) error {
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}
 	b = append(b, '\n')
+
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s %s: the journal is not open for writing", rec.Event, rec.ID)
 	}
+	if j.broken != nil {
+		err := j.broken
+		j.mu.Unlock()
+		return fmt.Errorf("journal %s %s: an earlier write failed: %w", rec.Event, rec.ID, err)
+	}
+	// One write per record under mu: records never interleave, and a record
+	// is in the file before any fsync that counts it.
 	if _, err := j.f.Write(b); err != nil {
+		j.broken = err
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s %s: %w", rec.Event, rec.ID, err)
 	}
-	if err := j.f.Sync(); err != nil {
+	j.written++
+	seq := j.written
+	f := j.f
+	j.mu.Unlock()
+
+	if err := j.waitDurable(f, seq); err != nil {
 		return fmt.Errorf("journal %s %s: fsync: %w", rec.Event, rec.ID, err)
 	}
+	j.mu.Lock()
 	j.apply(rec)
+	j.mu.Unlock()
+	return nil
+}
+
+// waitDurable returns once record seq is covered by a successful fsync, or
+// with the error of the fsync that should have covered it.
+func (j *Journal) waitDurable(f *os.File, seq uint64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	j.mu.Lock()
+	if j.durable >= seq {
+		j.mu.Unlock()
+		return nil
+	}
+	if j.broken != nil {
+		err := j.broken
+		j.mu.Unlock()
+		return err
+	}
+	upTo := j.written // everything written so far rides on this fsync
+	j.mu.Unlock()
+
+	sync := j.fsync
+	if sync == nil {
+		sync = (*os.File).Sync
+	}
+	err := sync(f)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		j.broken = err
+		return err
+	}
+	j.durable = upTo
 	return nil
 }
 

@@ -37,6 +37,7 @@ type RunMetrics struct {
 	duration    *prometheus.HistogramVec
 	wave        prometheus.Gauge
 	waves       prometheus.Gauge
+	runStart    *lateGauge
 	runDuration *lateGauge
 	lastRun     *lateGauge
 	lastSuccess *lateGauge
@@ -70,6 +71,9 @@ func NewRunMetrics(reg prometheus.Registerer, providers ...string) *RunMetrics {
 			Namespace: "reimage", Name: "waves",
 			Help: "The number of waves the run planned.",
 		}),
+		// Exported from the run's start (not 0 before): a dashboard's "running
+		// for" is time() minus it, and a zero would read as 56 years.
+		runStart:    newLateGauge("reimage_run_start_timestamp_seconds", "When the current (or last) run started."),
 		runDuration: newLateGauge("reimage_run_duration_seconds", "Duration of the last run, set when it ends."),
 		lastRun:     newLateGauge("reimage_last_run_timestamp_seconds", "When the last run ended, whatever its outcome."),
 		lastSuccess: newLateGauge("reimage_last_success_timestamp_seconds", "When the last run that converged ended; never set by a run that did not."),
@@ -85,7 +89,7 @@ func NewRunMetrics(reg prometheus.Registerer, providers ...string) *RunMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.instances, m.changes, m.duration, m.wave, m.waves,
-			m.runDuration, m.lastRun, m.lastSuccess, m.converged)
+			m.runStart, m.runDuration, m.lastRun, m.lastSuccess, m.converged)
 	}
 	return m
 }
@@ -106,6 +110,9 @@ func (m *RunMetrics) Observe(e Event) {
 		m.instances.WithLabelValues(StateSkipped).Set(float64(s.Skipped))
 		m.waves.Set(float64(e.Waves))
 		m.wave.Set(0)
+		if !e.Time.IsZero() {
+			m.runStart.set(float64(e.Time.UnixNano()) / 1e9)
+		}
 	case EventWaveStart:
 		m.wave.Set(float64(e.Wave))
 	case EventInstanceStart:

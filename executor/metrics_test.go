@@ -120,7 +120,13 @@ reimage_last_run_converged{plan="t"} 0
 func TestRunMetricsBeforeEnd(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewRunMetrics(reg, "kec")
-	m.Observe(Event{Type: EventRunStart, Waves: 2, Summary: &Summary{Total: 3, Skipped: 1}})
+	if n := testutil.CollectAndCount(reg, "reimage_run_start_timestamp_seconds"); n != 0 {
+		t.Error("the run's start exported before it started")
+	}
+	m.Observe(Event{Type: EventRunStart, Time: time.Unix(1699999000, 500e6), Waves: 2, Summary: &Summary{Total: 3, Skipped: 1}})
+	if v := gaugeValue(t, reg, "reimage_run_start_timestamp_seconds"); v != 1699999000.5 {
+		t.Errorf("run start %v, want the run_start event's time 1699999000.5", v)
+	}
 	m.Observe(Event{Type: EventWaveStart, Wave: 1, Waves: 2})
 	in := &plan.Instance{ID: "i-1", Provider: "kec"}
 	m.Observe(Event{Type: EventInstanceStart, Change: &plan.Change{Instance: in}})

@@ -12,17 +12,20 @@ import (
 	"github.com/reimage-dev/reimage/providers"
 )
 
-// Resolve settles every instance of the plan that an earlier run left in doubt
-// (an intent in the journal without an outcome), by asking the cloud, before
-// anything is submitted again:
+// Resolve settles every instance that an earlier run left in doubt (an intent
+// in the journal without an outcome), by asking the cloud, before anything is
+// submitted again, each within rollout.instanceTimeout:
 //   - a change the cloud shows under way or submitted is followed to its end and
 //     recorded done or failed (and the instance started again if it ran);
 //   - a change the cloud shows did not take (the instance idle on its old
 //     image, or stopped by the earlier run before any submission) is left to
-//     this run's diff, remembering that the instance ran before;
-//   - a reinstall whose submission is unknown cannot be told from one that
-//     never happened, so it is recorded failed as in doubt, never resubmitted blind.
+//     this run's diff, remembering that the instance ran before: Apply starts
+//     it again if this run does not change it;
+//   - a reinstall that may have reached the cloud and cannot be proven done is
+//     recorded in doubt, never resubmitted blind: blocked until reimage ack.
 //
+// Instances no longer in the plan (or in this shard) are resolved too, so that
+// no intent dangles and no instance an earlier run stopped stays stopped.
 // Call it before the look-up whose diff Apply will make.
 func (e *Executor) Resolve(ctx context.Context) error {
 	j := e.opts.Journal
@@ -40,7 +43,9 @@ func (e *Executor) Resolve(ctx context.Context) error {
 	for _, rec := range j.Pending() {
 		in := inPlan[plan.Key(rec.Provider, rec.ID)]
 		if in == nil {
-			continue // not this plan's (or not this shard's) any more: left as it is
+			// Not this plan's (or this shard's) any more: resolved on what
+			// the journal says was asked of it.
+			in = &plan.Instance{Provider: rec.Provider, ID: rec.ID, Image: rec.Image, Reinstall: rec.Token, Protect: true}
 		}
 		g.Go(func() error {
 			running, err := e.resolveOne(ctx, rec, in)
@@ -55,13 +60,20 @@ func (e *Executor) Resolve(ctx context.Context) error {
 	return g.Wait()
 }
 
-// resolveOne returns whether the instance must still be changed and started
-// afterwards (its earlier call did not take and it ran before).
+// resolveOne returns whether the instance may be stopped by the earlier run,
+// its change did not take, and it ran before: it must run again, after this
+// run's change or instead of it.
 func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance) (bool, error) {
 	prov := e.opts.Providers[rec.Provider]
 	if prov == nil {
-		return false, fmt.Errorf("resolve %s: no client for provider %q", rec.ID, rec.Provider)
+		// The plan no longer has the provider: nothing can be asked. The
+		// intent stays, and plan keeps showing it.
+		e.emit(Event{Type: EventResolve, Change: &plan.Change{Instance: in, Action: plan.ActionBlocked,
+			Reason: fmt.Sprintf("left in doubt by an earlier run, but the plan has no provider %q any more", rec.Provider)}, Step: StepResolve})
+		return false, nil
 	}
+	rctx, cancel := context.WithTimeout(ctx, e.instanceTimeout())
+	defer cancel()
 	c := &plan.Change{Instance: in, Action: plan.ActionChange}
 	if rec.Action == plan.ActionReinstall.String() {
 		c.Action = plan.ActionReinstall
@@ -71,37 +83,40 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	sub := providers.Submission{InstanceID: rec.ID, ImageID: rec.Image, Reinstall: c.Action == plan.ActionReinstall, JobID: rec.JobID, RequestID: rec.RequestID}
 	submitted := rec.JobID != "" || rec.RequestID != ""
 	if !submitted {
-		if rec.Reason == "stop" {
-			// Stopped (perhaps) by the earlier run; nothing was submitted.
-			return rec.WasRunning, nil
-		}
-		st, err := prov.Status(ctx, rec.ID)
+		st, err := prov.Status(rctx, rec.ID)
 		if err != nil {
-			return false, e.resolveFailed(rec, fmt.Errorf("resolve %s: %w", rec.ID, err))
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			return false, e.resolveUnknown(ctx, prov, it, rec, fmt.Errorf("resolve %s: %w", rec.ID, err))
 		}
 		switch {
+		case rec.Reason == ReasonStopped || (c.Action == plan.ActionChange && st.State != providers.StateInProgress && st.Image != rec.Image):
+			// Nothing was submitted, or the change did not take.
+			return e.stoppedEarlier(rec, st)
 		case st.State == providers.StateInProgress:
 			// Under way: it took.
-		case c.Action == plan.ActionChange && st.Image == rec.Image:
-			// Done already.
 		case c.Action == plan.ActionChange:
-			return rec.WasRunning, nil
+			// On the target image already: done.
 		default:
-			return false, e.resolveFailed(rec, errors.New("reinstall in doubt: an earlier run crashed while submitting it and the instance shows no sign of it; check it by hand, then use a new reinstall token"))
+			return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
 		}
 	}
-	inst, err := e.follow(ctx, prov, sub, "")
+	inst, err := e.follow(rctx, prov, sub, "")
 	if err == nil {
-		err = e.startIfNeeded(ctx, prov, it, inst, func(string) {})
+		err = e.startIfNeeded(rctx, prov, it, inst, func(string) {})
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, nil // still in doubt; the next run tries again
+			return false, nil // still open; the next run tries again
 		}
-		return false, e.resolveFailed(rec, err)
+		return false, e.resolveUnknown(ctx, prov, it, rec, err)
 	}
-	token := rec.Token
-	if jerr := e.journal(Record{Event: EventDone, Provider: rec.Provider, ID: rec.ID, Image: rec.Image, Token: token, Reason: "resolved"}); jerr != nil {
+	var reason string
+	if merr := e.markDone(ctx, prov, rec.ID, rec.Token); merr != nil {
+		reason = "; done marker not set: " + merr.Error()
+	}
+	if jerr := e.journal(Record{Event: EventDone, Provider: rec.Provider, ID: rec.ID, Image: rec.Image, Token: rec.Token, Reason: "resolved" + reason}); jerr != nil {
 		return false, jerr
 	}
 	e.mu.Lock()
@@ -110,12 +125,33 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	return false, nil
 }
 
-func (e *Executor) resolveFailed(rec Record, cause error) error {
-	if err := e.journal(Record{Event: EventFailed, Provider: rec.Provider, ID: rec.ID, Image: rec.Image, Reason: cause.Error()}); err != nil {
-		return err
+// stoppedEarlier handles an instance whose earlier change did not happen: if
+// it runs (or is gone) its intent is closed; otherwise it stays open and the
+// instance must run again.
+func (e *Executor) stoppedEarlier(rec Record, st providers.Instance) (bool, error) {
+	if !rec.WasRunning || st.State == providers.StateRunning || st.State == providers.StateNotFound {
+		return false, e.journal(Record{Event: EventRestored, Provider: rec.Provider, ID: rec.ID,
+			Reason: "its change did not happen; found " + string(st.RawState)})
 	}
+	return true, nil
+}
+
+// resolveUnknown records what could not be settled, by the model of
+// recordFailure: a reinstall that may have happened is in doubt, a change
+// failed; either may be broken.
+func (e *Executor) resolveUnknown(ctx context.Context, prov providers.Provider, it *item, rec Record, cause error) error {
 	e.mu.Lock()
 	e.sum.Resolved++
 	e.mu.Unlock()
-	return nil
+	step := StepWaitDone
+	if rec.JobID == "" && rec.RequestID == "" && it.c.Action == plan.ActionReinstall {
+		// Submitted or not, nobody knows: as a lost answer.
+		cause = &providers.InDoubtError{Cause: cause}
+		step = StepSubmit
+	}
+	var se *stepError
+	if !errors.As(cause, &se) {
+		cause = &stepError{step, cause}
+	}
+	return e.recordFailure(ctx, prov, it, cause)
 }

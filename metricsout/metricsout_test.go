@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -306,4 +307,58 @@ func TestPushgateway(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
+}
+
+// TestTextfileRewrittenWhileTheRunLasts: the textfile follows the run's
+// progress every interval, and keeps the previous run's outcome meanwhile.
+func TestTextfileRewrittenWhileTheRunLasts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "reimage.prom")
+		if err := WriteTextfile(path, runRegistry(true, time.Unix(1700000000, 0)), lastSuccess); err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		m := executor.NewRunMetrics(prometheus.WrapRegistererWith(PlanLabels("web", ""), reg), "kec")
+		m.Observe(executor.Event{Type: executor.EventRunStart, Time: time.Unix(1700003000, 0), Waves: 1, Summary: &executor.Summary{Total: 2}})
+		w := StartTextfile(path, reg, 30*time.Second, quiet, lastSuccess, "reimage_last_run_converged")
+		defer w.Stop()
+
+		read := func() map[string]float64 {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return parseTextfile(t, data)
+		}
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		if v := read()["reimage_run_start_timestamp_seconds"]; v != 0 {
+			t.Fatalf("textfile rewritten before the interval (run start %v)", v)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		vals := read()
+		if vals["reimage_run_start_timestamp_seconds"] != 1700003000 {
+			t.Errorf("mid-run textfile has no run start: %v", vals)
+		}
+		if vals[lastSuccess] != 1700000000 || vals["reimage_last_run_converged"] != 1 {
+			t.Errorf("mid-run textfile lost the previous run's outcome: %v", vals)
+		}
+
+		in := &plan.Instance{ID: "i-1", Provider: "kec"}
+		m.Observe(executor.Event{Type: executor.EventInstanceStart, Change: &plan.Change{Instance: in}})
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		data, _ := os.ReadFile(path)
+		if !strings.Contains(string(data), `reimage_instances{plan="web",state="in_progress"} 1`) {
+			t.Errorf("second rewrite does not show the instance in progress:\n%s", data)
+		}
+		w.Stop()
+		os.Remove(path)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if _, err := os.Stat(path); err == nil {
+			t.Error("textfile written after Stop")
+		}
+	})
 }

@@ -235,6 +235,7 @@ func (l *loader) rollout(root *yaml.Node) Rollout {
 		}
 	}
 	r.Canary = canary(get(n, "canary"))
+	l.rolloutGates(n, &r)
 	return r
 }
 

@@ -66,15 +66,42 @@ type Change struct {
 	// StopFirst: it runs and has to be stopped for the change.
 	StopFirst bool
 	Observed  Observed
+	// InDoubt: blocked because an earlier change may or may not have happened.
+	InDoubt bool
+}
+
+// History is what reimage itself recorded about an instance, in its journal
+// and in the markers on the instance, beyond what the cloud shows now.
+type History struct {
+	// DoneToken is the last reinstall token carried out ("" when none).
+	DoneToken string
+	// InDoubt says why a change (a reinstall, in practice) may or may not have
+	// happened: the instance is blocked until a person runs reimage ack.
+	InDoubt string
 }
 
 // Diff computes every instance's action from what was observed. observed is
 // keyed by Key(provider, id); doneToken returns the last reinstall token that
 // completed for an instance ("" when none).
 func Diff(p *Plan, observed map[string]Observed, doneToken func(provider, id string) string) []Change {
+	var hist func(provider, id string) History
+	if doneToken != nil {
+		hist = func(provider, id string) History { return History{DoneToken: doneToken(provider, id)} }
+	}
+	return DiffHistory(p, observed, hist)
+}
+
+// DiffHistory is Diff with all that reimage recorded of each instance (nil:
+// nothing): a reinstall in doubt blocks the instance, in every run, until it
+// is acknowledged.
+func DiffHistory(p *Plan, observed map[string]Observed, hist func(provider, id string) History) []Change {
 	out := make([]Change, 0, len(p.Instances))
 	for _, in := range p.Instances {
-		out = append(out, diffOne(in, observed[Key(in.Provider, in.ID)], doneToken))
+		var h History
+		if hist != nil {
+			h = hist(in.Provider, in.ID)
+		}
+		out = append(out, diffOne(in, observed[Key(in.Provider, in.ID)], h))
 	}
 	return out
 }
@@ -82,7 +109,7 @@ func Diff(p *Plan, observed map[string]Observed, doneToken func(provider, id str
 // Key identifies an instance across providers.
 func Key(provider, id string) string { return provider + "/" + id }
 
-func diffOne(in *Instance, o Observed, doneToken func(provider, id string) string) Change {
+func diffOne(in *Instance, o Observed, h History) Change {
 	c := Change{Instance: in, Observed: o, FromImage: o.Image}
 	switch {
 	case in.Protect:
@@ -91,8 +118,12 @@ func diffOne(in *Instance, o Observed, doneToken func(provider, id string) strin
 	case !o.Found:
 		c.Action, c.Reason = ActionBlocked, "instance not found"
 		return c
+	case h.InDoubt != "":
+		c.Action, c.Reason = ActionBlocked, h.InDoubt+": check it by hand, then run reimage ack"
+		c.InDoubt = true
+		return c
 	}
-	wantsReinstall := in.Reinstall != "" && (doneToken == nil || doneToken(in.Provider, in.ID) != in.Reinstall)
+	wantsReinstall := in.Reinstall != "" && h.DoneToken != in.Reinstall
 	if o.Image == in.Image && !wantsReinstall {
 		c.Action = ActionOK
 		if in.Reinstall != "" {

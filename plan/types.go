@@ -69,6 +69,11 @@ type Rollout struct {
 	InstanceTimeout time.Duration
 	// Canary is CanaryPerImage (the default when "") or CanaryFirst.
 	Canary string
+	// Health, Gates, Window and Hooks: rollout gates (gates.go); nil or empty when not set.
+	Health *Health
+	Gates  []Gate
+	Window *Window
+	Hooks  Hooks
 }
 
 // Wave is one entry of rollout.waves.

@@ -139,6 +139,7 @@ func NewCaller(cfg Config, d Dialect) *Caller {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Metrics.InitProvider(cfg.Name)
 	return &Caller{
 		provider: cfg.Name,
 		dialect:  d,

@@ -48,6 +48,24 @@ func NewAPIMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *AP
 	return m
 }
 
+// RetryReasons are the values of reimage_api_retries_total's reason label:
+// every reason the caller can retry for.
+var RetryReasons = []string{"throttled", "server_error", "network", "timeout", "rejected"}
+
+// InitProvider exports provider's retry and rate-limiter series at zero from
+// the start, so that a run without retries shows 0 rather than no data, and
+// rate() sees the first retry as an increase from 0. Request series carry the
+// answer's code and operation, which are not known in advance.
+func (m *APIMetrics) InitProvider(provider string) {
+	if m == nil {
+		return
+	}
+	for _, r := range RetryReasons {
+		m.retries.WithLabelValues(provider, r)
+	}
+	m.limiterWait.WithLabelValues(provider)
+}
+
 func (m *APIMetrics) observeRequest(provider, op, code string, d time.Duration) {
 	if m == nil {
 		return

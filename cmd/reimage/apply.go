@@ -168,7 +168,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	}
 	defer journal.Close()
 
-	changes, err := f.lookupAndDiff(workCtx, journal.DoneToken)
+	changes, err := f.lookupAndDiff(workCtx, journal)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 			return WithExitCode(ExitNotConverged, err)
 		}
 		// What was resolved may have changed the fleet: look again.
-		if changes, err = f.relook(workCtx, journal.DoneToken); err != nil {
+		if changes, err = f.relook(workCtx, journal); err != nil {
 			return WithExitCode(ExitNotConverged, err)
 		}
 	}
@@ -246,7 +246,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	if err != nil {
 		return WithExitCode(ExitNotConverged, err)
 	}
-	if !sum.Converged() {
+	if !sum.Converged() && !sum.OnlyOutsideWindow() {
 		return WithExitCode(ExitNotConverged, nil)
 	}
 	return nil

@@ -44,8 +44,18 @@ func (v *textView) Observe(e executor.Event) {
 		fmt.Fprintf(v.w, "pausing %s before wave %d\n", e.Pause, e.Wave+1)
 	case executor.EventHalt:
 		fmt.Fprintf(v.w, "\nHALTED after wave %d/%d: %v\n", e.Wave, e.Waves, e.Err)
+	case executor.EventGate:
+		fmt.Fprintf(v.w, "checking the gates before wave %d/%d\n", e.Wave, e.Waves)
+	case executor.EventWindow:
+		fmt.Fprintf(v.w, "\nWINDOW: %v\n", e.Err)
+	case executor.EventRecap:
+		writeRecap(v.w, e.Recap)
 	case executor.EventRunEnd:
 		s := e.Summary
+		if s.OnlyOutsideWindow() {
+			fmt.Fprintf(v.w, "\nNothing done: outside the maintenance window; %s left for the next one.\n", plural(s.Pending, "change"))
+			return
+		}
 		if s.Total == 0 && s.Resolved == 0 {
 			fmt.Fprintf(v.w, "No changes: the fleet matches the plan (%d unchanged, %d blocked).\n", s.Skipped-s.Blocked, s.Blocked)
 			return
@@ -56,6 +66,8 @@ func (v *textView) Observe(e executor.Event) {
 			verdict = "Apply interrupted"
 		case s.Halted:
 			verdict = "Apply halted"
+		case s.WindowClosed:
+			verdict = "Apply stopped at the end of the maintenance window"
 		case !s.Converged():
 			verdict = "Apply finished with failures"
 		}
@@ -94,6 +106,8 @@ type jsonEvent struct {
 	ElapsedSeconds float64           `json:"elapsed_seconds,omitempty"`
 	PauseSeconds   float64           `json:"pause_seconds,omitempty"`
 	Summary        *executor.Summary `json:"summary,omitempty"`
+	// Recap is set on type recap (always a list, empty when nothing is left).
+	Recap *[]executor.RecapEntry `json:"recap,omitempty"`
 }
 
 func (v *jsonView) Observe(e executor.Event) {
@@ -108,6 +122,13 @@ func (v *jsonView) Observe(e executor.Event) {
 	}
 	if e.Err != nil {
 		je.Error = e.Err.Error()
+	}
+	if e.Type == executor.EventRecap {
+		r := e.Recap
+		if r == nil {
+			r = []executor.RecapEntry{}
+		}
+		je.Recap = &r
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -274,8 +274,8 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 // lookupAndDiff looks every instance up and computes the changes; for a saved
 // plan, it refuses a fleet that changed since (stale) and keeps only the saved
 // changes.
-func (f *fleet) lookupAndDiff(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
-	changes, err := f.diff(ctx, doneToken)
+func (f *fleet) lookupAndDiff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
+	changes, err := f.diff(ctx, j)
 	if err != nil || f.saved == nil {
 		return changes, err
 	}
@@ -288,18 +288,24 @@ func (f *fleet) lookupAndDiff(ctx context.Context, doneToken func(provider, id s
 // relook is lookupAndDiff without the stale check, for the look-up after an
 // earlier run's instances in doubt were resolved: they changed because of
 // that, not behind the reviewer's back.
-func (f *fleet) relook(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
-	changes, err := f.diff(ctx, doneToken)
+func (f *fleet) relook(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
+	changes, err := f.diff(ctx, j)
 	if err != nil || f.saved == nil {
 		return changes, err
 	}
 	return f.saved.Restrict(changes), nil
 }
 
-func (f *fleet) diff(ctx context.Context, doneToken func(provider, id string) string) ([]plan.Change, error) {
+// diff looks the instances up, and the markers of those with a reinstall
+// token, and diffs them with what the journal j recorded.
+func (f *fleet) diff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
 	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
 	if err != nil {
 		return nil, err
 	}
-	return plan.Diff(f.plan, obs, doneToken), nil
+	marks, err := executor.ReadMarks(ctx, f.plan, f.providers)
+	if err != nil {
+		return nil, err
+	}
+	return plan.DiffHistory(f.plan, obs, executor.HistoryOf(f.plan, j, marks)), nil
 }

@@ -34,8 +34,8 @@ func (m *metricsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.listen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics while the run lasts, e.g. :9400")
 	fs.DurationVar(&m.linger, "metrics-linger", 10*time.Second, "with -metrics-listen, keep serving this long after the run so a scrape catches the final values (a signal cuts it short)")
 	fs.StringVar(&m.pushgateway, "pushgateway", "", "push metrics to the Prometheus Pushgateway at `URL` at the end (and every -push-interval), grouped by job=reimage, plan (and shard); basic auth from "+envPushUser+" and "+envPushPassword)
-	fs.DurationVar(&m.pushInterval, "push-interval", metricsout.DefaultPushInterval, "with -pushgateway, how often to push while the run lasts (0: only at the end)")
-	fs.StringVar(&m.textfile, "metrics-textfile", "", "at the end, write metrics atomically to `PATH` for node_exporter's textfile collector (name it *.prom)")
+	fs.DurationVar(&m.pushInterval, "push-interval", metricsout.DefaultPushInterval, "with -pushgateway or -metrics-textfile, how often to push or rewrite the file while the run lasts (0: only at the end)")
+	fs.StringVar(&m.textfile, "metrics-textfile", "", "write metrics atomically to `PATH` for node_exporter's textfile collector (name it *.prom), every -push-interval and at the end")
 }
 
 // runMetrics is a run's registry and the outputs that read it.
@@ -43,13 +43,23 @@ type runMetrics struct {
 	flags  metricsFlags
 	reg    *prometheus.Registry
 	run    *executor.RunMetrics
+	gates  *executor.GateMetrics
 	labels prometheus.Labels
 	logger *slog.Logger
 	ended  atomic.Bool // the run reported its end (run_end)
 
-	server *metricsout.Server
-	pusher *metricsout.Pusher
+	server   *metricsout.Server
+	pusher   *metricsout.Pusher
+	textfile *metricsout.TextfileWriter
 }
+
+// lastSuccessMetric is carried over in the textfile from the run before when
+// a run does not export it (it did not converge).
+const lastSuccessMetric = "reimage_last_success_timestamp_seconds"
+
+// outcomeMetrics are exported only once a run ends; mid-run rewrites of the
+// textfile carry the previous run's values, as the Pushgateway's Add does.
+var outcomeMetrics = []string{lastSuccessMetric, "reimage_last_run_timestamp_seconds", "reimage_last_run_converged", "reimage_run_duration_seconds"}
 
 // newRunMetrics registers the run metrics on reg (which openFleet has given
 // the API metrics), labelled with the plan (and shard) like the API metrics.
@@ -62,6 +72,7 @@ func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *
 	}
 	sort.Strings(names)
 	m := &runMetrics{flags: mf, reg: reg, labels: labels, logger: logger, run: executor.NewRunMetrics(wrapped, names...)}
+	m.gates = executor.NewGateMetrics(wrapped)
 	metricsout.NewInfo(wrapped, versionString())
 	return m
 }
@@ -69,6 +80,7 @@ func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *
 // Observe implements executor.Observer.
 func (m *runMetrics) Observe(e executor.Event) {
 	m.run.Observe(e)
+	m.gates.Observe(e)
 	if e.Type == executor.EventRunEnd {
 		m.ended.Store(true)
 	}
@@ -94,6 +106,9 @@ func (m *runMetrics) start() {
 		}, m.reg, m.logger)
 		m.pusher.Start(m.flags.pushInterval)
 	}
+	if m.flags.textfile != "" {
+		m.textfile = metricsout.StartTextfile(m.flags.textfile, m.reg, m.flags.pushInterval, m.logger, outcomeMetrics...)
+	}
 }
 
 // finish records a run that ended in an error outside the engine as one that
@@ -106,8 +121,11 @@ func (m *runMetrics) finish(runErr error) {
 	if m.pusher != nil {
 		m.pusher.Stop()
 	}
+	if m.textfile != nil {
+		m.textfile.Stop()
+	}
 	if m.flags.textfile != "" {
-		if err := metricsout.WriteTextfile(m.flags.textfile, m.reg, "reimage_last_success_timestamp_seconds"); err != nil {
+		if err := metricsout.WriteTextfile(m.flags.textfile, m.reg, lastSuccessMetric); err != nil {
 			m.logger.Error("cannot write the metrics textfile", "path", m.flags.textfile, "err", err)
 		}
 	}

@@ -32,6 +32,11 @@ type simFlags struct {
 	seed                                 int64
 	latency, stopTime, rebuildTime       time.Duration
 	startTime                            time.Duration
+	// Faults after the effect and queued changes.
+	loseRate, gatewayRate, queueRate float64
+	loseIDs, gatewayIDs, queueIDs    string
+	faultOps                         string
+	queueTime                        time.Duration
 }
 
 // Run implements Command.
@@ -47,9 +52,17 @@ HUAWEICLOUD_SDK_PROJECT_ID). Credentials come from those environment variables w
 are generated. GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the
 requests served. Stops cleanly on SIGINT or SIGTERM.
 
+Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
+reinstall; -fault-ops narrows them): the cloud carries the write out, then the connection is
+closed without an answer, or a gateway answers HTTP 502. A queued change (-queue-*) is accepted
+but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
+meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.
+GET /_sim/stats counts them under "faults" ("lost_answer/ksyun/StopInstances": N, …).
+
 Examples:
   reimage sim -fleet examples/mixed-fleet.yaml
   reimage sim -instances 10000 -stopped 0.2 -rate-ksyun 20 -error-rate 0.05 -fail-rate 0.01
+  reimage sim -fleet examples/mixed-fleet.yaml -lose-answer-rate 0.1 -gateway-502-rate 0.1 -queue-time 3s -queue-rate 0.2
   reimage apply examples/mixed-fleet.yaml -sim-url http://127.0.0.1:8686 -auto-approve`, stdio)
 	var f simFlags
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8686", "`ADDR`ess to listen on (port 0 picks a free port)")
@@ -68,6 +81,14 @@ Examples:
 	fs.DurationVar(&f.rebuildTime, "rebuild-time", 20*time.Second, "how long a rebuild takes")
 	fs.DurationVar(&f.startTime, "start-time", 5*time.Second, "how long a start takes")
 	fs.Float64Var(&f.jitter, "jitter", 0.2, "vary each duration by up to ±`FRACTION` of it")
+	fs.Float64Var(&f.loseRate, "lose-answer-rate", 0, "`FRACTION` of writes whose answer is lost after the cloud acted (connection closed)")
+	fs.StringVar(&f.loseIDs, "lose-answer-ids", "", "comma-separated instance `IDS` whose writes always lose their answer after the cloud acted")
+	fs.Float64Var(&f.gatewayRate, "gateway-502-rate", 0, "`FRACTION` of writes answered HTTP 502 by a gateway after the cloud acted")
+	fs.StringVar(&f.gatewayIDs, "gateway-502-ids", "", "comma-separated instance `IDS` whose writes are always answered 502 after the cloud acted")
+	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
+	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
+	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
+	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
 	if err := parseFlags(fs, args, stdio); err != nil {
 		return err
 	}
@@ -77,13 +98,26 @@ Examples:
 	if f.fleet == "" && f.instances <= 0 {
 		return usagef(c.Name(), "nothing to simulate: give -fleet PLAN or -instances N")
 	}
-	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter} {
+	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter,
+		"-lose-answer-rate": f.loseRate, "-gateway-502-rate": f.gatewayRate, "-queue-rate": f.queueRate} {
 		if v < 0 || v > 1 {
 			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
 		}
 	}
-	if f.rateKsyun < 0 || f.rateHuawei < 0 || f.latency < 0 || f.stopTime < 0 || f.rebuildTime < 0 || f.startTime < 0 {
+	if f.rateKsyun < 0 || f.rateHuawei < 0 || f.latency < 0 || f.stopTime < 0 || f.rebuildTime < 0 || f.startTime < 0 || f.queueTime < 0 {
 		return usagef(c.Name(), "rates and durations cannot be negative")
+	}
+	faultOps := idList(f.faultOps)
+	for _, op := range faultOps {
+		if !sim.ValidFaultOp(op) {
+			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall", op)
+		}
+	}
+	if (f.queueRate > 0 || f.queueIDs != "") && f.queueTime == 0 {
+		return usagef(c.Name(), "-queue-rate and -queue-ids need -queue-time")
+	}
+	if f.queueTime > 0 && f.queueRate == 0 && f.queueIDs == "" {
+		f.queueRate = 1
 	}
 
 	var p *plan.Plan
@@ -108,12 +142,12 @@ Examples:
 		ServerErrorRate: f.errorRate,
 		RebuildFailRate: f.failRate,
 		StopDuration:    f.stopTime, RebuildDuration: f.rebuildTime, StartDuration: f.startTime,
-		Jitter: f.jitter,
-	}
-	for id := range strings.SplitSeq(f.failIDs, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			opts.FailIDs = append(opts.FailIDs, id)
-		}
+		Jitter:         f.jitter,
+		FailIDs:        idList(f.failIDs),
+		LostAnswerRate: f.loseRate, LostAnswerIDs: idList(f.loseIDs),
+		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
+		FaultOps:   faultOps,
+		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
 	}
 	// The project printed (and given to synthetic ECS instances) is the first accepted one.
 	switch {
@@ -157,6 +191,17 @@ Examples:
 	}
 	fmt.Fprintln(stdio.Err, "reimage sim: stopped")
 	return nil
+}
+
+// idList splits a comma-separated flag value, dropping blanks.
+func idList(v string) []string {
+	var out []string
+	for id := range strings.SplitSeq(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // planProject is the project id of the plan's first Huawei provider (by name), if any.

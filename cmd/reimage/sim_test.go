@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -105,5 +106,34 @@ func TestSimCommandSIGTERM(t *testing.T) {
 	}
 	if _, err := http.Get(strings.TrimSpace(first) + "/_sim/stats"); err == nil {
 		t.Error("still serving after SIGTERM")
+	}
+}
+
+// TestSimFaultFlagsRefused: each malformed fault flag of reimage sim is a usage error naming it,
+// before anything listens.
+func TestSimFaultFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-lose-answer-rate", "1.5"}, "-lose-answer-rate must be a fraction"},
+		{[]string{"-gateway-502-rate", "-0.1"}, "-gateway-502-rate must be a fraction"},
+		{[]string{"-queue-rate", "2"}, "-queue-rate must be a fraction"},
+		{[]string{"-fault-ops", "stop,reboot"}, `-fault-ops: "reboot" is not one of`},
+		{[]string{"-queue-ids", "i-1"}, "-queue-rate and -queue-ids need -queue-time"},
+		{[]string{"-queue-time", "-1s"}, "cannot be negative"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			args := append([]string{"-listen", "127.0.0.1:0", "-instances", "2"}, tc.args...)
+			var out, errOut strings.Builder
+			err := SimCommand{}.Run(context.Background(), args, Stdio{Out: &out, Err: &errOut})
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want a usage error containing %q", err, tc.want)
+			}
+			if out.Len() != 0 {
+				t.Fatalf("stdout %q: nothing may start", out.String())
+			}
+		})
 	}
 }

@@ -66,13 +66,25 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 	return s
 }
 
-// simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D] PLAN
+// simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
+// [-seed N] [-lose-answer-ids ID,…] [-lose-answer-rate F] [-gateway-502-ids ID,…]
+// [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…] PLAN
 // starts a simulator seeded with the plan's instances (on an older image) and
-// exports SIM_URL and the credentials reimage -sim-url reads.
+// exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
+// are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
+	seed := fs.Int64("seed", 7, "")
+	loseIDs := fs.String("lose-answer-ids", "", "")
+	loseRate := fs.Float64("lose-answer-rate", 0, "")
+	gatewayIDs := fs.String("gateway-502-ids", "", "")
+	gatewayRate := fs.Float64("gateway-502-rate", 0, "")
+	faultOps := fs.String("fault-ops", "", "")
+	queueTime := fs.Duration("queue-time", 0, "")
+	queueRate := fs.Float64("queue-rate", 0, "")
+	queueIDs := fs.String("queue-ids", "", "")
 	rateLimit := fs.Float64("rate", 0, "")
 	errorRate := fs.Float64("error-rate", 0, "")
 	stopped := fs.Float64("stopped", 0, "")
@@ -82,7 +94,15 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	p, err := plan.Load(ts.MkAbs(fs.Arg(0)))
 	ts.Check(err)
-	opts := sim.Options{Seed: 7, StopDuration: *step, RebuildDuration: 2 * *step, StartDuration: *step, Jitter: 0.2, ServerErrorRate: *errorRate}
+	opts := sim.Options{Seed: *seed, StopDuration: *step, RebuildDuration: 2 * *step, StartDuration: *step, Jitter: 0.2, ServerErrorRate: *errorRate,
+		LostAnswerRate: *loseRate, LostAnswerIDs: idList(*loseIDs),
+		Gateway502Rate: *gatewayRate, Gateway502IDs: idList(*gatewayIDs),
+		FaultOps:   idList(*faultOps),
+		QueueDelay: *queueTime, QueueRate: *queueRate, QueueIDs: idList(*queueIDs),
+	}
+	if *queueTime > 0 && *queueRate == 0 && *queueIDs == "" {
+		opts.QueueRate = 1
+	}
 	if *failIDs != "" {
 		opts.FailIDs = strings.Split(*failIDs, ",")
 	}
@@ -125,7 +145,7 @@ func simInstances(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // simStats prints the request counts, one "provider/operation/status N" a
-// line, and "throttled N".
+// line, "throttled N", then the injected faults, "fault KIND/provider/operation N".
 func simStats(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: sim-stats")
@@ -137,6 +157,12 @@ func simStats(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	sort.Strings(lines)
 	lines = append(lines, fmt.Sprintf("throttled %d", st.Throttled))
+	var faults []string
+	for k, n := range st.Faults {
+		faults = append(faults, fmt.Sprintf("fault %s %d", k, n))
+	}
+	sort.Strings(faults)
+	lines = append(lines, faults...)
 	ts.Stdout().Write([]byte(strings.Join(lines, "\n") + "\n"))
 }
 

@@ -50,7 +50,9 @@ type Client struct {
 	projectID string
 	ak, sk    string
 	base      *url.URL
-	caller    *providers.Caller
+	// imsBase and kpsBase are the image and key pair services' base URLs (services.go).
+	imsBase, kpsBase *url.URL
+	caller           *providers.Caller
 
 	providers.Batcher
 }
@@ -96,6 +98,9 @@ func New(cfg providers.Config) (*Client, error) {
 		return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
 	}
 	c := &Client{name: cfg.Name, projectID: project, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base}
+	if c.imsBase, c.kpsBase, err = serviceBases(cfg.Endpoint, cfg.Region, base); err != nil {
+		return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
+	}
 	c.caller = providers.NewCaller(cfg, providers.Dialect{
 		Type:             Type,
 		Prepare:          c.prepare,
@@ -226,6 +231,10 @@ type serverJSON struct {
 	Image     json.RawMessage   `json:"image"`
 	Metadata  map[string]string `json:"metadata"`
 	TaskState *string           `json:"OS-EXT-STS:task_state"`
+	// Where it is and how it is labelled (address.go).
+	AZ        string                   `json:"OS-EXT-AZ:availability_zone"`
+	Addresses map[string][]addressJSON `json:"addresses"`
+	Tags      []string                 `json:"tags"`
 	Fault     *struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -247,7 +256,8 @@ func (s serverJSON) imageID() string {
 
 // normalise maps ECS's status and task state.
 func normalise(s serverJSON) providers.Instance {
-	inst := providers.Instance{ID: s.ID, Name: s.Name, Image: s.imageID(), RawState: s.Status}
+	inst := providers.Instance{ID: s.ID, Name: s.Name, Image: s.imageID(), RawState: s.Status,
+		PrivateIP: s.privateIP(), Zone: s.AZ}
 	task := ""
 	if s.TaskState != nil {
 		task = *s.TaskState

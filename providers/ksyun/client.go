@@ -39,7 +39,9 @@ type Client struct {
 	name, region string
 	ak, sk       string
 	base         *url.URL
-	caller       *providers.Caller
+	// tagBase and sksBase are the tag service's and SKS's base URLs (services.go).
+	tagBase, sksBase *url.URL
+	caller           *providers.Caller
 
 	providers.Batcher
 
@@ -75,6 +77,9 @@ func New(cfg providers.Config) (*Client, error) {
 		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
 	}
 	c := &Client{name: cfg.Name, region: cfg.Region, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base, changes: map[string]*pendingChange{}}
+	if c.tagBase, c.sksBase, err = serviceBases(cfg.Endpoint, base); err != nil {
+		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
+	}
 	c.caller = providers.NewCaller(cfg, providers.Dialect{
 		Type:             Type,
 		Prepare:          c.prepare,
@@ -123,7 +128,7 @@ func (c *Client) prepare(req *http.Request, body []byte, now time.Time) error {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		req.ContentLength = int64(len(body))
 	}
-	if err := Sign(req, body, c.ak, c.sk, c.region, now); err != nil {
+	if err := signService(req, body, c.ak, c.sk, serviceOfVersion(req.URL.Query().Get("Version")), c.region, now); err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", userAgent)
@@ -199,6 +204,10 @@ type instanceJSON struct {
 		Name      string
 		TaskState string
 	}
+	// Where it is (address.go).
+	PrivateIPAddress    string `json:"PrivateIpAddress"`
+	AvailabilityZone    string
+	NetworkInterfaceSet []networkInterfaceJSON
 }
 
 type describeAnswer struct {
@@ -211,7 +220,8 @@ type describeAnswer struct {
 // normalise maps KEC's state names; any state but active, stopped and error
 // is a transition (building, stopping, starting, rebuilding…).
 func normalise(in instanceJSON) providers.Instance {
-	inst := providers.Instance{ID: in.InstanceID, Name: in.InstanceName, Image: in.ImageID, RawState: in.InstanceState.Name}
+	inst := providers.Instance{ID: in.InstanceID, Name: in.InstanceName, Image: in.ImageID, RawState: in.InstanceState.Name,
+		PrivateIP: in.privateIP(), Zone: in.AvailabilityZone}
 	if in.InstanceState.TaskState != "" {
 		inst.RawState += "/" + in.InstanceState.TaskState
 	}

@@ -96,6 +96,12 @@ func ParseAuthorization(h string) (Authorization, error) {
 // secret of the declared access key using Sign, and compares. secretFor returns
 // the secret of an access key. It returns the verified access key.
 func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (string, bool), now time.Time, maxSkew time.Duration) (string, error) {
+	return VerifyService(req, body, Service, secretFor, now, maxSkew)
+}
+
+// VerifyService is Verify for a request of another KEC-family service (tagv2,
+// sks), whose credential scope must name that service.
+func VerifyService(req *http.Request, body []byte, service string, secretFor func(accessKey string) (string, bool), now time.Time, maxSkew time.Duration) (string, error) {
 	h := req.Header.Get("Authorization")
 	if h == "" {
 		return "", ErrMissingAuth
@@ -104,8 +110,8 @@ func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (st
 	if err != nil {
 		return "", err
 	}
-	if a.Service != Service {
-		return "", fmt.Errorf("%w: credential scope names service %q, want %q", ErrBadSignature, a.Service, Service)
+	if a.Service != service {
+		return "", fmt.Errorf("%w: credential scope names service %q, want %q", ErrBadSignature, a.Service, service)
 	}
 	t, err := time.Parse(amzDateFormat, req.Header.Get("X-Amz-Date"))
 	if err != nil {
@@ -143,7 +149,7 @@ func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (st
 			}
 		}
 	}
-	if err := Sign(rebuilt, body, a.AccessKey, secret, a.Region, t); err != nil {
+	if err := signService(rebuilt, body, a.AccessKey, secret, service, a.Region, t); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	want, err := ParseAuthorization(rebuilt.Header.Get("Authorization"))

@@ -32,6 +32,13 @@
 //   - ECS os-stop / os-start: one sub-job per server; a server already in the
 //     wanted state succeeds at once, a busy or unknown server fails its sub-job
 //     (Ecs.0100 / Ecs.0114); the job FAILs when any sub-job fails.
+//   - Faults after the effect (Options.LostAnswer*, Gateway502*) hit writes
+//     only, once the cloud has carried them out: a stop or start that changed
+//     nothing (every id refused) is answered normally. A lost answer closes
+//     the connection (HTTP/1: hijacked; HTTP/2: the stream is reset). A queued
+//     change (Options.Queue*) shows nothing for QueueDelay; an operation that
+//     arrives meanwhile is accepted as if nothing were queued, and the queued
+//     change still counts as an install (changes) and as "superseded".
 //   - Throttling and injected 5xx answers happen before any effect; the order
 //     is rate limit, signature (and for ECS the project), 5xx fault, then the
 //     operation's own checks.
@@ -52,7 +59,8 @@
 //
 // Inspection endpoints, not signed, not throttled, not counted:
 //   - GET /_sim/instances: [{"provider","id","image","state","changes"}]
-//   - GET /_sim/stats: {"requests":{"<provider>/<operation>/<status>":N},"throttled":N}
+//   - GET /_sim/stats: {"requests":{"<provider>/<operation>/<status>":N},"throttled":N,
+//     "faults":{"<kind>/<provider>/<operation>":N}}; status 0 is a lost answer
 //     where operation is the KEC Action (an unsupported one counts as
 //     "InvalidAction") or the official ECS SDK's operation name
 //     (ListServersDetails, ShowServer, ChangeServerOsWithoutCloudInit,

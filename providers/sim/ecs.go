@@ -189,6 +189,8 @@ func parseECSRoute(method, path string, body []byte) ecsRoute {
 		r.op, r.serverID = opChangeOS, seg[3]
 	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "reinstallos" && method == http.MethodPost:
 		r.op, r.serverID = opReinstallOS, seg[3]
+	case len(seg) == 5 && seg[2] == "cloudservers" && seg[4] == "metadata" && method == http.MethodPost:
+		r.op, r.serverID = opUpdateMetadata, seg[3]
 	}
 	return r
 }
@@ -253,12 +255,44 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.ecsBatch(route, body)
 	case opShowJob:
 		resp, e = s.ecsJob(route)
+	case opUpdateMetadata:
+		resp, e = s.ecsUpdateMetadata(route, body)
 	}
 	if e != nil {
 		fail(e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	answer := func() { writeJSON(w, http.StatusOK, resp) }
+	if kind, ids := ecsWrite(route, body); kind != "" {
+		status = s.deliver(w, HuaweiCloud, route.op, kind, ids, answer)
+		return
+	}
+	answer()
+}
+
+// ecsWrite names the write an accepted request is (OpStop, OpStart,
+// OpChange, OpReinstall) and the servers it names; "" for a read.
+func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
+	switch rt.op {
+	case opChangeOS:
+		return OpChange, []string{rt.serverID}
+	case opReinstallOS:
+		return OpReinstall, []string{rt.serverID}
+	case opBatchStop, opBatchStart:
+		var b batchBody
+		if decodeStrict(body, &b) != nil {
+			return "", nil
+		}
+		kind, a := OpStop, b.Stop
+		if rt.op == opBatchStart {
+			kind, a = OpStart, b.Start
+		}
+		for _, srv := range a.Servers {
+			ids = append(ids, srv.ID)
+		}
+		return kind, ids
+	}
+	return "", nil
 }
 
 // ecsAuth verifies SDK-HMAC-SHA256 with the one implementation the client
@@ -302,6 +336,7 @@ type ecsServer struct {
 	TenantID  string       `json:"tenant_id"`
 	AZ        string       `json:"OS-EXT-AZ:availability_zone"`
 	Addresses ecsAddresses `json:"addresses"`
+	Tags      []string     `json:"tags"`
 }
 
 type ecsImageRef struct {
@@ -314,14 +349,12 @@ type ecsMetadata struct {
 	OSType         string `json:"os_type"`
 	ChargingMode   string `json:"charging_mode"`
 	MeteringImType string `json:"metering.imagetype"`
+	VpcID          string `json:"vpc_id"`
+	// user is the metadata users set (ecsmeta.go's MarshalJSON adds it).
+	user map[string]string
 }
 
 type ecsAddresses map[string][]ecsAddress
-
-type ecsAddress struct {
-	Addr    string `json:"addr"`
-	Version int    `json:"version"`
-}
 
 type ecsFault struct {
 	Code    int    `json:"code"`
@@ -343,13 +376,15 @@ func (in *inst) ecsView() ecsServer {
 		Metadata: ecsMetadata{
 			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
 			OSType: "Linux", ChargingMode: "0", MeteringImType: "private",
+			VpcID: simVPC, user: in.meta,
 		},
 		VMState:   vm,
 		Updated:   in.updated.UTC().Format(time.RFC3339),
 		Created:   in.created.UTC().Format(time.RFC3339),
 		TenantID:  in.project,
 		AZ:        in.az,
-		Addresses: ecsAddresses{"vpc-sim": {{Addr: in.privateIP(), Version: 4}}},
+		Addresses: in.ecsAddresses(),
+		Tags:      in.ecsTags(),
 	}
 	if task != "" {
 		v.TaskState = &task
@@ -407,22 +442,26 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 		resp.Count = len(resp.Servers)
 		return resp, nil
 	}
-	name, status, ip := q.Get("name"), q.Get("status"), q.Get("ip")
-	_, tagged := q["tags"]
+	filter := newECSListFilter(q)
 	skip := (page - 1) * limit
+	// marker (the last id of the previous page) wins over offset.
+	marker := q.Get("marker")
+	if marker != "" {
+		skip = 0
+	}
+	past := marker == ""
 	for _, in := range s.order[HuaweiCloud] {
 		if in.project != project {
 			continue
 		}
 		in.settle(now)
-		st, _, _ := in.st.ecsState()
-		// Simulated servers carry no tags: a tags filter matches none of them.
-		if tagged || name != "" && !strings.Contains(in.name, name) || status != "" && st != status || ip != "" && in.privateIP() != ip {
+		if !filter.matches(in) {
 			continue
 		}
-		if resp.Count >= skip && len(resp.Servers) < limit {
+		if past && resp.Count >= skip && len(resp.Servers) < limit {
 			resp.Servers = append(resp.Servers, in.ecsView())
 		}
+		past = past || in.id == marker
 		resp.Count++
 	}
 	return resp, nil
@@ -531,8 +570,8 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	target := in.image
 	if !reinstall {
 		target = *c.ImageID
-		if !s.images[HuaweiCloud][target] {
-			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s does not exist.", target)
+		if why := s.imageRefusal(HuaweiCloud, target); why != "" {
+			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s %s.", target, why)
 		}
 	}
 	status, task, _ := in.st.ecsState()
@@ -565,7 +604,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 			step{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)})
 		final = outcome{st: stRunning, image: target}
 	}
-	j.end = in.run(now, steps, final)
+	j.end = s.run(in, now, s.queue(in, rt.op, steps), final)
 	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
@@ -623,9 +662,9 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 		in.settle(now)
 		switch {
 		case stop && (in.st == stRunning || in.st == stError):
-			sj.end = in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+			sj.end = s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
 		case !stop && in.st == stStopped:
-			sj.end = in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+			sj.end = s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
 		case stop && in.st == stStopped, !stop && in.st == stRunning:
 			// Already there: nothing to do, the sub-job succeeds at once.
 		default:

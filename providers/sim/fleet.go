@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -70,6 +71,9 @@ type step struct {
 	d     time.Duration // how long the step lasts; run turns it into end
 	end   time.Time
 	count bool
+	// queued marks the wait of a queued change (Options.QueueDelay): the
+	// instance looks as before, and the change is already committed.
+	queued bool
 }
 
 // outcome is where an operation leaves the instance once its last step ends.
@@ -109,6 +113,9 @@ type inst struct {
 	keys     []string
 	diskType string
 	diskSize int
+	// tags are the user's tags (KEC: its tag service; ECS: server tags) and
+	// meta ECS's user metadata; neither changes with a rebuild (catalog.go).
+	tags, meta map[string]string
 
 	steps []step
 	final outcome
@@ -146,6 +153,29 @@ func (in *inst) settle(now time.Time) {
 	}
 }
 
+// run starts an operation on in at now, as in.run does; s.mu must be held. An
+// operation that arrives while a queued change has not shown yet replaces it
+// in the simulation, but the cloud had accepted that change: it counts as an
+// install performed, so a change submitted twice shows as two.
+func (s *Server) run(in *inst, now time.Time, steps []step, final outcome) time.Time {
+	if len(in.steps) > 0 && in.steps[0].queued && slices.ContainsFunc(in.steps, func(st step) bool { return st.count }) {
+		in.changes++
+		s.countFault(FaultSuperseded, in.provider, OpChange)
+	}
+	return in.run(now, steps, final)
+}
+
+// queue puts the wait of a queued change before steps when one is due for
+// in (see Options.QueueDelay); s.mu must be held.
+func (s *Server) queue(in *inst, apiOp string, steps []step) []step {
+	d := s.queueDelay(in.id)
+	if d <= 0 {
+		return steps
+	}
+	s.countFault(FaultQueued, in.provider, apiOp)
+	return append([]step{{st: in.st, image: in.image, d: d, queued: true}}, steps...)
+}
+
 // run starts an operation at now: the instance goes through steps, each
 // lasting its d, and ends in final. It returns when the last step ends.
 func (in *inst) run(now time.Time, steps []step, final outcome) time.Time {
@@ -179,6 +209,10 @@ type Instance struct {
 	ProjectID string
 	// Region names the KEC region (availability zone REGION+"a"); optional.
 	Region string
+	// Zone is the availability zone; "" = REGION+"a".
+	Zone string
+	// Tags are the instance's tags (KEC tag service, ECS server tags).
+	Tags map[string]string
 }
 
 // InstanceView is one entry of GET /_sim/instances.
@@ -191,6 +225,13 @@ type InstanceView struct {
 	State string `json:"state"`
 	// Changes counts OS installs actually performed on the instance.
 	Changes int `json:"changes"`
+	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers:
+	// KEC tags, ECS metadata) were added for selection and markers.
+	Name      string            `json:"name"`
+	Zone      string            `json:"zone"`
+	PrivateIP string            `json:"privateIp"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	Marks     map[string]string `json:"marks,omitempty"`
 }
 
 // AddImage puts an image in a provider type's catalogue.
@@ -260,10 +301,9 @@ func (s *Server) addInstance(in Instance) error {
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project,
 		region: region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
-		createdStr: created.Format(time.RFC3339), az: region + "a",
+		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
+		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),
 	}
-	n := idx + 10
-	i.ip = fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
 	s.images[in.Provider][in.Image] = true
@@ -329,7 +369,8 @@ func (s *Server) Instances() []InstanceView {
 			} else {
 				st, _, _ = in.st.ecsState()
 			}
-			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes})
+			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes,
+				Name: in.name, Zone: in.az, PrivateIP: in.ip, Tags: copyTags(in.tags), Marks: in.marks()})
 		}
 	}
 	return out

@@ -119,5 +119,7 @@ func appendKECTail(b []byte, v *kecInstance) []byte {
 	b = appendString(b, v.AvailabilityZone)
 	b = append(b, `,"ProjectId":`...)
 	b = appendString(b, v.ProjectID)
+	b = append(b, `,"NetworkInterfaceSet":`...)
+	b = appendKECInterfaces(b, v.NetworkInterfaceSet)
 	return append(b, '}')
 }

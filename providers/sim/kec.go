@@ -53,12 +53,6 @@ func badParam(format string, args ...any) *apiError {
 	return kecErr(http.StatusBadRequest, "InvalidParameterValue", format, args...)
 }
 
-// kecAction names the supported KEC actions; anything else is counted as
-// "InvalidAction" so that stats keys stay a closed set.
-var kecActions = map[string]bool{
-	"DescribeInstances": true, "StopInstances": true, "StartInstances": true, "ModifyInstanceImage": true,
-}
-
 // serveKEC answers KEC's query API at "/".
 func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	reqID := s.requestID()
@@ -79,9 +73,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		writeKEC(w, asJSON, "Error", e.status, kecError{RequestID: reqID, Error: kecErrorObj{Type: typ, Code: e.code, Message: e.message}})
 	}
 	params, perr := kecParams(r, body)
-	if a := params.Get("Action"); kecActions[a] {
-		op = a
-	}
+	op = kecOp(params)
 	if retry, ok := s.throttle(r, Ksyun); !ok {
 		e := kecErr(http.StatusTooManyRequests, "RequestLimitExceeded", "Request rate limit exceeded; retry later.")
 		e.retryAfter = retry
@@ -92,7 +84,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(badParam("cannot read the request body: %v", err))
 		return
 	}
-	if e := s.kecAuth(r, body); e != nil {
+	if e := s.kecAuth(r, body, kecServiceOf(params).name); e != nil {
 		fail(e)
 		return
 	}
@@ -124,6 +116,10 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	case "ModifyInstanceImage":
 		resp, e = s.kecModify(params, reqID)
 	default:
+		var known bool
+		if resp, e, known = s.kecFamily(op, params, reqID); known {
+			break
+		}
 		if params.Get("Action") == "" {
 			e = kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Action.")
 		} else {
@@ -134,10 +130,43 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	writeKEC(w, asJSON, op+"Response", http.StatusOK, resp)
+	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
+	if kind, ids := kecWrite(op, params, resp); kind != "" {
+		status = s.deliver(w, Ksyun, op, kind, ids, answer)
+		return
+	}
+	answer()
 	if l, ok := resp.(kecDescribeResponse); ok {
 		l.release()
 	}
+}
+
+// kecWrite names the write a successful answer reports (OpStop, OpStart,
+// OpChange, OpReinstall) and the instances the cloud acted on; "" for a
+// read, or a stop or start that changed nothing.
+func kecWrite(op string, params url.Values, resp any) (kind string, ids []string) {
+	switch op {
+	case "StopInstances", "StartInstances":
+		kind = OpStop
+		if op == "StartInstances" {
+			kind = OpStart
+		}
+		for _, r := range resp.(kecPowerResponse).InstancesSet {
+			if r.Return {
+				ids = append(ids, r.InstanceID)
+			}
+		}
+		if len(ids) == 0 {
+			return "", nil
+		}
+		return kind, ids
+	case "ModifyInstanceImage":
+		if params.Has("ImageId") {
+			return OpChange, []string{params.Get("InstanceId")}
+		}
+		return OpReinstall, []string{params.Get("InstanceId")}
+	}
+	return "", nil
 }
 
 // kecParams merges the query and, for a form POST, the body: KEC takes
@@ -184,8 +213,8 @@ func checkCommon(p url.Values) *apiError {
 	if v == "" {
 		return kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
 	}
-	if v != kecVersion {
-		return badParam("Version %q is not supported; use %s", v, kecVersion)
+	if e := checkVersion(p); e != nil {
+		return e
 	}
 	if d := p.Get("DryRun"); d != "" && d != "true" && d != "false" {
 		return badParam("DryRun must be true or false")
@@ -202,12 +231,12 @@ func dryRun(p url.Values) *apiError {
 }
 
 // kecAuth verifies the SigV4 signature with the one implementation the client uses.
-func (s *Server) kecAuth(r *http.Request, body []byte) *apiError {
+func (s *Server) kecAuth(r *http.Request, body []byte, service string) *apiError {
 	s.mu.Lock()
 	ak, sk := s.opts.KsyunAccessKey, s.opts.KsyunSecretKey
 	now := s.now()
 	s.mu.Unlock()
-	_, err := ksyun.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+	_, err := ksyun.VerifyService(r, body, service, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
 	switch {
 	case err == nil:
 		return nil
@@ -278,6 +307,8 @@ type kecInstance struct {
 	CreationDate     string           `json:"CreationDate"`
 	AvailabilityZone string           `json:"AvailabilityZone"`
 	ProjectID        string           `json:"ProjectId"`
+	// NetworkInterfaceSet holds the primary interface (address.go).
+	NetworkInterfaceSet []kecNetworkInterface `json:"NetworkInterfaceSet"`
 	// head and tail are the cached JSON of the fixed fields (see appendJSON).
 	head, tail string
 }
@@ -378,6 +409,7 @@ func (in *inst) fixedKECView() kecInstance {
 		CreationDate:     in.createdStr,
 		AvailabilityZone: in.az,
 		ProjectID:        in.project,
+		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
 
@@ -542,10 +574,10 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 		case in == nil:
 			res.Message = "InstanceNotFound: the instance " + id + " does not exist"
 		case stop && (in.st == stRunning || in.st == stError):
-			in.run(now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+			s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
 			res.Return = true
 		case !stop && in.st == stStopped:
-			in.run(now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+			s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
 			res.Return = true
 		default:
 			name, _ := in.st.kecState()
@@ -632,7 +664,7 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	if in == nil {
 		return nil, kecErr(http.StatusBadRequest, "InstanceNotFound", "The instance %s does not exist.", id)
 	}
-	if !reinstall && !s.images[Ksyun][imageID] {
+	if !reinstall && s.imageRefusal(Ksyun, imageID) != "" {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	now := s.now()
@@ -649,12 +681,12 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
 	if s.rebuildFails(id) {
-		in.run(now, []step{{st: stRebuilding, image: in.image, d: rebuild}}, outcome{st: stError, image: in.image, fault: "rebuild failed"})
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: stRebuilding, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed"})
 	} else {
-		in.run(now, []step{
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
 			{st: stRebuilding, image: in.image, d: rebuild, count: true},
 			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
-		}, outcome{
+		}), outcome{
 			st: stRunning, image: target,
 			keys: keys, setKeys: len(keys) > 0,
 			diskType: p.Get("SystemDisk.DiskType"), diskSize: diskSize, setDisk: true,

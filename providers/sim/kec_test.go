@@ -138,7 +138,7 @@ func TestKECDescribeForms(t *testing.T) {
 					keys = append(keys, k)
 				}
 				sort.Strings(keys)
-				want := "AvailabilityZone ChargeType CreationDate ImageId InstanceId InstanceName InstanceState InstanceType KeySet PrivateIpAddress ProjectId SystemDisk"
+				want := "AvailabilityZone ChargeType CreationDate ImageId InstanceId InstanceName InstanceState InstanceType KeySet NetworkInterfaceSet PrivateIpAddress ProjectId SystemDisk"
 				if strings.Join(keys, " ") != want {
 					t.Errorf("fields %v, want %s", keys, want)
 				}

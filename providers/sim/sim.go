@@ -72,6 +72,34 @@ type Options struct {
 	// Clock is the simulator's time; nil = time.Now. Tests inject a fake
 	// clock to step through transitions without sleeping.
 	Clock func() time.Time
+	// MissingImages are image ids the clouds no longer know (pre-flight finds
+	// them absent; a change to one is refused); UnusableImages are known but
+	// not active (KEC "deactivated", Huawei "killed"). See catalog.go.
+	MissingImages, UnusableImages []string
+
+	// Faults after the effect: the cloud carries out a write (stop, start,
+	// change, reinstall), then its answer never arrives. Each is decided per
+	// request: always when the request names one of the chosen ids, else by
+	// the rate, drawn from a stream seeded by Seed.
+
+	// LostAnswerRate and LostAnswerIDs: the connection is closed without an
+	// answer after the cloud acted.
+	LostAnswerRate float64
+	LostAnswerIDs  []string
+	// Gateway502Rate and Gateway502IDs: a gateway answers HTTP 502 (an HTML
+	// page) after the cloud acted.
+	Gateway502Rate float64
+	Gateway502IDs  []string
+	// FaultOps limits the two faults above to these operations (OpStop,
+	// OpStart, OpChange, OpReinstall); empty: all four.
+	FaultOps []string
+	// QueueDelay > 0 queues a change or reinstall of QueueIDs, and of a
+	// QueueRate fraction of the others: it is accepted at once but the
+	// instance shows no sign of it (state, image, task) for QueueDelay, then
+	// it runs as usual.
+	QueueDelay time.Duration
+	QueueRate  float64
+	QueueIDs   []string
 }
 
 // Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
@@ -80,22 +108,28 @@ type Server struct {
 	// mu guards everything below it but the stats: the fleet, the jobs, the
 	// options, the limiters and the random streams. One lock is enough: every
 	// critical section is a few map lookups, and JSON encoding happens outside.
-	mu       sync.Mutex
-	opts     Options
-	failIDs  map[string]bool
-	projects map[string]bool
-	limiters map[string]*rate.Limiter
-	images   map[string]map[string]bool // provider type -> image id -> known
-	fleet    map[string]map[string]*inst
-	order    map[string][]*inst // insertion order per provider type, for listings
-	jobs     map[string]*job
+	mu      sync.Mutex
+	opts    Options
+	failIDs map[string]bool
+	// Chosen ids of the faults after the effect and of queued changes.
+	loseIDs, gatewayIDs, queueIDs map[string]bool
+	projects                      map[string]bool
+	limiters                      map[string]*rate.Limiter
+	images                        map[string]map[string]bool // provider type -> image id -> known
+	fleet                         map[string]map[string]*inst
+	order                         map[string][]*inst // insertion order per provider type, for listings
+	jobs                          map[string]*job
 	// listing numbers DescribeInstances calls, to drop duplicate ids.
 	listing uint64
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
 	synthImage map[string]string
+	// cat holds image details, key pairs and the private address sequence (catalog.go).
+	cat catalog
 	// Separate random streams so that, e.g., turning jitter on does not shift
 	// which requests get a 5xx.
 	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
+	// chaosRNG decides the faults after the effect, queueRNG queued changes.
+	chaosRNG, queueRNG *rand.Rand
 	// errorToggle alternates the two 5xx forms, so both are seen and the
 	// sequence stays reproducible.
 	errorToggle bool
@@ -106,6 +140,7 @@ type Server struct {
 	statsMu   sync.Mutex
 	requests  map[string]int64
 	throttled int64
+	faults    map[string]int64
 
 	srv *http.Server
 	ln  net.Listener
@@ -122,12 +157,15 @@ func New(opts Options) *Server {
 		jobs:       map[string]*job{},
 		synthImage: map[string]string{},
 		requests:   map[string]int64{},
+		faults:     map[string]int64{},
 	}
 	seed := uint64(opts.Seed)
 	s.faultRNG = rand.New(rand.NewPCG(seed, 1))
 	s.rebuildRNG = rand.New(rand.NewPCG(seed, 2))
 	s.jitterRNG = rand.New(rand.NewPCG(seed, 3))
 	s.idRNG = rand.New(rand.NewPCG(seed, 4))
+	s.chaosRNG = rand.New(rand.NewPCG(seed, 7))
+	s.queueRNG = rand.New(rand.NewPCG(seed, 8))
 	creds := rand.New(rand.NewPCG(seed, 5))
 	s.reqTag = creds.Uint64()
 	if opts.KsyunAccessKey == "" || opts.KsyunSecretKey == "" {
@@ -169,12 +207,19 @@ func newUUID(r *rand.Rand) string {
 func (s *Server) applyOptions(opts Options) {
 	opts.ProjectIDs = append([]string(nil), opts.ProjectIDs...)
 	opts.FailIDs = append([]string(nil), opts.FailIDs...)
+	opts.MissingImages = append([]string(nil), opts.MissingImages...)
+	opts.UnusableImages = append([]string(nil), opts.UnusableImages...)
+	opts.LostAnswerIDs = append([]string(nil), opts.LostAnswerIDs...)
+	opts.Gateway502IDs = append([]string(nil), opts.Gateway502IDs...)
+	opts.QueueIDs = append([]string(nil), opts.QueueIDs...)
+	opts.FaultOps = append([]string(nil), opts.FaultOps...)
 	rl := map[string]float64{}
 	for k, v := range opts.RateLimit {
 		rl[k] = v
 	}
 	opts.RateLimit = rl
 	s.opts = opts
+	s.loseIDs, s.gatewayIDs, s.queueIDs = idSet(opts.LostAnswerIDs), idSet(opts.Gateway502IDs), idSet(opts.QueueIDs)
 	for _, p := range opts.ProjectIDs {
 		s.projects[p] = true
 	}
@@ -192,6 +237,15 @@ func (s *Server) applyOptions(opts Options) {
 	}
 }
 
+// idSet is ids as a set.
+func idSet(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
 // Options returns the options in effect, with the generated credentials and
 // project ids filled in.
 func (s *Server) Options() Options {
@@ -200,6 +254,10 @@ func (s *Server) Options() Options {
 	o := s.opts
 	o.ProjectIDs = append([]string(nil), o.ProjectIDs...)
 	o.FailIDs = append([]string(nil), o.FailIDs...)
+	o.LostAnswerIDs = append([]string(nil), o.LostAnswerIDs...)
+	o.Gateway502IDs = append([]string(nil), o.Gateway502IDs...)
+	o.QueueIDs = append([]string(nil), o.QueueIDs...)
+	o.FaultOps = append([]string(nil), o.FaultOps...)
 	o.RateLimit = map[string]float64{}
 	for k, v := range s.opts.RateLimit {
 		o.RateLimit[k] = v
@@ -216,6 +274,10 @@ func (s *Server) SetOptions(fn func(*Options)) {
 	o := s.opts
 	o.ProjectIDs = append([]string(nil), o.ProjectIDs...)
 	o.FailIDs = append([]string(nil), o.FailIDs...)
+	o.LostAnswerIDs = append([]string(nil), o.LostAnswerIDs...)
+	o.Gateway502IDs = append([]string(nil), o.Gateway502IDs...)
+	o.QueueIDs = append([]string(nil), o.QueueIDs...)
+	o.FaultOps = append([]string(nil), o.FaultOps...)
 	rl := map[string]float64{}
 	for k, v := range s.opts.RateLimit {
 		rl[k] = v
@@ -300,15 +362,23 @@ type Stats struct {
 	Requests map[string]int64 `json:"requests"`
 	// Throttled counts requests answered 429 by the rate limit.
 	Throttled int64 `json:"throttled"`
+	// Faults counts injected faults after the effect and queued changes by
+	// "<kind>/<provider>/<operation>", kind one of FaultLostAnswer,
+	// FaultGateway502, FaultQueued, FaultSuperseded, e.g.
+	// "lost_answer/ksyun/StopInstances".
+	Faults map[string]int64 `json:"faults"`
 }
 
 // Stats returns a copy of the request counters.
 func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled}
+	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled, Faults: make(map[string]int64, len(s.faults))}
 	for k, v := range s.requests {
 		st.Requests[k] = v
+	}
+	for k, v := range s.faults {
+		st.Faults[k] = v
 	}
 	return st
 }

@@ -155,7 +155,8 @@ func TestInspectionEndpoints(t *testing.T) {
 	if len(insts) != 5 {
 		t.Fatalf("%d instances", len(insts))
 	}
-	want := map[string]any{"provider": "ksyun", "id": kecRunning, "image": imgOld, "state": "active", "changes": 0.0}
+	want := map[string]any{"provider": "ksyun", "id": kecRunning, "image": imgOld, "state": "active", "changes": 0.0,
+		"name": "web-01", "zone": "cn-beijing-6a", "privateIp": "127.0.1.1"}
 	if !reflect.DeepEqual(insts[0], want) {
 		t.Errorf("first = %v, want %v", insts[0], want)
 	}
@@ -166,7 +167,7 @@ func TestInspectionEndpoints(t *testing.T) {
 	if err := json.Unmarshal(get("/_sim/stats"), &stats); err != nil {
 		t.Fatal(err)
 	}
-	want = map[string]any{"requests": map[string]any{"ksyun/DescribeInstances/200": 1.0, "huaweicloud/ListServersDetails/200": 1.0}, "throttled": 0.0}
+	want = map[string]any{"requests": map[string]any{"ksyun/DescribeInstances/200": 1.0, "huaweicloud/ListServersDetails/200": 1.0}, "throttled": 0.0, "faults": map[string]any{}}
 	if !reflect.DeepEqual(stats, want) {
 		t.Errorf("stats = %v, want %v", stats, want)
 	}

@@ -1,0 +1,202 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
+)
+
+// Markers reimage keeps on an instance (providers.Marker), so that what it did
+// is known from any host, state directory, plan name or shard count: the
+// journal is a cache of them.
+//
+//   - MarkIntent is set to the encoded reinstall token BEFORE a reinstall is
+//     submitted: a reinstall that may have happened is visible from anywhere.
+//   - MarkReinstall is set to the encoded token once the reinstall is proven
+//     done (or acknowledged by a person).
+//
+// A token's intent is open while MarkIntent holds it and MarkReinstall does
+// not: the reinstall is in flight elsewhere or in doubt, never submitted again.
+// A refused submission closes it by setting MarkIntent to markNone. Markers are
+// never deleted, so both clouds need only "set".
+const (
+	MarkIntent    = providers.MarkPrefix + "intent"
+	MarkReinstall = providers.MarkPrefix + "reinstall"
+	markNone      = "none"
+)
+
+// maxPlainToken bounds a token kept as it is in a marker value (KEC tag values
+// hold 256 characters, Huawei metadata values 255, and "t." comes first).
+const maxPlainToken = 128
+
+// EncodeToken returns the marker value of a reinstall token: "t." and the
+// token when it has only characters both clouds accept in a marker value
+// (letters, digits, + - = . _ : / @) and at most 128 of them; otherwise "h."
+// and the first 32 hex digits of its SHA-256. Either form is valid as a KEC
+// tag value and as a Huawei metadata value, and never equals markNone.
+func EncodeToken(token string) string {
+	if len(token) <= maxPlainToken && plainToken(token) {
+		return "t." + token
+	}
+	sum := sha256.Sum256([]byte(token))
+	return "h." + hex.EncodeToString(sum[:16])
+}
+
+func plainToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '+', r == '-', r == '=', r == '.', r == '_', r == ':', r == '/', r == '@':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Marks are the markers read of each instance, by plan.Key(provider, id).
+type Marks map[string]map[string]string
+
+// ReadMarks reads the markers of every instance of the plan with a reinstall
+// token, from the providers that can keep markers, in batch calls. Providers
+// without the capability have no markers: their tokens live in the journal
+// only.
+func ReadMarks(ctx context.Context, p *plan.Plan, provs map[string]providers.Provider) (Marks, error) {
+	ids := map[string][]string{}
+	for _, in := range p.Instances {
+		if in.Reinstall == "" {
+			continue
+		}
+		if _, ok := provs[in.Provider].(providers.Marker); ok {
+			ids[in.Provider] = append(ids[in.Provider], in.ID)
+		}
+	}
+	names := make([]string, 0, len(ids))
+	for name := range ids {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	got := make([]map[string]map[string]string, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, name := range names {
+		m := provs[name].(providers.Marker)
+		g.Go(func() error {
+			marks, err := m.Marks(gctx, ids[name])
+			if err != nil {
+				return fmt.Errorf("read the markers of %d instances on %s: %w", len(ids[name]), name, err)
+			}
+			got[i] = marks
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := Marks{}
+	for i, name := range names {
+		for id, m := range got[i] {
+			out[plan.Key(name, id)] = m
+		}
+	}
+	return out, nil
+}
+
+// HistoryOf returns, for the diff, what the journal j (nil: none) and the
+// markers say of each instance of the plan. A token done on the instance's
+// markers counts as done; an open intent marker for the plan's token, which
+// this journal does not hold as its own call in doubt, blocks the instance as
+// in flight elsewhere or in doubt.
+func HistoryOf(p *plan.Plan, j *Journal, marks Marks) func(provider, id string) plan.History {
+	tokens := map[string]string{}
+	for _, in := range p.Instances {
+		tokens[plan.Key(in.Provider, in.ID)] = in.Reinstall
+	}
+	return func(provider, id string) plan.History {
+		key := plan.Key(provider, id)
+		var h plan.History
+		var e Entry
+		if j != nil {
+			e = j.Entry(provider, id)
+		}
+		h.DoneToken = e.DoneToken
+		if e.InDoubt != nil {
+			h.InDoubt = inDoubtText(e.InDoubt)
+		}
+		token := tokens[key]
+		m := marks[key]
+		if token == "" || m == nil {
+			return h
+		}
+		enc := EncodeToken(token)
+		switch {
+		case m[MarkReinstall] == enc:
+			h.DoneToken = token
+		case m[MarkIntent] == enc && e.Pending == nil && h.InDoubt == "" && h.DoneToken != token:
+			h.InDoubt = fmt.Sprintf("reinstall in doubt: the instance's marker %s=%s shows reinstall token %q started by a run from another host or state directory (or with another plan name or shard count) and never recorded done: it is in flight there, or in doubt", MarkIntent, enc, token)
+		}
+		return h
+	}
+}
+
+func inDoubtText(r *Record) string {
+	what := "change"
+	if r.Action == plan.ActionReinstall.String() {
+		what = "reinstall"
+	}
+	s := what + " in doubt"
+	if r.Token != "" {
+		s += fmt.Sprintf(" (token %q)", r.Token)
+	}
+	if r.Run != "" {
+		s += " since run " + r.Run
+	}
+	if r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
+}
+
+// markIntent sets the intent marker before a reinstall is submitted. An error
+// fails the instance before anything is submitted.
+func (e *Executor) markIntent(ctx context.Context, prov providers.Provider, it *item) error {
+	m, ok := prov.(providers.Marker)
+	if !ok || it.c.Action != plan.ActionReinstall || it.c.Instance.Reinstall == "" {
+		return nil
+	}
+	if err := m.SetMark(ctx, it.c.Instance.ID, MarkIntent, EncodeToken(it.c.Instance.Reinstall)); err != nil {
+		return fmt.Errorf("set the intent marker (nothing was submitted): %w", err)
+	}
+	return nil
+}
+
+// markDone records a reinstall token done on the instance. It reports the
+// error for the journal's record: the reinstall happened either way, and an
+// intent marker left open only blocks other runs, which is safe.
+func (e *Executor) markDone(ctx context.Context, prov providers.Provider, id, token string) error {
+	m, ok := prov.(providers.Marker)
+	if !ok || token == "" {
+		return nil
+	}
+	return m.SetMark(ctx, id, MarkReinstall, EncodeToken(token))
+}
+
+// closeIntent closes the intent marker of a reinstall the cloud refused (it
+// never happened); failing that, the instance stays blocked elsewhere, which
+// is safe.
+func (e *Executor) closeIntent(ctx context.Context, prov providers.Provider, it *item) {
+	m, ok := prov.(providers.Marker)
+	if !ok || it.c.Action != plan.ActionReinstall || it.c.Instance.Reinstall == "" {
+		return
+	}
+	_ = m.SetMark(ctx, it.c.Instance.ID, MarkIntent, markNone)
+}

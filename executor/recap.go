@@ -1,0 +1,144 @@
+package executor
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
+)
+
+// Outcomes an instance can have in the recap: what still needs a person or a
+// later run.
+const (
+	OutcomeFailed     = "failed"
+	OutcomeBlocked    = "blocked"
+	OutcomeInDoubt    = "in_doubt"
+	OutcomeNotStarted = "not_started"
+)
+
+// RecapEntry is one instance the run did not bring to the plan, with why and
+// what to do next.
+type RecapEntry struct {
+	Provider string `json:"provider"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	Next     string `json:"next"`
+}
+
+// recap collects, from a run's own events, the instances that started and how
+// they ended.
+type recap struct {
+	mu      sync.Mutex
+	started map[*plan.Change]bool
+	failed  []RecapEntry
+}
+
+func newRecap() *recap { return &recap{started: map[*plan.Change]bool{}} }
+
+// Observe implements Observer.
+func (r *recap) Observe(e Event) {
+	switch e.Type {
+	case EventInstanceStart:
+		r.mu.Lock()
+		r.started[e.Change] = true
+		r.mu.Unlock()
+	case EventInstanceFail:
+		in := e.Change.Instance
+		ent := RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeFailed, Reason: errText(e.Err)}
+		ent.Outcome, ent.Next = failedNext(e.Err)
+		r.mu.Lock()
+		r.failed = append(r.failed, ent)
+		r.mu.Unlock()
+	case EventInstanceInterrupted:
+		in := e.Change.Instance
+		r.mu.Lock()
+		r.failed = append(r.failed, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeInDoubt,
+			Reason: errText(e.Err), Next: "run apply again: it asks the cloud how the change ended"})
+		r.mu.Unlock()
+	case EventInstanceSkipped:
+		if e.Change.Action != plan.ActionBlocked {
+			return
+		}
+		in := e.Change.Instance
+		r.mu.Lock()
+		r.failed = append(r.failed, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeBlocked,
+			Reason: e.Change.Reason, Next: "remove the cause, then run apply again (plan shows it)"})
+		r.mu.Unlock()
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown"
+	}
+	return err.Error()
+}
+
+// failedNext classifies a failure and says what a person does next.
+func failedNext(err error) (outcome, next string) {
+	msg := errText(err)
+	switch step := lastStep(err); {
+	case strings.Contains(msg, "interrupted during") || providers.IsInDoubt(err) || strings.Contains(msg, "in doubt"):
+		return OutcomeInDoubt, "run apply again: it asks the cloud what became of the change before anything else (a reinstall in doubt stays blocked until reimage ack)"
+	case step == StepBeforeHook:
+		return OutcomeFailed, "the instance was not touched: fix what the before hook reports, then run apply again"
+	case step == StepHealth || step == StepWarmup:
+		return OutcomeFailed, "it runs the new image but is not healthy: check the service on it; reimage leaves it as it is"
+	case step == StepAfterHook:
+		return OutcomeFailed, "it runs the new image and is healthy, but the after hook failed: finish its work by hand"
+	case step == StepStart || step == StepWaitStart:
+		return OutcomeFailed, "it runs the new image but did not start again: the next apply starts it"
+	case strings.Contains(msg, "error state"):
+		return OutcomeFailed, "the cloud shows it in an error state: repair it in the console, then run apply again"
+	}
+	return OutcomeFailed, "check the instance in the cloud's console, then run apply again to retry it"
+}
+
+// entries returns the recap of a run: blocked changes, the failures in the
+// order they happened, then the instances left not started.
+func (r *recap) entries(changes []plan.Change, todo []*item, why leftWhy) []RecapEntry {
+	var out []RecapEntry
+	for i := range changes {
+		c := &changes[i]
+		if c.Action != plan.ActionBlocked {
+			continue
+		}
+		in := c.Instance
+		out = append(out, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeBlocked,
+			Reason: c.Reason, Next: "remove the cause, then run apply again (plan shows it)"})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out = append(out, r.failed...)
+	for _, it := range todo {
+		if r.started[it.c] {
+			continue
+		}
+		in := it.c.Instance
+		out = append(out, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeNotStarted,
+			Reason: why.reason, Next: why.next})
+	}
+	return out
+}
+
+// leftWhy says why instances were left not started, and what to do.
+type leftWhy struct{ reason, next string }
+
+// notStarted explains the instances a run did not start.
+func (e *Executor) notStarted(ctx context.Context) leftWhy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.gates.stopReason != "":
+		return leftWhy{e.gates.stopReason, e.gates.next}
+	case e.halted:
+		return leftWhy{"the run halted: more failures than maxFailures allows", "find out why the failed instances failed, then run apply again"}
+	case ctx.Err() != nil || e.draining():
+		return leftWhy{"the run was interrupted before it started", "run apply again"}
+	}
+	return leftWhy{"the run ended before it started", "run apply again"}
+}

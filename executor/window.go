@@ -1,0 +1,101 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+)
+
+// gateState is what the rollout gates decided during a run; guarded by the
+// Executor's mu.
+type gateState struct {
+	// windowShut: the maintenance window is closed, no instance starts.
+	windowShut bool
+	// stopReason says why instances were left not started (for the recap).
+	stopReason string
+	// next says what to do about them.
+	next string
+	// starts counts instances started.
+	starts int
+}
+
+// windowOpen reports whether an instance may start now. The first time it
+// finds the window closed it records it and tells the observers: before any
+// instance started, the run began outside the window (it changes nothing and
+// exits 0); later, the window closed mid-run (nothing new starts).
+func (e *Executor) windowOpen(wave, waves int) bool {
+	w := e.opts.Plan.Rollout.Window
+	if w == nil {
+		return true
+	}
+	e.mu.Lock()
+	if e.gates.windowShut {
+		e.mu.Unlock()
+		return false
+	}
+	now := e.now()
+	if open, _ := w.Open(now); open {
+		e.mu.Unlock()
+		return true
+	}
+	e.gates.windowShut = true
+	started := e.gates.starts > 0
+	next := w.Next(now)
+	when := "its next opening"
+	if !next.IsZero() {
+		when = next.Format("Mon 2006-01-02 15:04 MST")
+	}
+	var err error
+	if started {
+		e.sum.WindowClosed = true
+		err = fmt.Errorf("the maintenance window (%s) closed at %s: no further instance starts; those in flight finish", w, now.In(w.Location).Format("15:04 MST"))
+		e.gates.stopReason = "the maintenance window closed before it started"
+	} else {
+		e.sum.OutsideWindow = true
+		err = fmt.Errorf("outside the maintenance window (%s) at %s: nothing was changed; it next opens %s", w, now.In(w.Location).Format("Mon 15:04 MST"), when)
+		e.gates.stopReason = "outside the maintenance window"
+	}
+	e.gates.next = "run apply again in the window (next " + when + ")"
+	e.mu.Unlock()
+	e.emit(Event{Type: EventWindow, Wave: wave, Waves: waves, Err: err})
+	return false
+}
+
+// gate checks rollout.gates before wave (2 or later); a failing or
+// unreachable gate halts the run.
+func (e *Executor) gate(ctx context.Context, wave, waves int) bool {
+	gates := e.opts.Plan.Rollout.Gates
+	if len(gates) == 0 {
+		return true
+	}
+	e.emit(Event{Type: EventGate, Wave: wave, Waves: waves})
+	err := checkGates(ctx, gates)
+	if err == nil {
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	e.mu.Lock()
+	already := e.halted
+	e.halted = true
+	e.sum.Halted = true
+	e.sum.GateFailed = true
+	e.gates.stopReason = "halted by a gate before wave " + fmt.Sprint(wave)
+	e.gates.next = "find out why the gate failed, then run apply again"
+	e.mu.Unlock()
+	if !already {
+		e.emit(Event{Type: EventHalt, Wave: wave - 1, Waves: waves, Err: fmt.Errorf("%w: wave %d does not start", err, wave)})
+	}
+	return false
+}
+
+// mayStart is windowOpen for the next instance, counting those started.
+func (e *Executor) mayStart(wave, waves int) bool {
+	if !e.windowOpen(wave, waves) {
+		return false
+	}
+	e.mu.Lock()
+	e.gates.starts++
+	e.mu.Unlock()
+	return true
+}

@@ -1,0 +1,45 @@
+package providers
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Limits of a marker, the strictest of both clouds: Huawei server metadata
+// takes keys of A-Z a-z 0-9 - _ : . (up to 255) and values up to 255
+// characters; KEC's tag service keys up to 128 and values up to 256 of letters,
+// digits and + - = . _ : / @ (values also ( ) { }), a comma separating values.
+const (
+	MaxMarkKeyLen   = 128
+	MaxMarkValueLen = 255
+)
+
+// CheckMark reports whether key=value can be a marker on both clouds; the
+// error names the rule broken (and the key, never the value: a value may be
+// a token someone wants kept out of logs).
+func CheckMark(key, value string) error {
+	if !strings.HasPrefix(key, MarkPrefix) || len(key) == len(MarkPrefix) {
+		return fmt.Errorf("marker key %q: must start with %q and go on after it", key, MarkPrefix)
+	}
+	if len(key) > MaxMarkKeyLen {
+		return fmt.Errorf("marker key %q: longer than %d characters", key, MaxMarkKeyLen)
+	}
+	for _, c := range key {
+		if !markKeyChar(c) {
+			return fmt.Errorf("marker key %q: character %q is not one of A-Z a-z 0-9 - _ : .", key, c)
+		}
+	}
+	if len(value) > MaxMarkValueLen {
+		return fmt.Errorf("marker %s: value longer than %d characters", key, MaxMarkValueLen)
+	}
+	for _, c := range value {
+		if !markKeyChar(c) && !strings.ContainsRune("+=/@(){}", c) {
+			return fmt.Errorf("marker %s: the value holds a character that is not one of A-Z a-z 0-9 - _ : . + = / @ ( ) { }", key)
+		}
+	}
+	return nil
+}
+
+func markKeyChar(c rune) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == ':' || c == '.'
+}

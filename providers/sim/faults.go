@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Write operations the after-effect faults apply to, as named in
+// Options.FaultOps and in the Faults counters.
+const (
+	OpStop      = "stop"
+	OpStart     = "start"
+	OpChange    = "change"
+	OpReinstall = "reinstall"
+)
+
+// Fault kinds, the first part of a Stats.Faults key.
+const (
+	// FaultLostAnswer: the cloud acted, then the connection closed with no answer.
+	FaultLostAnswer = "lost_answer"
+	// FaultGateway502: the cloud acted, then a gateway answered 502.
+	FaultGateway502 = "gateway_502"
+	// FaultQueued: a change waited QueueDelay before it showed in the instance's state.
+	FaultQueued = "queued"
+	// FaultSuperseded: an operation arrived while a queued change had not yet
+	// shown; the queued change is still counted as an install performed.
+	FaultSuperseded = "superseded"
+)
+
+// writeOps are the operations FaultOps may name.
+var writeOps = map[string]bool{OpStop: true, OpStart: true, OpChange: true, OpReinstall: true}
+
+// ValidFaultOp reports whether op may appear in Options.FaultOps.
+func ValidFaultOp(op string) bool { return writeOps[op] }
+
+// afterEffect is what happens to the answer of a write the cloud carried out.
+type afterEffect uint8
+
+const (
+	answerNormally afterEffect = iota
+	answerLost
+	answer502
+)
+
+// faultApplies reports whether the after-effect faults cover op; s.mu must be held.
+func (s *Server) faultApplies(op string) bool {
+	if len(s.opts.FaultOps) == 0 {
+		return true
+	}
+	for _, o := range s.opts.FaultOps {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// afterEffectFault decides, once the cloud has carried out the write op on
+// ids, whether its answer is lost or replaced by a 502: always for a chosen
+// id, else by the seeded rates. A lost answer is decided first.
+func (s *Server) afterEffectFault(op string, ids []string) afterEffect {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.faultApplies(op) {
+		return answerNormally
+	}
+	chosen := func(set map[string]bool) bool {
+		for _, id := range ids {
+			if set[id] {
+				return true
+			}
+		}
+		return false
+	}
+	// Each rate draws from the chaos stream only when it is set, so that
+	// turning one fault on does not shift the other's decisions.
+	if chosen(s.loseIDs) || s.opts.LostAnswerRate > 0 && s.chaosRNG.Float64() < s.opts.LostAnswerRate {
+		return answerLost
+	}
+	if chosen(s.gatewayIDs) || s.opts.Gateway502Rate > 0 && s.chaosRNG.Float64() < s.opts.Gateway502Rate {
+		return answer502
+	}
+	return answerNormally
+}
+
+// queueDelay is how long a change to id waits before it shows in the
+// instance's state; 0: it shows at once. s.mu must be held.
+func (s *Server) queueDelay(id string) time.Duration {
+	if s.opts.QueueDelay <= 0 {
+		return 0
+	}
+	if s.queueIDs[id] || s.opts.QueueRate > 0 && s.queueRNG.Float64() < s.opts.QueueRate {
+		return s.opts.QueueDelay
+	}
+	return 0
+}
+
+// countFault adds one to the fault counter kind/provider/op.
+func (s *Server) countFault(kind, provider, op string) {
+	s.statsMu.Lock()
+	s.faults[kind+"/"+provider+"/"+op]++
+	s.statsMu.Unlock()
+}
+
+// deliver ends a write the cloud has carried out: it writes the answer, or
+// applies the after-effect fault. It returns the status to count: 0 when the
+// answer was lost.
+func (s *Server) deliver(w http.ResponseWriter, provider, apiOp, op string, ids []string, answer func()) int {
+	switch s.afterEffectFault(op, ids) {
+	case answerLost:
+		s.countFault(FaultLostAnswer, provider, apiOp)
+		loseAnswer(w)
+		return 0
+	case answer502:
+		s.countFault(FaultGateway502, provider, apiOp)
+		writeBadGateway(w)
+		return http.StatusBadGateway
+	}
+	answer()
+	return http.StatusOK
+}
+
+// loseAnswer closes the client's connection without writing anything: the
+// effect has happened and the client never learns it. Over HTTP/1 the
+// connection is hijacked and closed; where it cannot be (HTTP/2), the handler
+// aborts, which resets the stream.
+func loseAnswer(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// badGatewayPage is what a load balancer in front of either API answers when
+// the backend's answer did not reach it: HTML, not the cloud's JSON.
+const badGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+func writeBadGateway(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", strconv.Itoa(len(badGatewayPage)))
+	w.WriteHeader(http.StatusBadGateway)
+	fmt.Fprint(w, badGatewayPage)
+}

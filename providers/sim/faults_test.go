@@ -1,0 +1,223 @@
+package sim
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// faultCase is one write on one cloud, with the instance it acts on and the
+// state that shows the cloud acted.
+type faultCase struct {
+	name     string
+	provider string
+	id       string
+	op       string // OpStop…
+	apiOp    string
+	req      func(h *harness) *http.Request
+	settled  string // state once the effect has run its course
+}
+
+func faultCases() []faultCase {
+	return []faultCase{
+		{"kec stop", Ksyun, kecRunning, OpStop, "StopInstances", func(h *harness) *http.Request {
+			return h.kecRequest(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+		}, "stopped"},
+		{"kec start", Ksyun, kecStopped, OpStart, "StartInstances", func(h *harness) *http.Request {
+			return h.kecRequest(http.MethodPost, vals("Action", "StartInstances", "InstanceId.1", kecStopped))
+		}, "active"},
+		{"kec change", Ksyun, kecStopped, OpChange, "ModifyInstanceImage", func(h *harness) *http.Request {
+			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
+		}, "active"},
+		{"kec reinstall", Ksyun, kecStopped, OpReinstall, "ModifyInstanceImage", func(h *harness) *http.Request {
+			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true"))
+		}, "active"},
+		{"ecs stop", HuaweiCloud, ecsRunning, OpStop, opBatchStop, func(h *harness) *http.Request {
+			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsRunning}}}})
+		}, "SHUTOFF"},
+		{"ecs start", HuaweiCloud, ecsStopped, OpStart, opBatchStart, func(h *harness) *http.Request {
+			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-start": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
+		}, "ACTIVE"},
+		{"ecs change", HuaweiCloud, ecsStopped, OpChange, opChangeOS, func(h *harness) *http.Request {
+			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
+		}, "ACTIVE"},
+		{"ecs reinstall", HuaweiCloud, ecsStopped, OpReinstall, opReinstallOS, func(h *harness) *http.Request {
+			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
+		}, "ACTIVE"},
+	}
+}
+
+// TestLostAnswerAfterTheCloudActed: for every write on both clouds, a chosen
+// id gets no answer at all (the connection closes), yet the cloud acted, and
+// the fault is counted in the stats.
+func TestLostAnswerAfterTheCloudActed(t *testing.T) {
+	for _, tc := range faultCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *Options) { o.LostAnswerIDs = []string{tc.id} })
+			before := h.view(tc.provider, tc.id)
+			res, err := http.DefaultClient.Do(tc.req(h))
+			if err == nil {
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				t.Fatalf("got an answer %d %s, want the connection closed", res.StatusCode, b)
+			}
+			h.clock.Advance(5 * time.Minute)
+			if after := h.view(tc.provider, tc.id); after.State != tc.settled {
+				t.Errorf("state %s -> %s, want %s: the cloud must act before the answer is lost", before.State, after.State, tc.settled)
+			}
+			if tc.op == OpChange || tc.op == OpReinstall {
+				if v := h.view(tc.provider, tc.id); v.Changes != 1 {
+					t.Errorf("changes %d after the lost answer, want 1", v.Changes)
+				}
+			}
+			st := h.sim.Stats()
+			if got := st.Faults[FaultLostAnswer+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
+				t.Errorf("faults %v, want one %s", st.Faults, FaultLostAnswer)
+			}
+			if got := st.Requests[tc.provider+"/"+tc.apiOp+"/0"]; got != 1 {
+				t.Errorf("requests %v, want one counted with status 0 (no answer)", st.Requests)
+			}
+		})
+	}
+}
+
+// TestGateway502AfterTheCloudActed: a chosen id is answered 502 with a
+// gateway's HTML page, after the cloud acted.
+func TestGateway502AfterTheCloudActed(t *testing.T) {
+	for _, tc := range faultCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *Options) { o.Gateway502IDs = []string{tc.id} })
+			r := h.do(tc.req(h))
+			if r.status != http.StatusBadGateway || !strings.Contains(string(r.raw), "502 Bad Gateway") {
+				t.Fatalf("answer %d %s, want a gateway's 502", r.status, r.raw)
+			}
+			h.clock.Advance(5 * time.Minute)
+			if v := h.view(tc.provider, tc.id); v.State != tc.settled {
+				t.Errorf("state %s, want %s: the cloud must act before the 502", v.State, tc.settled)
+			}
+			if got := h.sim.Stats().Faults[FaultGateway502+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
+				t.Errorf("faults %v", h.sim.Stats().Faults)
+			}
+		})
+	}
+}
+
+// TestFaultOpsLimitsTheFaults: with FaultOps naming only changes, a stop of a
+// chosen id is answered normally and its change loses its answer.
+func TestFaultOpsLimitsTheFaults(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.LostAnswerIDs = []string{kecRunning}
+		o.FaultOps = []string{OpChange}
+	})
+	r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if r.status != http.StatusOK {
+		t.Fatalf("stop: %d %s", r.status, r.raw)
+	}
+	h.clock.Advance(time.Minute)
+	if _, err := http.DefaultClient.Do(h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecRunning, "ImageId", imgNew, "KeepImageLogin", "true"))); err == nil {
+		t.Fatal("the change was answered; want its answer lost")
+	}
+}
+
+// TestAfterEffectFaultRatesAreReproducible: the same seed gives the same
+// sequence of lost answers, 502s and normal answers; reads are never hit.
+func TestAfterEffectFaultRatesAreReproducible(t *testing.T) {
+	run := func() string {
+		h := newHarness(t, func(o *Options) {
+			o.Seed = 42
+			o.LostAnswerRate, o.Gateway502Rate = 0.3, 0.3
+			o.StopDuration, o.StartDuration = 0, 0
+		})
+		var seq strings.Builder
+		for i := range 30 {
+			action := "StopInstances"
+			if i%2 == 1 {
+				action = "StartInstances"
+			}
+			if r := h.kec(http.MethodGet, vals("Action", "DescribeInstances", "InstanceId.1", kecOther)); r.status != http.StatusOK {
+				t.Fatalf("a read was hit by a write fault: %d", r.status)
+			}
+			res, err := http.DefaultClient.Do(h.kecRequest(http.MethodPost, vals("Action", action, "InstanceId.1", kecOther)))
+			switch {
+			case err != nil:
+				seq.WriteByte('L')
+			case res.StatusCode == http.StatusBadGateway:
+				seq.WriteByte('G')
+			default:
+				seq.WriteByte('.')
+			}
+			if res != nil {
+				res.Body.Close()
+			}
+		}
+		return seq.String()
+	}
+	a, b := run(), run()
+	if a != b {
+		t.Fatalf("same seed, different faults:\n%s\n%s", a, b)
+	}
+	if !strings.Contains(a, "L") || !strings.Contains(a, "G") || !strings.Contains(a, ".") {
+		t.Fatalf("want every outcome at rates 0.3/0.3 over 30 writes, got %s", a)
+	}
+}
+
+// TestQueuedChangeShowsLate: a queued change is accepted, then the instance
+// shows nothing of it for QueueDelay; a second change submitted meanwhile is
+// accepted too and both count as installs (the double rebuild a client must
+// never cause).
+func TestQueuedChangeShowsLate(t *testing.T) {
+	for _, tc := range []struct {
+		name, provider, id, idle, busy string
+		change                         func(h *harness) response
+	}{
+		{"kec", Ksyun, kecStopped, "stopped", "rebuilding", func(h *harness) response {
+			return h.kec(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
+		}},
+		{"ecs", HuaweiCloud, ecsStopped, "SHUTOFF", "REBUILD", func(h *harness) response {
+			return h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *Options) { o.QueueDelay, o.QueueIDs = 30*time.Second, []string{tc.id} })
+			if r := tc.change(h); r.status != http.StatusOK {
+				t.Fatalf("change: %d %s", r.status, r.raw)
+			}
+			h.clock.Advance(29 * time.Second)
+			if v := h.view(tc.provider, tc.id); v.State != tc.idle || v.Image != imgOld {
+				t.Fatalf("during the queue: %+v, want %s on the old image", v, tc.idle)
+			}
+			h.clock.Advance(time.Second)
+			if v := h.view(tc.provider, tc.id); v.State != tc.busy {
+				t.Fatalf("after the queue: %+v, want %s", v, tc.busy)
+			}
+			h.clock.Advance(10 * time.Minute)
+			if v := h.view(tc.provider, tc.id); v.Changes != 1 {
+				t.Fatalf("one queued change: %+v", v)
+			}
+			// Now submit twice within the queue.
+			if tc.provider == Ksyun {
+				if r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecStopped)); r.status != http.StatusOK {
+					t.Fatal(r.status)
+				}
+			} else {
+				h.ecs(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
+			}
+			h.clock.Advance(time.Minute)
+			tc.change(h)
+			h.clock.Advance(time.Second)
+			if r := tc.change(h); r.status != http.StatusOK {
+				t.Fatalf("second change during the queue: %d %s", r.status, r.raw)
+			}
+			h.clock.Advance(10 * time.Minute)
+			if v := h.view(tc.provider, tc.id); v.Changes != 3 {
+				t.Fatalf("changes %d, want 3: a change submitted again during its queue is carried out twice", v.Changes)
+			}
+			st := h.sim.Stats().Faults
+			if st[FaultQueued+"/"+tc.provider+"/"+map[string]string{Ksyun: "ModifyInstanceImage", HuaweiCloud: opChangeOS}[tc.provider]] != 3 || st[FaultSuperseded+"/"+tc.provider+"/"+OpChange] != 1 {
+				t.Fatalf("faults %v", st)
+			}
+		})
+	}
+}

@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/reimage-dev/reimage/providers/ksyun"
+)
+
+// kecService sends a form POST of a KEC-family service, signed with the
+// SigV4 service name given.
+func (h *harness) kecService(service, version string, p url.Values) response {
+	h.t.Helper()
+	p.Set("Version", version)
+	q := url.Values{"Action": {p.Get("Action")}, "Version": {version}}
+	body := []byte(p.Encode())
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/?"+q.Encode(), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	if err := ksyun.SignService(req, body, testKAK, testKSK, service, "cn-beijing-6", h.clock.Now()); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.do(req)
+}
+
+// TestKECFamilyDispatch: one endpoint serves KEC, tagv2 and SKS, told apart
+// by Version; the action must be the version's service's, and the signature's
+// scope must name that service.
+func TestKECFamilyDispatch(t *testing.T) {
+	h := newHarness(t)
+	list := func() url.Values {
+		return vals("Action", "ListTagsByResourceIds", "ResourceType", "instance", "ResourceUuids", kecRunning)
+	}
+	for _, tt := range []struct {
+		name, service, version string
+		p                      url.Values
+		status                 int
+		code                   string
+	}{
+		{"tagv2 signed for tagv2", "tagv2", "2020-09-01", list(), 200, ""},
+		{"tagv2 signed for kec", "kec", "2020-09-01", list(), 403, "SignatureDoesNotMatch"},
+		{"tag action under KEC's version", "kec", kecVersion, list(), 400, "InvalidAction"},
+		{"KEC action under tagv2's version", "tagv2", "2020-09-01", vals("Action", "DescribeInstances"), 400, "InvalidAction"},
+		{"sks DescribeKeys", "sks", "2015-11-01", vals("Action", "DescribeKeys"), 200, ""},
+		{"unknown version", "kec", "2099-01-01", vals("Action", "DescribeInstances"), 400, "InvalidParameterValue"},
+	} {
+		r := h.kecService(tt.service, tt.version, tt.p)
+		if r.status != tt.status || r.kecCode() != tt.code {
+			t.Errorf("%s: %d %s, want %d %s: %s", tt.name, r.status, r.kecCode(), tt.status, tt.code, r.raw)
+		}
+	}
+}
+
+// TestKECTagsAttachKeepsOthers: CreateTagAndAttachResource sets one key and
+// keeps the others; ListTagsByResourceIds reads them back; the limits of the
+// tag service are enforced.
+func TestKECTagsAttachKeepsOthers(t *testing.T) {
+	h := newHarness(t)
+	attach := func(k, v string) response {
+		return h.kecService("tagv2", "2020-09-01", vals("Action", "CreateTagAndAttachResource", "ResourceType", "instance",
+			"ResourceUuid", kecRunning, "TagKey", k, "TagValue", v))
+	}
+	for _, kv := range [][2]string{{"role", "web"}, {"reimage-token", "a"}, {"reimage-token", "b"}} {
+		if r := attach(kv[0], kv[1]); r.status != 200 || r.body["Result"] != true {
+			t.Fatalf("attach %v: %s", kv, r.raw)
+		}
+	}
+	for _, kv := range [][2]string{{"ksc-x", "v"}, {"a b", "v"}, {"k", "v,w"}} {
+		if r := attach(kv[0], kv[1]); r.status != 400 {
+			t.Errorf("attach %v: %d, want 400", kv, r.status)
+		}
+	}
+	r := h.kecService("tagv2", "2020-09-01", vals("Action", "ListTagsByResourceIds", "ResourceType", "instance",
+		"ResourceUuids", kecRunning+","+kecOther))
+	tags := r.body["Tags"].([]any)
+	if len(tags) != 2 {
+		t.Fatalf("tags: %s", r.raw)
+	}
+	v := h.view(Ksyun, kecRunning)
+	if v.Tags["role"] != "web" || v.Marks["reimage-token"] != "b" || len(v.Marks) != 1 {
+		t.Errorf("view: tags %v marks %v", v.Tags, v.Marks)
+	}
+}
+
+// TestECSMetadataRefusedDuringRebuild: metadata is taken while the server is
+// settled, refused mid-rebuild, and survives the rebuild.
+func TestECSMetadataRefusedDuringRebuild(t *testing.T) {
+	h := newHarness(t)
+	path := "/cloudservers/" + ecsStopped + "/metadata"
+	if r := h.ecs("POST", path, nil, map[string]any{"metadata": map[string]string{"reimage-token": "t1"}}); r.status != 200 {
+		t.Fatalf("metadata: %s", r.raw)
+	}
+	if r := h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"imageid": imgECSNew, "keyname": "k"}}); r.status != 200 {
+		t.Fatalf("changeos: %s", r.raw)
+	}
+	h.clock.Advance(time.Second)
+	if r := h.ecs("POST", path, nil, map[string]any{"metadata": map[string]string{"reimage-token": "t2"}}); r.status != 409 || r.ecsCode() != "Ecs.0100" {
+		t.Errorf("mid-rebuild: %d %s", r.status, r.raw)
+	}
+	if r := h.ecs("POST", path, nil, map[string]any{"metadata": map[string]string{"bad key": "v"}}); r.status != 400 {
+		t.Errorf("bad key: %d %s", r.status, r.raw)
+	}
+	h.clock.Advance(10 * time.Minute)
+	r := h.ecs("GET", "/cloudservers/detail", vals("server_id", ecsStopped), nil)
+	meta := r.body["servers"].([]any)[0].(map[string]any)["metadata"].(map[string]any)
+	if meta["reimage-token"] != "t1" || meta["vpc_id"] != simVPC || h.view(HuaweiCloud, ecsStopped).Image != imgECSNew {
+		t.Errorf("after the rebuild: metadata %v", meta)
+	}
+}
