@@ -213,5 +213,8 @@ are left out: it is what no client could beat.
 			fmt.Fprintf(&b, "| reimage %s | %.2f s | %.2f s | %.0f MiB | %s | %s |\n", r.Command, r.Wall.Seconds(), r.CPU.Seconds(), float64(r.MaxRSS)/(1<<20), calls, target)
 		}
 	}
+	if r, ok := results["select"].(selectResult); ok {
+		b.WriteString(selectReport(r))
+	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -313,7 +313,7 @@ type planDoc struct {
 var shardArg = regexp.MustCompile(`^\$\(JOB_COMPLETION_INDEX\)/(\d+)$`)
 
 // TestKubernetesManifests checks the CronJob and the Indexed Job against the binary and against
-// what DESIGN.md and the manifests' comments promise.
+// what the README and the manifests' comments promise.
 func TestKubernetesManifests(t *testing.T) {
 	objs := loadK8s(t)
 	var sawCron, sawIndexed bool

@@ -386,10 +386,9 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) {
 		return
 	}
 	// A failed write has stopped further intents (journal); the failure is
-	// reported all the same.
-	// An instance started again keeps its intent as a stop all the same
-	// (recordFailure): a later run that finds it stopped starts it.
-	_ = e.recordFailure(ctx, prov, it, err)
+	// reported all the same. An instance started again keeps its intent as a
+	// stop (recordFailure): a later run that finds it stopped starts it.
+	err, _ = e.recordFailure(ctx, prov, it, err)
 	e.mu.Lock()
 	e.sum.Failed++
 	e.failures++
@@ -669,6 +668,7 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 		KeyName:        in.Login.KeyName,
 		UserID:         in.Login.UserID,
 		BYOL:           in.BYOL,
+		AutoPay:        in.AutoPay,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]

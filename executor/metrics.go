@@ -20,7 +20,7 @@ const (
 // a dashboard or a Pushgateway group then never holds a state from an older run.
 var instanceStates = []string{StatePending, StateInProgress, StateDone, StateFailed, StateSkipped}
 
-// RunMetrics exports a run's progress and outcome (DESIGN.md, "Metrics"). It is
+// RunMetrics exports a run's progress and outcome (README.md, "Metrics, alerts and events"). It is
 // an Observer: every value derives from the run's events, so the engine knows
 // nothing of Prometheus. The plan name (and shard) are not labels here; the
 // caller wraps the registerer with them, so that the API metrics carry them too.
@@ -37,6 +37,8 @@ type RunMetrics struct {
 	duration    *prometheus.HistogramVec
 	wave        prometheus.Gauge
 	waves       prometheus.Gauge
+	broken      prometheus.Gauge
+	inDoubt     prometheus.Gauge
 	runStart    *lateGauge
 	runDuration *lateGauge
 	lastRun     *lateGauge
@@ -73,7 +75,15 @@ func NewRunMetrics(reg prometheus.Registerer, providers ...string) *RunMetrics {
 		}),
 		// Exported from the run's start (not 0 before): a dashboard's "running
 		// for" is time() minus it, and a zero would read as 56 years.
-		runStart:    newLateGauge("reimage_run_start_timestamp_seconds", "When the current (or last) run started."),
+		runStart: newLateGauge("reimage_run_start_timestamp_seconds", "When the current (or last) run started."),
+		broken: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "reimage", Name: "instances_broken",
+			Help: "Instances earlier runs left broken (error state, or stopped) and nobody acknowledged: they keep every run from converging.",
+		}),
+		inDoubt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "reimage", Name: "instances_in_doubt",
+			Help: "Instances blocked because a reinstall may or may not have happened, until reimage ack: they keep every run from converging.",
+		}),
 		runDuration: newLateGauge("reimage_run_duration_seconds", "Duration of the last run, set when it ends."),
 		lastRun:     newLateGauge("reimage_last_run_timestamp_seconds", "When the last run ended, whatever its outcome."),
 		lastSuccess: newLateGauge("reimage_last_success_timestamp_seconds", "When the last run that converged ended; never set by a run that did not."),
@@ -88,7 +98,7 @@ func NewRunMetrics(reg prometheus.Registerer, providers ...string) *RunMetrics {
 		m.duration.WithLabelValues(p)
 	}
 	if reg != nil {
-		reg.MustRegister(m.instances, m.changes, m.duration, m.wave, m.waves,
+		reg.MustRegister(m.instances, m.changes, m.duration, m.wave, m.waves, m.broken, m.inDoubt,
 			m.runStart, m.runDuration, m.lastRun, m.lastSuccess, m.converged)
 	}
 	return m
@@ -110,6 +120,8 @@ func (m *RunMetrics) Observe(e Event) {
 		m.instances.WithLabelValues(StateSkipped).Set(float64(s.Skipped))
 		m.waves.Set(float64(e.Waves))
 		m.wave.Set(0)
+		m.broken.Set(float64(s.Broken))
+		m.inDoubt.Set(float64(s.InDoubt))
 		if !e.Time.IsZero() {
 			m.runStart.set(float64(e.Time.UnixNano()) / 1e9)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
@@ -25,8 +26,9 @@ const statusAfterFailure = time.Minute
 //   - a failure in starting the instance after its change leaves the intent
 //     open, so that the next run starts it.
 //
-// ctx is the run's context: the instance's own may have expired.
-func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, it *item, cause error) error {
+// ctx is the run's context: the instance's own may have expired. It returns
+// the failure as people should read it, and the error of the journal, if any.
+func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, it *item, cause error) (error, error) {
 	in := it.c.Instance
 	step := lastStep(cause)
 	afterChange := step == StepStart || step == StepWaitStart
@@ -49,7 +51,10 @@ func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, i
 	case reinstall && reached:
 		if err := e.journal(Record{Event: EventInDoubt, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image,
 			Token: in.Reinstall, WasRunning: it.wasRunning, Reason: cause.Error()}); err != nil {
-			return err
+			return cause, err
+		}
+		if !strings.Contains(cause.Error(), "reinstall in doubt") {
+			cause = fmt.Errorf("reinstall in doubt, never submitted again: check it by hand, then run reimage ack: %w", cause)
 		}
 	default:
 		if !reached && reinstall {
@@ -57,14 +62,14 @@ func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, i
 		}
 		if err := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image,
 			Token: in.Reinstall, WasRunning: it.wasRunning && st.State != providers.StateError, Reason: cause.Error()}); err != nil {
-			return err
+			return cause, err
 		}
 	}
 	if why := brokenBy(st, it.wasRunning, reached); why != "" {
-		return e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image,
+		return cause, e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image,
 			WasRunning: it.wasRunning, Reason: why + " after " + cause.Error()})
 	}
-	return nil
+	return cause, nil
 }
 
 // brokenBy says how an instance is broken after reimage's change reached it

@@ -153,5 +153,6 @@ func (e *Executor) resolveUnknown(ctx context.Context, prov providers.Provider, 
 	if !errors.As(cause, &se) {
 		cause = &stepError{step, cause}
 	}
-	return e.recordFailure(ctx, prov, it, cause)
+	_, err := e.recordFailure(ctx, prov, it, cause)
+	return err
 }

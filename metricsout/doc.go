@@ -1,7 +1,8 @@
 // Package metricsout sends a run's metrics out of the process, the three ways
-// DESIGN.md names: a /metrics endpoint served while the run lasts (and a little
-// longer, so a scrape catches the final values), pushes to a Prometheus
-// Pushgateway, and a node_exporter textfile written atomically.
+// the README names ("Metrics, alerts and events"): a /metrics endpoint served
+// while the run lasts (and a little longer, so a scrape catches the final
+// values), pushes to a Prometheus Pushgateway, and a node_exporter textfile
+// written atomically.
 //
 // It knows nothing of what the metrics mean: it takes a prometheus.Gatherer.
 // A failure to serve, push or write is the caller's to log; it must never
@@ -10,8 +11,8 @@ package metricsout
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Label names every series of a run carries (DESIGN.md: "Every series carries
-// the plan name"); the shard only when the plan is split into shards.
+// Label names every series of a run carries: the plan name, and the shard
+// only when the plan is split into shards (README.md, "Metrics, alerts and events").
 const (
 	LabelPlan  = "plan"
 	LabelShard = "shard"

@@ -34,6 +34,8 @@ type loader struct {
 	entries []entry
 	// userData caches files read for userData: a default shared by 100,000 instances is read once.
 	userData map[string]userDataResult
+	// providerDefaults holds each provider's defaults block, by provider name.
+	providerDefaults map[string]*yaml.Node
 }
 
 type entry struct {
@@ -64,6 +66,7 @@ func (l *loader) plan(root *yaml.Node) *Plan {
 			name := keyOf(v.Content[i])
 			p.Providers[name] = l.provider(name, v.Content[i], deref(v.Content[i+1]))
 		}
+		l.checkProviderDefaults()
 	}
 	p.Rollout = l.rollout(root)
 	_, defaults := field(root, "defaults")
@@ -85,9 +88,19 @@ func (l *loader) plan(root *yaml.Node) *Plan {
 			if n.Kind != yaml.MappingNode {
 				continue
 			}
-			p.Instances = append(p.Instances, l.instance(i, n, defaults))
+			p.Instances = append(p.Instances, l.instance(schema.Index("instances", i), n, defaults))
 			l.entries = append(l.entries, entry{index: i, node: n})
 		}
+	}
+	if _, v := field(root, "select"); v != nil && v.Kind == yaml.SequenceNode {
+		for i, n := range v.Content {
+			if n = deref(n); n.Kind == yaml.MappingNode {
+				p.Selectors = append(p.Selectors, l.selector(i, n, defaults))
+			}
+		}
+	}
+	if get(root, "instances") == nil && get(root, "select") == nil {
+		l.errorf(root, "", "no instances: list them under instances, choose them with select, or both")
 	}
 	l.uniqueIDs(p)
 	return p
@@ -126,6 +139,12 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 	if c := get(n, "credentials"); c != nil && c.Kind == yaml.MappingNode {
 		p.Credentials.AccessKey = secretRef(get(c, "accessKey"))
 		p.Credentials.SecretKey = secretRef(get(c, "secretKey"))
+	}
+	if _, val := field(n, "defaults"); val != nil && val.Kind == yaml.MappingNode {
+		if l.providerDefaults == nil {
+			l.providerDefaults = map[string]*yaml.Node{}
+		}
+		l.providerDefaults[name] = val
 	}
 	p.Limits.RequestsPerSecond = DefaultRequestsPerSecond
 	if lim := get(n, "limits"); lim != nil && lim.Kind == yaml.MappingNode {
@@ -293,18 +312,25 @@ var cloudOnly = []struct{ field, cloud string }{
 	{"systemDisk", TypeKsyun},
 	{"userData", TypeKsyun},
 	{"byol", TypeHuaweiCloud},
+	{"isAutoPay", TypeHuaweiCloud},
 }
 
-// instance decodes instance i, merging defaults field by field: a field the instance sets
-// replaces the default as a whole (a login is never half from defaults).
-func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
+// instance decodes the instance at path (an entry of instances, or a selector's fields),
+// merging defaults field by field: a field the instance sets replaces the default as a whole (a
+// login is never half from defaults). The provider's defaults come between the instance and the
+// plan's.
+func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 	inst := &Instance{Line: n.Line, Col: n.Column}
-	path := schema.Index("instances", i)
-	// pick returns the node of a field from the instance or else from defaults, with the path
-	// errors about it are reported at.
+	var provDefaults *yaml.Node
+	// pick returns the node of a field from the instance or else from its provider's defaults or
+	// else from defaults, with the path errors about it are reported at. A field from the
+	// provider's defaults was checked against the provider's type once, with the provider.
 	pick := func(name string) (key, val *yaml.Node, at pathOf, fromDefaults bool) {
 		if k, v := field(n, name); v != nil {
 			return k, v, pathOf{path, name}, false
+		}
+		if k, v := field(provDefaults, name); v != nil {
+			return k, v, pathOf{schema.Field(schema.Field("providers", inst.Provider), "defaults"), name}, false
 		}
 		if defaults != nil {
 			if k, v := field(defaults, name); v != nil {
@@ -331,7 +357,7 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 		for name, p := range l.providers {
 			inst.Provider, prov = name, p
 		}
-	} else {
+	} else if !misspelt("provider", n, defaults) {
 		l.errorf(n, path, "no provider: set provider on the instance or in defaults (one of %s)", l.providerNames())
 	}
 	// An invalid provider type has been reported; checking fields against it would only repeat that.
@@ -341,15 +367,16 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 	} else {
 		prov = nil
 	}
+	provDefaults = l.providerDefaults[inst.Provider]
 
-	if _, val, _, _ := pick("image"); val != nil {
-		inst.Image, _ = stringValue(val)
-	} else {
+	if _, val, at, _ := pick("image"); val != nil {
+		inst.Image, inst.ImageByName = imageOf(val, at)
+	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
 	if _, val, at, fromDefaults := pick("login"); val != nil {
 		inst.Login = l.login(val, at.String, prov, fromDefaults)
-	} else {
+	} else if !misspelt("login", n, provDefaults, defaults) {
 		l.errorf(n, path, "no login: set login on the instance or in defaults")
 	}
 	inst.Running = RunningStop
@@ -384,9 +411,50 @@ func (l *loader) instance(i int, n, defaults *yaml.Node) *Instance {
 			inst.UserData = l.userDataOf(val, at.String)
 		case "byol":
 			inst.BYOL, _ = boolValue(val)
+		case "isAutoPay":
+			inst.AutoPay, _ = boolValue(val)
 		}
 	}
 	return inst
+}
+
+// checkProviderDefaults reports, once and at their position, the fields of a provider's defaults
+// that its type does not take.
+func (l *loader) checkProviderDefaults() {
+	names := make([]string, 0, len(l.providerDefaults))
+	for name := range l.providerDefaults {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		prov, n := l.providers[name], l.providerDefaults[name]
+		if prov == nil || (prov.Type != TypeKsyun && prov.Type != TypeHuaweiCloud) {
+			continue
+		}
+		path := schema.Field(schema.Field("providers", name), "defaults")
+		for _, c := range cloudOnly {
+			if k, v := field(n, c.field); v != nil && prov.Type != c.cloud {
+				l.errorf(k, schema.Field(path, c.field), "only %s providers take %s; provider %q is %s", c.cloud, c.field, prov.Name, prov.Type)
+			}
+		}
+		if _, v := field(n, "login"); v != nil {
+			l.login(v, pathOf{path, "login"}.String, prov, false)
+		}
+	}
+}
+
+// imageOf reads an image field: an id, or {name: NAME} to be resolved by Plan.Resolve.
+func imageOf(n *yaml.Node, at pathOf) (string, *ImageByName) {
+	if n.Kind != yaml.MappingNode {
+		s, _ := stringValue(n)
+		return s, nil
+	}
+	k, v := field(n, "name")
+	name, ok := stringValue(v)
+	if !ok || name == "" {
+		return "", nil // reported by the schema
+	}
+	return "", &ImageByName{Name: name, Path: schema.Field(at.String(), "name"), Line: k.Line, Col: k.Column}
 }
 
 // providerRef resolves a provider name written at val, reporting unknown names.

@@ -69,16 +69,22 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		if p.Version != 1 || p.Name == "" || len(p.Instances) == 0 || len(p.Rollout.Waves) == 0 || p.Rollout.Concurrency < 1 {
+		if p.Version != 1 || p.Name == "" || len(p.Instances)+len(p.Selectors) == 0 || len(p.Rollout.Waves) == 0 || p.Rollout.Concurrency < 1 {
 			t.Fatalf("incomplete plan %+v", p)
 		}
 		for _, inst := range p.Instances {
 			prov := p.Providers[inst.Provider]
-			if prov == nil || inst.ID == "" || inst.Image == "" || inst.Line < 1 {
+			if prov == nil || inst.ID == "" || inst.Image == "" && inst.ImageByName == nil || inst.Line < 1 {
 				t.Fatalf("incomplete instance %+v", inst)
 			}
 			if prov.Limits.Burst < 1 || prov.Limits.RequestsPerSecond <= 0 {
 				t.Fatalf("bad limits %+v", prov.Limits)
+			}
+		}
+		for _, s := range p.Selectors {
+			in := s.Template
+			if p.Providers[in.Provider] == nil || in.ID != "" || in.Image == "" && in.ImageByName == nil || s.Line < 1 {
+				t.Fatalf("incomplete selector %s: %+v", s.Path(), in)
 			}
 		}
 		if n := len(p.Instances); n > 0 {

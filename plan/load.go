@@ -46,7 +46,11 @@ func Load(path string) (*Plan, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooBig(path, -1)
 	}
-	return Parse(path, data)
+	p, err := Parse(path, data)
+	if p != nil {
+		p.SHA256 = Sum(data)
+	}
+	return p, err
 }
 
 func fileError(file, format string, args ...any) error {
@@ -90,6 +94,7 @@ func Parse(file string, data []byte) (p *Plan, err error) {
 	if !checkStructure(file, root, d) {
 		return nil, d.err()
 	}
+	normaliseIDs(root)
 	for _, e := range schema.Validate(root) {
 		d.add(file, e.Line, e.Col, e.Path, "%s", e.Message)
 	}
@@ -197,6 +202,12 @@ func syntaxError(file string, data []byte, err error, d *Diagnostics) {
 			}
 		}
 		line = min(max(line, 1), bytes.Count(data, []byte{'\n'})+1)
+		if indentationError(msg) {
+			if bad := misindentedLine(data, line); bad > line {
+				d.add(file, bad, firstColumn(data, bad), "", "YAML syntax error: this line's indentation matches no block above it (yaml.v3: %s at line %d)", msg, line)
+				return
+			}
+		}
 		d.add(file, line, firstColumn(data, line), "", "YAML syntax error: %s", msg)
 		return
 	}
@@ -217,6 +228,17 @@ var parserErrors = []string{
 	"did not find expected ',' or",
 	"did not find expected '-' indicator",
 	"did not find expected <document start>",
+}
+
+// indentationError reports whether yaml.v3's message is one a misindented
+// line below the reported one causes.
+func indentationError(msg string) bool {
+	for _, p := range parserErrors {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return strings.HasPrefix(msg, "mapping values are not allowed")
 }
 
 var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 )
@@ -33,6 +34,11 @@ type Saved struct {
 	// Fingerprints by Key(provider, id) of every instance in scope.
 	Fingerprints map[string]string `json:"fingerprints"`
 	Changes      []SavedChange     `json:"changes"`
+	// Endpoints: where each provider's calls went when the plan was made
+	// (EndpointOf); applying against other endpoints is stale.
+	Endpoints map[string]string `json:"endpoints,omitempty"`
+	// Frozen: the selected instances, image ids and narrowing the plan was made with.
+	Frozen
 }
 
 // SavedChange is one change a saved plan will make.
@@ -44,6 +50,44 @@ type SavedChange struct {
 	FromImage string `json:"from_image"`
 	ToImage   string `json:"to_image"`
 	StopFirst bool   `json:"stop_first,omitempty"`
+	// Spec sums everything the change submits but secrets' values: image,
+	// token, login (references), system disk, user data (content), BYOL.
+	Spec string `json:"spec"`
+}
+
+// Sum is the SHA-256 of data, in hex.
+func Sum(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// Spec sums what a change of the instance would submit, secrets excepted
+// (their references count): two specs differ when the change would.
+func Spec(in *Instance) string {
+	h := sha256.New()
+	l := in.Login
+	pw := ""
+	if l.Password != nil {
+		pw = l.Password.String()
+	}
+	fmt.Fprintf(h, "image=%s\x00token=%s\x00running=%s\x00byol=%t\x00pw=%s\x00keys=%q\x00keep=%t\x00keyname=%s\x00user=%s",
+		in.Image, in.Reinstall, in.Running, in.BYOL, pw, l.KeyIDs, l.KeepImageLogin, l.KeyName, l.UserID)
+	if d := in.SystemDisk; d != nil {
+		fmt.Fprintf(h, "\x00disk=%d/%s/%s", d.SizeGB, d.Type, d.Resize)
+	}
+	if u := in.UserData; u != nil {
+		fmt.Fprintf(h, "\x00userdata=%s", Sum([]byte(u.Base64)))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// EndpointOf names where a provider's calls go, for a saved plan to bind:
+// the endpoint given (plan or simulator), else the cloud's regional default.
+func EndpointOf(p *Provider, endpoint string) string {
+	if endpoint == "" {
+		endpoint = "default"
+	}
+	return p.Type + " " + p.Region + " " + endpoint
 }
 
 // Fingerprint sums what a look-up saw of an instance.
@@ -67,16 +111,22 @@ func FileSum(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// NewSaved records a plan's changes and fingerprints.
+// NewSaved records a plan's changes and fingerprints. The plan's path is
+// stored absolute, so that apply finds it from any directory; fileSum is the
+// sum of the bytes that were parsed (Plan.SHA256).
 func NewSaved(p *Plan, fileSum string, shard Shard, changes []Change, now time.Time) *Saved {
-	s := &Saved{FormatVersion: SavedFormatVersion, Kind: SavedKind, Name: p.Name, File: p.File, FileSHA256: fileSum,
+	file := p.File
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
+	s := &Saved{FormatVersion: SavedFormatVersion, Kind: SavedKind, Name: p.Name, File: file, FileSHA256: fileSum,
 		Shard: shard.String(), CreatedAt: now.UTC(), Fingerprints: map[string]string{}}
 	for _, c := range changes {
 		in := c.Instance
 		s.Fingerprints[Key(in.Provider, in.ID)] = Fingerprint(c.Observed)
 		if c.Action.Mutates() {
 			s.Changes = append(s.Changes, SavedChange{Provider: in.Provider, ID: in.ID, Name: in.Name, Action: c.Action.String(),
-				FromImage: c.FromImage, ToImage: in.Image, StopFirst: c.StopFirst})
+				FromImage: c.FromImage, ToImage: in.Image, StopFirst: c.StopFirst, Spec: Spec(in)})
 		}
 	}
 	return s
@@ -144,8 +194,68 @@ func (s *Saved) Stale(fresh []Change) []string {
 			out = append(out, fmt.Sprintf("%s: no longer in the plan", k))
 		}
 	}
+	// Each saved change must still be exactly the change apply would make:
+	// the same action, target image and submitted spec (user data included).
+	byKey := make(map[string]*Change, len(fresh))
+	for i := range fresh {
+		byKey[Key(fresh[i].Instance.Provider, fresh[i].Instance.ID)] = &fresh[i]
+	}
+	for _, sc := range s.Changes {
+		k := Key(sc.Provider, sc.ID)
+		c := byKey[k]
+		switch {
+		case c == nil:
+			// Reported above as no longer in the plan.
+		case c.Action.String() != sc.Action:
+			out = append(out, fmt.Sprintf("%s: the saved plan would %s it, it is now %s", k, sc.Action, describe(c)))
+		case c.Instance.Image != sc.ToImage:
+			out = append(out, fmt.Sprintf("%s: the saved plan targets image %s, the plan now %s", k, sc.ToImage, c.Instance.Image))
+		case sc.Spec != "" && Spec(c.Instance) != sc.Spec:
+			out = append(out, fmt.Sprintf("%s: what the change submits (login, system disk, user data or token) differs from the saved plan", k))
+		}
+	}
 	sort.Strings(out)
 	return out
+}
+
+func describe(c *Change) string {
+	if c.Reason != "" {
+		return c.Action.String() + " (" + c.Reason + ")"
+	}
+	return c.Action.String()
+}
+
+// StaleEndpoints compares where the providers' calls go now with where they
+// went when the plan was saved.
+func (s *Saved) StaleEndpoints(now map[string]string) []string {
+	if s.Endpoints == nil {
+		return nil
+	}
+	var out []string
+	for name, was := range s.Endpoints {
+		if is, ok := now[name]; !ok {
+			out = append(out, fmt.Sprintf("provider %s: no longer in the plan", name))
+		} else if is != was {
+			out = append(out, fmt.Sprintf("provider %s: saved for %s, now %s", name, was, is))
+		}
+	}
+	for name := range now {
+		if _, ok := s.Endpoints[name]; !ok {
+			out = append(out, fmt.Sprintf("provider %s: not in the saved plan", name))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PlanFile returns the path of the plan file a saved plan (read from
+// savedPath) was made from: stored absolute; a relative one, written by an
+// older reimage, is taken relative to the saved plan.
+func (s *Saved) PlanFile(savedPath string) string {
+	if filepath.IsAbs(s.File) {
+		return s.File
+	}
+	return filepath.Join(filepath.Dir(savedPath), s.File)
 }
 
 func orUnknown(raw string, found bool) string {

@@ -5,7 +5,10 @@ import "time"
 // Plan is a validated plan, version 1, with defaults merged into every instance.
 type Plan struct {
 	// File is the path the plan was loaded from, as given by the caller.
-	File    string
+	File string
+	// SHA256 sums the bytes that were parsed (hex): what a saved plan binds,
+	// never a second read of the file.
+	SHA256  string
 	Version int
 	// Name names the run: metric labels, journal and lock file names.
 	Name string
@@ -13,7 +16,15 @@ type Plan struct {
 	Providers map[string]*Provider
 	Rollout   Rollout
 	// Instances in plan order, defaults merged. Changes are applied in this order.
+	// Resolve appends the instances the selectors match.
 	Instances []*Instance
+	// Selectors are the entries of select, in plan order.
+	Selectors []*Selector
+	// ImageIDs are the image names Resolve looked up, in the order met.
+	ImageIDs []ResolvedImage
+	// Narrowing says how the command line narrowed this run of the plan; nil
+	// when it did not.
+	Narrowing *Narrowing
 }
 
 // Provider types understood by reimage.
@@ -101,9 +112,15 @@ type Instance struct {
 	ID       string
 	Name     string
 	Provider string // key into Plan.Providers
-	Image    string
-	Login    Login
-	Running  string // RunningStop or RunningSkip
+	// Image is the target image id; empty for an image given by name until Resolve.
+	Image string
+	// ImageByName is set when the plan gives the image by name.
+	ImageByName *ImageByName
+	// SelectedBy is the selector that chose the instance ("select[0]"); empty for an
+	// entry of instances.
+	SelectedBy string
+	Login      Login
+	Running    string // RunningStop or RunningSkip
 	// Reinstall is an optional token: reinstall once per token even when the image matches.
 	Reinstall string
 	Protect   bool
@@ -112,6 +129,10 @@ type Instance struct {
 	UserData   *UserData
 	// Huawei only.
 	BYOL bool
+	// AutoPay: the server is prepaid (yearly/monthly) and the order a change
+	// opens is paid at once (ECS isAutoPay); without it the change waits for
+	// payment and fails.
+	AutoPay bool
 
 	// Line and Col locate the instance's entry in the plan file (1-based).
 	Line, Col int

@@ -3,6 +3,7 @@ package providers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -262,6 +263,20 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 }
 
+// Decode unmarshals the JSON answer of r into out. An answer that says 2xx
+// but cannot be read (cut short, garbled by a proxy) is, for a write, in
+// doubt: the cloud may have acted on it. For a read it is an error.
+func (c *Caller) Decode(r Request, resp *Response, out any) error {
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		err = fmt.Errorf("reading the answer (HTTP %d): %w", resp.StatusCode, err)
+		if r.Write {
+			return c.inDoubt(r, err)
+		}
+		return fmt.Errorf("%s: %w", prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)
+	}
+	return nil
+}
+
 // giveUp returns the error of a call abandoned for cause (the context ended),
 // keeping the last attempt's error for people.
 func (c *Caller) giveUp(r Request, last attemptResult, cause error) error {
@@ -315,8 +330,15 @@ func (c *Caller) attempt(ctx context.Context, r Request) attemptResult {
 		return attemptResult{outcome: outcomeFinal, err: fmt.Errorf("%s: signing the request: %w",
 			prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)}
 	}
-	if r.Write && req.Body == nil {
-		req.Body = noReplayBody{}
+	if r.Write {
+		// A write is never resent by net/http itself: without GetBody neither
+		// transport can rewind the body, and HTTP/2 would otherwise replay it
+		// on a new connection after a GOAWAY or a reset stream, when the
+		// first copy may have been processed. Resending is decided here only.
+		req.GetBody = nil
+		if req.Body == nil {
+			req.Body = noReplayBody{}
+		}
 	}
 
 	start := time.Now()

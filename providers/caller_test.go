@@ -392,3 +392,55 @@ reimage_rate_limit_wait_seconds_total{plan="web-fleet",provider="kec-bj"} 1.5
 	var nilMetrics *APIMetrics
 	nilMetrics.observeRequest("p", "op", "200", time.Second) // a nil *APIMetrics records nothing, without panicking
 }
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestWriteBodyNotRewindable: a write with a body reaches the transport with no GetBody, so that
+// neither HTTP/1 nor HTTP/2 (which replays a request after GOAWAY or a refused stream when it can
+// rewind the body) sends it a second time by itself; a read keeps GetBody.
+func TestWriteBodyNotRewindable(t *testing.T) {
+	for _, write := range []bool{true, false} {
+		var rewindable atomic.Bool
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			rewindable.Store(r.GetBody != nil)
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+		})
+		c, _ := newTestCaller(t, Config{HTTPClient: &http.Client{Transport: rt}})
+		_, err := c.Do(context.Background(), Request{Operation: "ChangeOS", Write: write, Method: "POST", URL: "http://127.0.0.1:1/x", Body: []byte(`{"os-change":{}}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rewindable.Load() == write {
+			t.Errorf("write=%v: GetBody set=%v", write, rewindable.Load())
+		}
+	}
+}
+
+// TestGarbledAnswerToWriteIsInDoubt: a 2xx answer that cannot be read is in doubt for a write
+// (the cloud said yes; what it did is unknown) and a plain error for a read.
+func TestGarbledAnswerToWriteIsInDoubt(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(status(200, `{"job_id": "0a1b`)))
+	defer ts.Close()
+	c, _ := newTestCaller(t, Config{})
+	for _, write := range []bool{true, false} {
+		r := Request{Operation: "ChangeOS", Write: write, Resource: "i-1", Method: "POST", URL: ts.URL}
+		resp, err := c.Do(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ JobID string }
+		err = c.Decode(r, resp, &out)
+		if err == nil {
+			t.Fatal("a garbled answer decoded")
+		}
+		if IsInDoubt(err) != write {
+			t.Errorf("write=%v: %v, in doubt=%v", write, err, IsInDoubt(err))
+		}
+		if !strings.Contains(err.Error(), "ChangeOS i-1") || !strings.Contains(err.Error(), "reading the answer (HTTP 200)") {
+			t.Errorf("error does not say what and where: %v", err)
+		}
+	}
+}

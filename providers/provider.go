@@ -81,6 +81,9 @@ type ChangeRequest struct {
 	UserDataBase64   string
 	// Huawei only.
 	BYOL bool
+	// AutoPay pays at once the order a change of a prepaid (yearly/monthly)
+	// server opens (ECS isAutoPay).
+	AutoPay bool
 }
 
 // String leaves out the password so that a request can be logged.

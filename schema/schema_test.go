@@ -93,7 +93,7 @@ func TestValidateMessages(t *testing.T) {
 	}{
 		{"valid", head, nil},
 		{"missing", "rollout: {}\n", []string{
-			`1:1: missing required field "instances"`, `1:1: missing required field "name"`,
+			`1:1: missing required field "name"`,
 			`1:1: missing required field "providers"`, `1:1: missing required field "version"`}},
 		{"unknown field", head + "    imgae: x\n", []string{`7:5: instances[0].imgae: unknown field "imgae"; did you mean "image"?`}},
 		{"unknown top-level", head + "instance: []\n", []string{`7:1: instance: unknown field "instance"; did you mean "instances"?`}},
@@ -103,7 +103,7 @@ func TestValidateMessages(t *testing.T) {
 		{"enum", strings.Replace(head, "type: ksyun", "type: huawei", 1), []string{
 			`4:18: providers.kec-bj.type: must be one of ksyun, huaweicloud; found "huawei"`}},
 		{"pattern", head + "    image: 8F12AD9E-AE9A-44B9-95F3-C4E65CE582E2\n", []string{
-			`7:12: instances[0].image: must be a lowercase UUID like 98284100-f6d1-4bbf-886a-1b0765024738, found "8F12AD9E-AE9A-44B9-95F3-C4E65CE582E2"`}},
+			`7:12: instances[0].image: must be an image id (a UUID) or {name: IMAGE NAME}, found "8F12AD9E-AE9A-44B9-95F3-C4E65CE582E2"`}},
 		{"const", strings.Replace(head, "version: 1", "version: 2", 1), []string{
 			`1:10: version: must be 1 (the only plan format this reimage reads), found 2`}},
 		{"inline secret not echoed", head + "    login: {password: hunter2}\n", []string{
@@ -119,9 +119,9 @@ func TestValidateMessages(t *testing.T) {
 		{"big number", head + "rollout: {concurrency: 99999999999999999999999}\n", []string{
 			`7:24: rollout.concurrency: must be at most 10000, found 99999999999999999999999`}},
 		{"aliases followed", "version: 1\nname: &n web\nproviders: {kec-bj: {type: ksyun, region: *n}}\ninstances:\n  - id: *n\n", []string{
-			`5:9: instances[0].id: must be a lowercase UUID like 98284100-f6d1-4bbf-886a-1b0765024738, found "web"`}},
+			`5:9: instances[0].id: must be a UUID like 98284100-f6d1-4bbf-886a-1b0765024738, found "web"`}},
 		{"many instances", head + strings.Repeat("  - id: 98284100-f6d1-4bbf-886a-1b0765024738\n", 2000) + "  - {id: x}\n", []string{
-			`2007:10: instances[2001].id: must be a lowercase UUID like 98284100-f6d1-4bbf-886a-1b0765024738, found "x"`}},
+			`2007:10: instances[2001].id: must be a UUID like 98284100-f6d1-4bbf-886a-1b0765024738, found "x"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

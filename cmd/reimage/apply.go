@@ -208,7 +208,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	}
 	if counts.mutating() > 0 || pending > 0 {
 		if !af.autoApprove {
-			if err := confirm(stdio, out); err != nil {
+			if err := confirm(stdio, out, counts.question()); err != nil {
 				return err
 			}
 		}
@@ -254,12 +254,12 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 
 // confirm asks for "yes" on a terminal; without one it refuses, since nobody
 // could have reviewed the plan.
-func confirm(stdio Stdio, out io.Writer) error {
+func confirm(stdio Stdio, out io.Writer, question string) error {
 	f, ok := stdio.In.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return errors.New("no terminal to confirm on: review the plan, then run again with -auto-approve (or apply a saved plan with -auto-approve)")
 	}
-	fmt.Fprint(out, "\nDo you want to re-image these instances? Their system disks will be wiped.\n  Only 'yes' will be accepted: ")
+	fmt.Fprint(out, "\n"+question+"\n  Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(stdio.In).ReadString('\n')
 	if err != nil && line == "" {
 		return fmt.Errorf("no answer: %w", err)

@@ -56,7 +56,7 @@ func (v *textView) Observe(e executor.Event) {
 			fmt.Fprintf(v.w, "\nNothing done: outside the maintenance window; %s left for the next one.\n", plural(s.Pending, "change"))
 			return
 		}
-		if s.Total == 0 && s.Resolved == 0 {
+		if s.Total == 0 && s.Resolved == 0 && s.Broken == 0 && s.InDoubt == 0 {
 			fmt.Fprintf(v.w, "No changes: the fleet matches the plan (%d unchanged, %d blocked).\n", s.Skipped-s.Blocked, s.Blocked)
 			return
 		}
@@ -77,6 +77,9 @@ func (v *textView) Observe(e executor.Event) {
 		}
 		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed%s, %d not started, %d resolved from an earlier run; %d unchanged, %d blocked; in %s.\n",
 			verdict, s.Done, s.Failed, interrupted, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
+		if s.Broken > 0 || s.InDoubt > 0 {
+			fmt.Fprintf(v.w, "Not converged: %d broken by an earlier run, %d in doubt; check them by hand, then run reimage ack PLAN ID|NAME...\n", s.Broken, s.InDoubt)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ type fleetFlags struct {
 	simURL       string
 	simPause     time.Duration
 	pollInterval time.Duration
+	narrow       narrowFlags
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet) {
@@ -39,15 +41,27 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
 	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
 	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 100ms with -sim or -sim-url)")
+	f.narrow.register(fs)
 }
 
 // fleet is a loaded plan with a client per provider.
 type fleet struct {
-	plan      *plan.Plan
+	// plan is what the run acts on: full resolved, narrowed to the targeted
+	// instances and the shard, with the rollout overrides (see resolve).
+	plan *plan.Plan
+	// full is the plan as loaded; resolve adds its selected instances.
+	full     *plan.Plan
+	narrow   narrowFlags
+	resolved bool
+	// targeted counts the instances -target and -exclude kept, before sharding.
+	targeted  int
 	saved     *plan.Saved
 	shard     plan.Shard
 	providers map[string]providers.Provider
 	simulator *sim.Server
+	// endpoints: where each provider's calls go (plan.EndpointOf), for
+	// saved plans to bind.
+	endpoints map[string]string
 	// simulated: the clients talk to a simulator (-sim or -sim-url).
 	simulated bool
 	poll      time.Duration
@@ -76,15 +90,20 @@ func loadPlanArg(path string) (*plan.Plan, *plan.Saved, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sum, err := plan.FileSum(saved.File)
+	// Read once: the bytes compared with the saved sum are the bytes parsed.
+	file := saved.PlanFile(path)
+	p, err := plan.Load(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("saved plan %s was made from %s: %w", path, saved.File, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, nil, fmt.Errorf("saved plan %s was made from %s: %w", path, file, err)
+		}
+		return nil, nil, err
 	}
-	if sum != saved.FileSHA256 {
-		return nil, nil, fmt.Errorf("saved plan %s is stale: the plan file %s has changed since it was saved; run reimage plan -out again", path, saved.File)
+	if p.SHA256 != saved.FileSHA256 {
+		return nil, nil, fmt.Errorf("saved plan %s is stale: the plan file %s has changed since it was saved; run reimage plan -out again", path, file)
 	}
-	p, err := plan.Load(saved.File)
-	return p, saved, err
+	return p, saved, nil
 }
 
 // openFleet loads the plan, selects the shard, and builds the cloud clients
@@ -104,7 +123,15 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	if saved != nil && saved.Shard != f.shard.String() {
 		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, f.shard.String())
 	}
-	f.plan = p.Select(f.shard)
+	f.full, f.plan, f.narrow = p, p, ff.narrow
+	if err := f.narrow.check(); err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		if err := f.narrow.adoptSaved(path, saved); err != nil {
+			return nil, err
+		}
+	}
 	if ff.sim && ff.simURL != "" {
 		return nil, usagef("", "-sim and -sim-url exclude each other")
 	}
@@ -119,6 +146,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			RebuildDuration: 2 * time.Second,
 			StartDuration:   time.Second,
 			Jitter:          0.2,
+			HealthPort:      simHealthPort(p),
 		}
 		sim.RandomCredentials(&opts)
 		s := sim.New(opts)
@@ -153,6 +181,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.plan.Name, f.shard.String()))
 	}
 	f.providers = map[string]providers.Provider{}
+	f.endpoints = map[string]string{}
 	names := make([]string, 0, len(f.plan.Providers))
 	for name := range f.plan.Providers {
 		names = append(names, name)
@@ -186,13 +215,29 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			continue
 		}
 		f.providers[name] = prov
+		f.endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
 		f.closers = append(f.closers, closeFn)
 	}
 	if err := errors.Join(errs...); err != nil {
 		f.Close()
 		return nil, err
 	}
+	if saved != nil {
+		if stale := saved.StaleEndpoints(f.endpoints); len(stale) > 0 {
+			f.Close()
+			return nil, fmt.Errorf("saved plan %s is stale: it was made against other endpoints:\n  %s\nRun reimage plan -out again", path, strings.Join(stale, "\n  "))
+		}
+	}
 	return f, nil
+}
+
+// endpointName is the endpoint a saved plan binds: an in-process simulator
+// (-sim) listens on a new port every time, so it is named, not addressed.
+func endpointName(ff *fleetFlags, endpoint string) string {
+	if ff.sim {
+		return "simulator"
+	}
+	return endpoint
 }
 
 func newProvider(typ string, cfg providers.Config) (providers.Provider, func(), error) {
@@ -297,8 +342,12 @@ func (f *fleet) relook(ctx context.Context, j *executor.Journal) ([]plan.Change,
 }
 
 // diff looks the instances up, and the markers of those with a reinstall
-// token, and diffs them with what the journal j recorded.
+// token, and diffs them with what the journal j recorded. The plan is resolved
+// (selectors, image names, -target) first.
 func (f *fleet) diff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
+	if err := f.resolve(ctx); err != nil {
+		return nil, err
+	}
 	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
 	if err != nil {
 		return nil, err

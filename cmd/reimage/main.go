@@ -32,6 +32,8 @@ var commands = []Command{
 	ValidateCommand{},
 	PlanCommand{},
 	ApplyCommand{},
+	AckCommand{},
+	DiscoverCommand{},
 	SimCommand{},
 	SchemaCommand{},
 	VersionCommand{},
@@ -43,7 +45,7 @@ type Stdio struct {
 	Out, Err io.Writer
 }
 
-// Exit codes of the public contract (DESIGN.md).
+// Exit codes of the public contract (README.md, "Command line").
 const (
 	ExitOK           = 0 // success, and `plan` with no changes
 	ExitFailure      = 1 // error before any change: bad plan, credentials, lock held, usage
@@ -106,6 +108,9 @@ func run(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		usage(stdio.Out)
 		return ExitOK
+	case "-version", "--version":
+		// What every other tool answers; the same as reimage version.
+		return run(ctx, append([]string{"version"}, args[1:]...), stdio)
 	}
 	cmd := lookup(name)
 	if cmd == nil {

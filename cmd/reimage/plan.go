@@ -79,11 +79,10 @@ Examples:
 		renderPlan(stdio.Out, f.plan, f.shard, changes, pending)
 	}
 	if out != "" {
-		sum, err := plan.FileSum(f.plan.File)
-		if err != nil {
-			return err
-		}
-		if err := plan.NewSaved(f.plan, sum, f.shard, changes, time.Now()).Write(out); err != nil {
+		saved := plan.NewSaved(f.plan, f.full.SHA256, f.shard, changes, time.Now())
+		saved.Frozen = f.frozen()
+		saved.Endpoints = f.endpoints
+		if err := saved.Write(out); err != nil {
 			return err
 		}
 		if !jsonOut {

@@ -37,6 +37,12 @@ type simFlags struct {
 	loseIDs, gatewayIDs, queueIDs    string
 	faultOps                         string
 	queueTime                        time.Duration
+	// Health checks (rollout.health) and the unhealthy fault.
+	healthPort    int
+	unhealthyRate float64
+	unhealthyIDs  string
+	// Images the clouds no longer know, or know but cannot use.
+	missingImages, unusableImages string
 }
 
 // Run implements Command.
@@ -58,6 +64,10 @@ closed without an answer, or a gateway answers HTTP 502. A queued change (-queue
 but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
 meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.
 GET /_sim/stats counts them under "faults" ("lost_answer/ksyun/StopInstances": N, …).
+
+Health (rollout.health): with -health-port, every running instance answers HTTP and TCP on its
+private address (127.x.y.z, as the look-ups report it) at that port; -unhealthy-ids and
+-unhealthy-rate make instances stop answering once their change is done.
 
 Examples:
   reimage sim -fleet examples/mixed-fleet.yaml
@@ -88,7 +98,12 @@ Examples:
 	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
 	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
+	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
+	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
+	fs.IntVar(&f.healthPort, "health-port", 0, "every running instance answers HTTP (200 to any GET) and TCP health checks on its private address (127.x.y.z) at `PORT` (0: none)")
+	fs.Float64Var(&f.unhealthyRate, "unhealthy-rate", 0, "`FRACTION` of instances that stop answering health checks after their change (chosen from -seed and the id)")
+	fs.StringVar(&f.unhealthyIDs, "unhealthy-ids", "", "comma-separated instance `IDS` that stop answering health checks after their change")
 	if err := parseFlags(fs, args, stdio); err != nil {
 		return err
 	}
@@ -99,7 +114,7 @@ Examples:
 		return usagef(c.Name(), "nothing to simulate: give -fleet PLAN or -instances N")
 	}
 	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter,
-		"-lose-answer-rate": f.loseRate, "-gateway-502-rate": f.gatewayRate, "-queue-rate": f.queueRate} {
+		"-lose-answer-rate": f.loseRate, "-gateway-502-rate": f.gatewayRate, "-queue-rate": f.queueRate, "-unhealthy-rate": f.unhealthyRate} {
 		if v < 0 || v > 1 {
 			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
 		}
@@ -112,6 +127,12 @@ Examples:
 		if !sim.ValidFaultOp(op) {
 			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall", op)
 		}
+	}
+	if f.healthPort < 0 || f.healthPort > 65535 {
+		return usagef(c.Name(), "-health-port must be a port from 1 to 65535 (0: none), got %d", f.healthPort)
+	}
+	if (f.unhealthyRate > 0 || f.unhealthyIDs != "") && f.healthPort == 0 {
+		return usagef(c.Name(), "-unhealthy-rate and -unhealthy-ids need -health-port")
 	}
 	if (f.queueRate > 0 || f.queueIDs != "") && f.queueTime == 0 {
 		return usagef(c.Name(), "-queue-rate and -queue-ids need -queue-time")
@@ -148,6 +169,8 @@ Examples:
 		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
 		FaultOps:   faultOps,
 		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
+		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
+		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}
 	// The project printed (and given to synthetic ECS instances) is the first accepted one.
 	switch {

@@ -68,12 +68,13 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 
 // simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
 // [-seed N] [-lose-answer-ids ID,…] [-lose-answer-rate F] [-gateway-502-ids ID,…]
-// [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…] PLAN
+// [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…]
+// [-health-port N] [-unhealthy-ids ID,…] [-unhealthy-rate F] PLAN
 // starts a simulator seeded with the plan's instances (on an older image) and
 // exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
 // are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
 	seed := fs.Int64("seed", 7, "")
@@ -89,6 +90,9 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	errorRate := fs.Float64("error-rate", 0, "")
 	stopped := fs.Float64("stopped", 0, "")
 	step := fs.Duration("step", 100*time.Millisecond, "")
+	healthPort := fs.Int("health-port", 0, "")
+	unhealthyIDs := fs.String("unhealthy-ids", "", "")
+	unhealthyRate := fs.Float64("unhealthy-rate", 0, "")
 	if neg || fs.Parse(args) != nil || fs.NArg() != 1 {
 		ts.Fatalf(usage)
 	}
@@ -99,6 +103,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		Gateway502Rate: *gatewayRate, Gateway502IDs: idList(*gatewayIDs),
 		FaultOps:   idList(*faultOps),
 		QueueDelay: *queueTime, QueueRate: *queueRate, QueueIDs: idList(*queueIDs),
+		HealthPort: *healthPort, UnhealthyIDs: idList(*unhealthyIDs), UnhealthyRate: *unhealthyRate,
 	}
 	if *queueTime > 0 && *queueRate == 0 && *queueIDs == "" {
 		opts.QueueRate = 1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -24,36 +25,89 @@ func (c ValidateCommand) Run(ctx context.Context, args []string, stdio Stdio) er
 	fs := newFlagSet(c.Name(), "validate PLAN...", `
 Checks each plan against the plan schema and the semantic rules, without network access and
 without reading secrets. Prints one summary line per valid plan; prints every problem as
-FILE:LINE:COL: PATH: message on stderr and exits 1 otherwise.
+FILE:LINE:COL: PATH: message on stderr and exits 1 otherwise. With -json, prints one JSON
+document on stdout instead (for editors and CI), with the same exit status.
 
 Examples:
   reimage validate examples/mixed-fleet.yaml
-  reimage validate examples/*.yaml`, stdio)
+  reimage validate examples/*.yaml
+  reimage validate -json examples/*.yaml`, stdio)
+	asJSON := fs.Bool("json", false, "print one JSON document (format_version 1) with every plan's result and problems, on stdout")
 	if err := parseFlags(fs, args, stdio); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef(c.Name(), "missing PLAN argument")
 	}
-	failed := false
+	doc := validateDoc{FormatVersion: "1", Valid: true, Plans: []validatePlanJSON{}}
 	for _, file := range fs.Args() {
+		res := validatePlanJSON{File: file, Diagnostics: []diagnosticJSON{}}
 		p, err := plan.Load(file)
 		if err != nil {
-			failed = true
+			doc.Valid = false
 			var diags *plan.Diagnostics
 			if errors.As(err, &diags) {
-				fmt.Fprintln(stdio.Err, diags.Error())
+				for _, d := range diags.List {
+					res.Diagnostics = append(res.Diagnostics, diagnosticJSON{File: d.File, Line: d.Line, Col: d.Col, Path: d.Path, Message: d.Message})
+				}
 			} else {
-				fmt.Fprintf(stdio.Err, "%s: %v\n", file, err)
+				res.Diagnostics = append(res.Diagnostics, diagnosticJSON{File: file, Message: err.Error()})
 			}
+			if !*asJSON {
+				if diags != nil {
+					fmt.Fprintln(stdio.Err, diags.Error())
+				} else {
+					fmt.Fprintf(stdio.Err, "%s: %v\n", file, err)
+				}
+			}
+			doc.Plans = append(doc.Plans, res)
 			continue
 		}
-		fmt.Fprintf(stdio.Out, "%s: valid: plan %q, %s\n", file, p.Name, summary(p))
+		res.Valid, res.Plan, res.Instances, res.ByProvider = true, p.Name, len(p.Instances), p.Summary()
+		doc.Plans = append(doc.Plans, res)
+		if !*asJSON {
+			fmt.Fprintf(stdio.Out, "%s: valid: plan %q, %s\n", file, p.Name, summary(p))
+		}
 	}
-	if failed {
+	if *asJSON {
+		enc := json.NewEncoder(stdio.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	}
+	if !doc.Valid {
 		return WithExitCode(ExitFailure, nil)
 	}
 	return nil
+}
+
+// validateDoc is validate -json's document. Fields may be added within format
+// version 1, none removed or changed.
+type validateDoc struct {
+	FormatVersion string             `json:"format_version"`
+	Valid         bool               `json:"valid"`
+	Plans         []validatePlanJSON `json:"plans"`
+}
+
+// validatePlanJSON is one file's result.
+type validatePlanJSON struct {
+	File        string           `json:"file"`
+	Valid       bool             `json:"valid"`
+	Plan        string           `json:"plan,omitempty"`
+	Instances   int              `json:"instances,omitempty"`
+	ByProvider  map[string]int   `json:"by_provider,omitempty"`
+	Diagnostics []diagnosticJSON `json:"diagnostics"`
+}
+
+// diagnosticJSON is one problem, located as in the text form (line and col
+// are 0 for a problem with the file as a whole).
+type diagnosticJSON struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
 }
 
 // summary renders "67 instances (ecs-n4: 25, kec-bj: 42)".
@@ -72,5 +126,10 @@ func summary(p *plan.Plan) string {
 	if len(p.Instances) == 1 {
 		noun = "instance"
 	}
-	return fmt.Sprintf("%d %s (%s)", len(p.Instances), noun, strings.Join(parts, ", "))
+	s := fmt.Sprintf("%d %s (%s)", len(p.Instances), noun, strings.Join(parts, ", "))
+	if n := len(p.Selectors); n > 0 {
+		// Selected instances are known only once plan asks the clouds.
+		s += fmt.Sprintf(" and %d selectors, resolved by plan", n)
+	}
+	return s
 }

@@ -11,11 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reimage-dev/reimage/providers"
@@ -49,7 +52,11 @@ type Client struct {
 	name      string
 	projectID string
 	ak, sk    string
-	base      *url.URL
+	// bases are the ECS endpoints, in the order given; cur indexes the one in
+	// use. Reads move on to the next after a connection error; writes go to
+	// the one in use and are never sent to another when in doubt.
+	bases []*url.URL
+	cur   atomic.Int32
 	// imsBase and kpsBase are the image and key pair services' base URLs (services.go).
 	imsBase, kpsBase *url.URL
 	caller           *providers.Caller
@@ -60,7 +67,8 @@ type Client struct {
 var _ providers.Provider = (*Client)(nil)
 
 // DefaultEndpoint returns the ECS endpoint of region: the official SDK's
-// override HUAWEICLOUD_SDK_REGION_ECS_<REGION> when set, else
+// override HUAWEICLOUD_SDK_REGION_ECS_<REGION> when set (which may list
+// several endpoints, comma-separated, used in order), else
 // https://ecs.<region>.myhuaweicloud.com.
 func DefaultEndpoint(region string) string {
 	env := "HUAWEICLOUD_SDK_REGION_ECS_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
@@ -93,12 +101,20 @@ func New(cfg providers.Config) (*Client, error) {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint(cfg.Region)
 	}
-	base, err := providers.CheckEndpoint(endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
+	var bases []*url.URL
+	for _, e := range splitEndpoints(endpoint) {
+		base, err := providers.CheckEndpoint(e)
+		if err != nil {
+			return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
+		}
+		bases = append(bases, base)
 	}
-	c := &Client{name: cfg.Name, projectID: project, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base}
-	if c.imsBase, c.kpsBase, err = serviceBases(cfg.Endpoint, cfg.Region, base); err != nil {
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("huaweicloud %s: the endpoint list %q names no endpoint", cfg.Name, endpoint)
+	}
+	c := &Client{name: cfg.Name, projectID: project, ak: cfg.AccessKey, sk: cfg.SecretKey, bases: bases}
+	var err error
+	if c.imsBase, c.kpsBase, err = serviceBases(cfg.Endpoint, cfg.Region, bases[0]); err != nil {
 		return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
 	}
 	c.caller = providers.NewCaller(cfg, providers.Dialect{
@@ -134,8 +150,10 @@ func (c *Client) Capabilities() providers.Capabilities {
 func (c *Client) Limiter() *providers.Limiter { return c.caller.Limiter() }
 
 var (
-	// The gateway's throttling (both spellings seen) and ECS's batch quota.
-	throttleCodes = map[string]bool{"APIGW.0308": true, "APIG.0308": true, "Ecs.0118": true}
+	// The gateway's throttling (both spellings seen). Ecs.0118 ("the number
+	// of ECSs is greater than the maximum number") is not one: it refuses the
+	// batch's size, and providers.Bisect splits the batch.
+	throttleCodes = map[string]bool{"APIGW.0308": true, "APIG.0308": true}
 	// The gateway refused the request's date before any processing.
 	rejectedCodes    = map[string]bool{"APIGW.0303": true, "APIG.0303": true}
 	serverErrorCodes = map[string]bool{"Ecs.0002": true, "Common.0002": true}
@@ -185,6 +203,12 @@ func parseError(status int, h http.Header, body []byte) *providers.APIError {
 	if e.RequestID == "" {
 		e.RequestID = eb.RequestID
 	}
+	if (e.Code == "APIGW.0301" || e.Code == "APIG.0301") && strings.Contains(strings.ToLower(e.Message), "expired") {
+		// The AK/SK signature is too old for the gateway: this machine's clock
+		// is off (retrying cannot help, and repeated failures lock the key).
+		e.Message += fmt.Sprintf(" (the signature's X-Sdk-Date is too far from the cloud's time: check this machine's clock, now %s UTC)",
+			time.Now().UTC().Format(time.RFC3339))
+	}
 	return e
 }
 
@@ -199,9 +223,6 @@ func snippet(b []byte) string {
 // call sends one ECS request under /v1/{project_id}; in is marshalled as the
 // JSON body when not nil, and the answer is unmarshalled into out.
 func (c *Client) call(ctx context.Context, op, method, path string, query url.Values, in any, write bool, resource string, out any) (requestID string, err error) {
-	u := *c.base
-	u.Path = c.base.Path + "/v1/" + c.projectID + path
-	u.RawQuery = query.Encode()
 	var body []byte
 	if in != nil {
 		var buf bytes.Buffer
@@ -213,14 +234,51 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 		}
 		body = bytes.TrimRight(buf.Bytes(), "\n")
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body})
-	if err != nil {
-		return "", err
+	start := int(c.cur.Load())
+	for i := 0; ; i++ {
+		idx := (start + i) % len(c.bases)
+		base := c.bases[idx]
+		u := *base
+		u.Path = base.Path + "/v1/" + c.projectID + path
+		u.RawQuery = query.Encode()
+		req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+		resp, err := c.caller.Do(ctx, req)
+		if err != nil {
+			if !write && i+1 < len(c.bases) && ctx.Err() == nil && unreachable(err) {
+				c.cur.CompareAndSwap(int32(idx), int32((idx+1)%len(c.bases)))
+				continue
+			}
+			return "", err
+		}
+		if err := c.caller.Decode(req, resp, out); err != nil {
+			return "", err
+		}
+		return resp.Header.Get("X-Request-Id"), nil
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return "", fmt.Errorf("huaweicloud %s: %s %s: reading the answer: %w", c.name, op, resource, err)
+}
+
+// splitEndpoints reads an endpoint setting that may list several endpoints,
+// comma-separated (as HUAWEICLOUD_SDK_REGION_ECS_<REGION> may).
+func splitEndpoints(v string) []string {
+	var out []string
+	for e := range strings.SplitSeq(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
 	}
-	return resp.Header.Get("X-Request-Id"), nil
+	return out
+}
+
+// unreachable reports whether err says the endpoint could not be reached or
+// did not answer (a connection or name error, a timeout), not that the cloud
+// answered: only then may a read try the next endpoint.
+func unreachable(err error) bool {
+	var apiErr *providers.APIError
+	if errors.As(err, &apiErr) || providers.IsInDoubt(err) {
+		return false
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // serverJSON is one server of the detail answer.
@@ -231,6 +289,7 @@ type serverJSON struct {
 	Image     json.RawMessage   `json:"image"`
 	Metadata  map[string]string `json:"metadata"`
 	TaskState *string           `json:"OS-EXT-STS:task_state"`
+	Locked    bool              `json:"locked"`
 	// Where it is and how it is labelled (address.go).
 	AZ        string                   `json:"OS-EXT-AZ:availability_zone"`
 	Addresses map[string][]addressJSON `json:"addresses"`
@@ -285,12 +344,20 @@ func normalise(s serverJSON) providers.Instance {
 		}
 	case "ERROR":
 		inst.State = providers.StateError
-	case "SUSPENDED", "PAUSED", "SHELVED", "SHELVED_OFFLOADED":
-		// Settled, but in a state reimage does not change: neither running nor stopped.
+	case "SUSPENDED", "PAUSED", "SHELVED", "SHELVED_OFFLOADED", "UNKNOWN":
+		// Settled, but in a state reimage does not change: neither running nor
+		// stopped (UNKNOWN: the cloud itself does not know; waiting on it
+		// would only run into the instance timeout).
 		inst.State = providers.StateUnknown
 	default:
 		// REBUILD, BUILD, REBOOT, HARD_REBOOT, MIGRATING, RESIZE, VERIFY_RESIZE, REVERT_RESIZE…
 		inst.State = providers.StateInProgress
+	}
+	if s.Locked && (inst.State == providers.StateRunning || inst.State == providers.StateStopped) {
+		// A locked server refuses every operation: not one to stop or change.
+		inst.State = providers.StateUnknown
+		inst.RawState += " (locked)"
+		inst.Fault = "server is locked: ECS refuses operations on it until it is unlocked"
 	}
 	return inst
 }
@@ -419,6 +486,10 @@ type osChange struct {
 	ImageID   string    `json:"imageid,omitempty"`
 	Metadata  *metadata `json:"metadata,omitempty"`
 	Mode      string    `json:"mode,omitempty"`
+	// IsAutoPay "true" pays a prepaid server's order at once, as the
+	// Terraform provider sends it; without it the job waits in
+	// PENDING_PAYMENT.
+	IsAutoPay string `json:"isAutoPay,omitempty"`
 }
 
 type metadata struct {
@@ -434,6 +505,9 @@ func changeBody(req providers.ChangeRequest) any {
 	}
 	if req.Running {
 		o.Mode = "withStopServer"
+	}
+	if req.AutoPay {
+		o.IsAutoPay = "true"
 	}
 	if req.Reinstall {
 		return struct {
@@ -472,6 +546,8 @@ type Job struct {
 	Entities   struct {
 		ServerID string `json:"server_id"`
 		SubJobs  []Job  `json:"sub_jobs"`
+		// ErrorcodeMessage is a sub-job's failure detail.
+		ErrorcodeMessage string `json:"errorcode_message"`
 	} `json:"entities"`
 }
 
@@ -479,6 +555,13 @@ type Job struct {
 // with the error code in front.
 func (j *Job) Reason() string {
 	code, reason := j.ErrorCode, j.FailReason
+	if detail := j.Entities.ErrorcodeMessage; detail != "" && !strings.Contains(reason, detail) {
+		if reason == "" {
+			reason = detail
+		} else {
+			reason += " (" + detail + ")"
+		}
+	}
 	if reason == "" {
 		for i := range j.Entities.SubJobs {
 			s := &j.Entities.SubJobs[i]
@@ -557,6 +640,12 @@ func (c *Client) Progress(ctx context.Context, sub providers.Submission) (provid
 		switch job.Status {
 		case "FAIL":
 			p.Phase, p.Reason = providers.PhaseFailed, job.Reason()
+			return p, nil
+		case "PENDING_PAYMENT":
+			// Never "in progress": the order stays open for days and whoever
+			// pays it re-images the server then, outside any rollout.
+			p.Phase, p.Reason = providers.PhaseFailed, "the job waits for payment (PENDING_PAYMENT): the server is prepaid; "+
+				"set isAutoPay: true for it in the plan, and cancel the unpaid order in the console so that it cannot re-image the server later"
 			return p, nil
 		case "SUCCESS":
 			if inst.State != providers.StateError {

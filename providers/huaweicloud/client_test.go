@@ -1,6 +1,7 @@
 package huaweicloud
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -38,6 +39,7 @@ func fakeECS(t *testing.T, answer func(r *http.Request) (int, string)) (*httptes
 		mu.Lock()
 		reqs = append(reqs, captured{method: r.Method, path: r.URL.Path, query: r.URL.Query(), body: string(body), header: r.Header.Clone(), signed: strings.Join(a.SignedHeaders, ";")})
 		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		status, out := answer(r)
 		w.Header().Set("X-Request-Id", "req-7")
 		w.WriteHeader(status)

@@ -19,8 +19,8 @@ import (
 // SDK's region table for KPS says.
 func serviceEndpoint(service, host, region string) string {
 	env := "HUAWEICLOUD_SDK_REGION_" + service + "_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
-	if v := os.Getenv(env); v != "" {
-		return v
+	if v := splitEndpoints(os.Getenv(env)); len(v) > 0 {
+		return v[0] // the services other than ECS use the first of a list
 	}
 	return "https://" + host + "." + region + ".myhuaweicloud.com"
 }
@@ -58,12 +58,10 @@ func (c *Client) serviceCall(ctx context.Context, base *url.URL, op, method, pat
 		}
 		body = bytes.TrimRight(buf.Bytes(), "\n")
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body})
+	req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("huaweicloud %s: %s %s: reading the answer: %w", c.name, op, resource, err)
-	}
-	return nil
+	return c.caller.Decode(req, resp, out)
 }

@@ -16,9 +16,9 @@ func TestServiceHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base.String() != "https://ecs.cn-north-4.myhuaweicloud.com" || c.imsBase.String() != "https://ims.cn-north-4.myhuaweicloud.com" ||
+	if c.bases[0].String() != "https://ecs.cn-north-4.myhuaweicloud.com" || c.imsBase.String() != "https://ims.cn-north-4.myhuaweicloud.com" ||
 		c.kpsBase.String() != "https://kps.example.com" {
-		t.Errorf("default hosts: %s %s %s", c.base, c.imsBase, c.kpsBase)
+		t.Errorf("default hosts: %s %s %s", c.bases[0], c.imsBase, c.kpsBase)
 	}
 	cfg.Endpoint = "http://127.0.0.1:8686"
 	if c, err = New(cfg); err != nil {

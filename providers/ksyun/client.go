@@ -47,6 +47,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	changes map[string]*pendingChange // by instance id: changes this process submitted
+	// now is the clock of the grace periods; tests replace it.
+	now func() time.Time
 }
 
 // pendingChange remembers what this process saw of a change it submitted;
@@ -55,6 +57,9 @@ type Client struct {
 type pendingChange struct {
 	submitted     time.Time
 	sawTransition bool
+	// stoppedOnTarget is when the instance was first seen stopped with the
+	// change carried out; zero until then.
+	stoppedOnTarget time.Time
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -76,7 +81,7 @@ func New(cfg providers.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
 	}
-	c := &Client{name: cfg.Name, region: cfg.Region, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base, changes: map[string]*pendingChange{}}
+	c := &Client{name: cfg.Name, region: cfg.Region, ak: cfg.AccessKey, sk: cfg.SecretKey, base: base, changes: map[string]*pendingChange{}, now: time.Now}
 	if c.tagBase, c.sksBase, err = serviceBases(cfg.Endpoint, base); err != nil {
 		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
 	}
@@ -167,9 +172,10 @@ func snippet(b []byte) string {
 	return s
 }
 
-// call sends one KEC action. GET actions carry every parameter in the query;
-// POST actions (DescribeInstances) keep only Action and Version in the query
-// and send all parameters, those two included, as a form.
+// call sends one KEC action. Every action the client sends is a POST, as the
+// official SDK sends them: only Action and Version in the query, all
+// parameters, those two included, as a form, so that a password or userData
+// never sits in a URL. GET (every parameter in the query) remains for tests.
 func (c *Client) call(ctx context.Context, method, action string, params url.Values, write bool, resource string, out any) error {
 	params.Set("Action", action)
 	params.Set("Version", Version)
@@ -182,17 +188,15 @@ func (c *Client) call(ctx context.Context, method, action string, params url.Val
 		u.RawQuery = url.Values{"Action": {action}, "Version": {Version}}.Encode()
 		body = []byte(params.Encode())
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{
+	req := providers.Request{
 		Operation: action, Write: write, Resource: resource,
 		Method: method, URL: u.String(), Body: body,
-	})
+	}
+	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("ksyun %s: %s %s: reading the answer: %w", c.name, action, resource, err)
-	}
-	return nil
+	return c.caller.Decode(req, resp, out)
 }
 
 // instanceJSON is one entry of DescribeInstances' InstancesSet.
@@ -225,18 +229,42 @@ func normalise(in instanceJSON) providers.Instance {
 	if in.InstanceState.TaskState != "" {
 		inst.RawState += "/" + in.InstanceState.TaskState
 	}
-	switch in.InstanceState.Name {
-	case "active":
+	name := in.InstanceState.Name
+	switch {
+	case name == "active":
 		inst.State = providers.StateRunning
-	case "stopped":
+	case name == "stopped":
 		inst.State = providers.StateStopped
-	case "error":
+	case errorLike(name):
 		inst.State = providers.StateError
-		inst.Fault = "instance is in state error"
+		inst.Fault = "instance is in state " + name
+	case settledStates[name]:
+		// Settled after a migration or a resize, neither running nor stopped:
+		// reimage does not change an instance in it.
+		inst.State = providers.StateUnknown
 	default:
+		// building, stopping, starting, rebuilding, overriding (reinstall), migrating…
 		inst.State = providers.StateInProgress
 	}
 	return inst
+}
+
+// errorLike reports whether a KEC state is an end state after a failure:
+// error, and the failed ends of other operations (power_on_error,
+// migrating_error, cross_error, resize_error_local, csresize-error,
+// attach_key_pair_failed, inactive, invalid…). Waiting on one is waiting for
+// nothing: a failed boot would otherwise run into the instance timeout.
+func errorLike(name string) bool {
+	switch name {
+	case "error", "inactive", "invalid":
+		return true
+	}
+	return strings.Contains(name, "error") || strings.HasSuffix(name, "_failed")
+}
+
+// settledStates are KEC's states after a finished migration or resize.
+var settledStates = map[string]bool{
+	"migrating_success": true, "migrating_success_off_line": true, "resize_success_local": true, "cross_finish": true,
 }
 
 // describe looks up at most MaxIDs instances, following Marker pages. Ids the
@@ -291,7 +319,7 @@ func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (m
 			params.Set("InstanceId."+strconv.Itoa(i+1), id)
 		}
 		var ans powerAnswer
-		if err := c.call(ctx, http.MethodGet, action, params, true, providers.Resource(ids, "instances"), &ans); err != nil {
+		if err := c.call(ctx, http.MethodPost, action, params, true, providers.Resource(ids, "instances"), &ans); err != nil {
 			return nil, err
 		}
 		res := make(map[string]error, len(ids))
@@ -338,7 +366,7 @@ type modifyAnswer struct {
 func (c *Client) Change(ctx context.Context, req providers.ChangeRequest) (providers.Submission, error) {
 	params := changeParams(req)
 	var ans modifyAnswer
-	if err := c.call(ctx, http.MethodGet, "ModifyInstanceImage", params, true, req.InstanceID, &ans); err != nil {
+	if err := c.call(ctx, http.MethodPost, "ModifyInstanceImage", params, true, req.InstanceID, &ans); err != nil {
 		return providers.Submission{}, err
 	}
 	if ans.Return != nil && !*ans.Return {
@@ -346,7 +374,7 @@ func (c *Client) Change(ctx context.Context, req providers.ChangeRequest) (provi
 			Resource: req.InstanceID, Message: "the cloud answered Return=false", HTTPStatus: http.StatusOK, RequestID: ans.RequestID}
 	}
 	c.mu.Lock()
-	c.changes[req.InstanceID] = &pendingChange{submitted: time.Now()}
+	c.changes[req.InstanceID] = &pendingChange{submitted: c.now()}
 	c.mu.Unlock()
 	return providers.Submission{InstanceID: req.InstanceID, ImageID: req.ImageID, Reinstall: req.Reinstall, RequestID: ans.RequestID}, nil
 }
@@ -387,14 +415,22 @@ func changeParams(req providers.ChangeRequest) url.Values {
 // (still stopped on the old image) before Progress calls it failed.
 const rebuildGrace = 2 * time.Minute
 
+// bootGrace is how long an instance this process changed may stay stopped
+// with the change carried out before Progress calls it done: KEC boots the
+// instance after ModifyInstanceImage, and the Terraform provider waits for
+// active. Past it, the engine starts the instance itself if it ran before.
+const bootGrace = 3 * time.Minute
+
 // Progress reads the instance (coalesced with other Status calls; KEC has no
 // job to ask) and decides:
 //   - a transitional state (rebuilding, starting…): in progress;
 //   - error: failed, with the state as the reason; not found: failed;
 //   - active: done when on the target image (or for a reinstall); on another
 //     image the change did not take: failed;
-//   - stopped on the target image of a change: done (the image changes only by
-//     the rebuild); stopped on another image, or a reinstall stopped with no
+//   - stopped on the target image of a change (or after a reinstall seen
+//     under way): in progress for bootGrace, since KEC boots the instance after
+//     the rebuild and the Terraform provider waits for active; then done (the
+//     image changes only by the rebuild). Stopped on another image, or a reinstall stopped with no
 //     transition seen: in progress for rebuildGrace after the submission, then
 //     failed. A submission this process did not make (a later run resolving the
 //     journal) has no grace: the cloud shows the change did not take, or, for a
@@ -404,19 +440,26 @@ func (c *Client) Progress(ctx context.Context, sub providers.Submission) (provid
 	if err != nil {
 		return providers.Progress{}, err
 	}
+	onTarget := inst.Image == sub.ImageID || sub.ImageID == ""
+	now := c.now()
 	c.mu.Lock()
 	pc := c.changes[sub.InstanceID]
 	if pc != nil && inst.State == providers.StateInProgress {
 		pc.sawTransition = true
 	}
-	var saw, inGrace bool
+	var saw, inGrace, booting bool
 	if pc != nil {
-		saw, inGrace = pc.sawTransition, time.Since(pc.submitted) < rebuildGrace
+		saw, inGrace = pc.sawTransition, now.Sub(pc.submitted) < rebuildGrace
+		if inst.State == providers.StateStopped && (!sub.Reinstall && onTarget || sub.Reinstall && saw) {
+			if pc.stoppedOnTarget.IsZero() {
+				pc.stoppedOnTarget = now
+			}
+			booting = now.Sub(pc.stoppedOnTarget) < bootGrace
+		}
 	}
 	c.mu.Unlock()
 
 	p := providers.Progress{Phase: providers.PhaseInProgress, Instance: inst}
-	onTarget := inst.Image == sub.ImageID || sub.ImageID == ""
 	switch inst.State {
 	case providers.StateInProgress:
 		return p, nil
@@ -432,6 +475,8 @@ func (c *Client) Progress(ctx context.Context, sub providers.Submission) (provid
 		}
 	case providers.StateStopped:
 		switch {
+		case booting:
+			// Carried out; the cloud is about to boot it: wait for active.
 		case !sub.Reinstall && onTarget, sub.Reinstall && saw:
 			p.Phase = providers.PhaseDone
 		case inGrace && !saw:

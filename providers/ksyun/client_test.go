@@ -77,15 +77,21 @@ func TestModifyInstanceImageRequestForm(t *testing.T) {
 	if sub.RequestID != "r-1" || sub.InstanceID != req.InstanceID || sub.ImageID != req.ImageID {
 		t.Errorf("submission %+v", sub)
 	}
+	// A write is a POST form, as the official SDK sends it: the password and userData never
+	// sit in a URL (gateway logs, 414 limits).
 	r := (*reqs)[0]
-	if r.method != http.MethodGet || r.body != "" || r.path != "/" {
-		t.Errorf("%s %s with body %q, want GET / without a body", r.method, r.path, r.body)
+	if r.method != http.MethodPost || r.path != "/" || r.query.Encode() != "Action=ModifyInstanceImage&Version=2016-03-04" {
+		t.Errorf("%s %s?%s, want POST / with only Action and Version in the query", r.method, r.path, r.query.Encode())
 	}
-	if r.signed != "accept;host;x-amz-date" {
-		t.Errorf("signed headers %q, want accept;host;x-amz-date", r.signed)
+	if r.header.Get("Content-Type") != "application/x-www-form-urlencoded; charset=utf-8" {
+		t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
 	}
 	if r.header.Get("Accept") != "application/json" || r.header.Get("X-Amz-Content-Sha256") != "" {
 		t.Errorf("headers %v", r.header)
+	}
+	form, err := url.ParseQuery(r.body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := url.Values{
 		"Action": {"ModifyInstanceImage"}, "Version": {"2016-03-04"},
@@ -93,8 +99,8 @@ func TestModifyInstanceImageRequestForm(t *testing.T) {
 		"KeyId.1": {"k1"}, "KeyId.2": {"k2"}, "SystemDisk.DiskSize": {"40"}, "SystemDisk.DiskType": {"SSD3.0"},
 		"SystemDisk.ResizeType": {"online"}, "UserData": {"IyEvYmluL3No"},
 	}
-	if r.query.Encode() != want.Encode() {
-		t.Errorf("query\n got %s\nwant %s", r.query.Encode(), want.Encode())
+	if form.Encode() != want.Encode() {
+		t.Errorf("form\n got %s\nwant %s", form.Encode(), want.Encode())
 	}
 
 	// A reinstall sends no ImageId; KeepImageLogin replaces the password.
@@ -102,7 +108,7 @@ func TestModifyInstanceImageRequestForm(t *testing.T) {
 	if _, err := c.Change(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	q := (*reqs)[1].query
+	q, _ := url.ParseQuery((*reqs)[1].body)
 	if q.Has("ImageId") || q.Get("KeepImageLogin") != "true" || q.Has("InstancePassword") {
 		t.Errorf("reinstall query %s", q.Encode())
 	}
@@ -178,8 +184,9 @@ func TestStopBatchPerIDResults(t *testing.T) {
 		t.Errorf("c (no entry in the answer): %v, want in doubt", errs["c"])
 	}
 	r := (*reqs)[0]
-	if r.method != http.MethodGet || r.query.Get("Action") != "StopInstances" || len(r.query) != 5 {
-		t.Errorf("%s %s", r.method, r.query.Encode())
+	form, _ := url.ParseQuery(r.body)
+	if r.method != http.MethodPost || r.query.Get("Action") != "StopInstances" || len(form) != 5 {
+		t.Errorf("%s %s, form %s", r.method, r.query.Encode(), r.body)
 	}
 }
 
@@ -197,5 +204,140 @@ func TestNewChecksEndpoint(t *testing.T) {
 	}
 	if _, err := New(providers.Config{Name: "x", Region: "r"}); err == nil {
 		t.Error("missing credentials accepted")
+	}
+}
+
+// TestErrorLikeStatesFailFast: KEC's failed end states are errors naming the state, not a
+// transition to wait on until the instance timeout; settled states after a migration are neither.
+func TestErrorLikeStatesFailFast(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want providers.State
+	}{
+		{"power_on_error", providers.StateError},
+		{"migrating_error", providers.StateError},
+		{"resize_error_local", providers.StateError},
+		{"csresize-error", providers.StateError},
+		{"attach_key_pair_failed", providers.StateError},
+		{"inactive", providers.StateError},
+		{"invalid", providers.StateError},
+		{"error", providers.StateError},
+		{"overriding", providers.StateInProgress},
+		{"migrating", providers.StateInProgress},
+		{"migrating_success", providers.StateUnknown},
+		{"cross_finish", providers.StateUnknown},
+	} {
+		got := normalise(instanceJSON{InstanceID: "i", InstanceState: struct{ Name, TaskState string }{Name: tc.name}})
+		if got.State != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got.State, tc.want)
+		}
+		if tc.want == providers.StateError && !strings.Contains(got.Fault, tc.name) {
+			t.Errorf("%s: fault %q does not name the state", tc.name, got.Fault)
+		}
+	}
+	ts, _ := fakeKEC(t, func(action string) string {
+		if action == "ModifyInstanceImage" {
+			return `{"RequestId":"r","Return":true}`
+		}
+		return `{"RequestId":"r","InstanceCount":1,"InstancesSet":[{"InstanceId":"i-1","ImageId":"img-new","InstanceState":{"Name":"power_on_error"}}]}`
+	})
+	c := newTestClient(t, ts.URL)
+	sub, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "i-1", ImageID: "img-new", Password: "Passw0rdX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Progress(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Phase != providers.PhaseFailed || !strings.Contains(p.Reason, "power_on_error") {
+		t.Fatalf("progress %+v, want failed naming power_on_error", p)
+	}
+}
+
+// TestStoppedOnTargetWaitsForActive: after ModifyInstanceImage KEC boots the instance itself, so
+// "stopped on the target image" is in progress (as the Terraform provider waits for active) for
+// bootGrace, then done; active on the target is done at once.
+func TestStoppedOnTargetWaitsForActive(t *testing.T) {
+	var mu sync.Mutex
+	state := "stopped"
+	ts, _ := fakeKEC(t, func(action string) string {
+		if action == "ModifyInstanceImage" {
+			return `{"RequestId":"r","Return":true}`
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return `{"RequestId":"r","InstanceCount":1,"InstancesSet":[{"InstanceId":"i-1","ImageId":"img-new","InstanceState":{"Name":"` + state + `"}}]}`
+	})
+	c := newTestClient(t, ts.URL)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return clock }
+	sub, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "i-1", ImageID: "img-new", Password: "Passw0rdX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		state   string
+		want    providers.Phase
+	}{
+		{0, "stopped", providers.PhaseInProgress},
+		{bootGrace - time.Second, "stopped", providers.PhaseInProgress},
+		{time.Second, "stopped", providers.PhaseDone},
+		{0, "active", providers.PhaseDone},
+	} {
+		clock = clock.Add(step.advance)
+		mu.Lock()
+		state = step.state
+		mu.Unlock()
+		p, err := c.Progress(context.Background(), sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Phase != step.want {
+			t.Fatalf("%s after %v: %s (%s), want %s", step.state, step.advance, p.Phase, p.Reason, step.want)
+		}
+	}
+}
+
+// TestServerErrorCodesAt400: KEC answers InternalError and ServiceUnavailable with HTTP 400; the
+// code decides: a read is retried, a write is in doubt (never a refusal, never resent).
+func TestServerErrorCodesAt400(t *testing.T) {
+	for _, code := range []string{"ServiceUnavailable", "InternalError"} {
+		var mu sync.Mutex
+		calls := map[string]int{}
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			action := r.URL.Query().Get("Action")
+			mu.Lock()
+			calls[action]++
+			n := calls[action]
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			if n == 1 || action == "ModifyInstanceImage" {
+				w.WriteHeader(400)
+				io.WriteString(w, `{"RequestId":"r","Error":{"Code":"`+code+`","Message":"try later"}}`)
+				return
+			}
+			io.WriteString(w, `{"RequestId":"r","InstanceCount":1,"InstancesSet":[{"InstanceId":"i-1","ImageId":"img","InstanceState":{"Name":"stopped"}}]}`)
+		}))
+		defer ts.Close()
+		c, err := New(providers.Config{Name: "kec-bj", Region: "cn-beijing-6", Endpoint: ts.URL, AccessKey: testAK, SecretKey: testSK,
+			BatchWindow: time.Millisecond, Retry: providers.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if inst, err := c.Status(context.Background(), "i-1"); err != nil || inst.State != providers.StateStopped {
+			t.Errorf("%s: read %+v %v, want it retried", code, inst, err)
+		}
+		_, err = c.Change(context.Background(), providers.ChangeRequest{InstanceID: "i-1", ImageID: "img2", Password: "Passw0rdX"})
+		if !providers.IsInDoubt(err) || providers.ErrorCode(err) != code {
+			t.Errorf("%s: write %v, want in doubt with the code", code, err)
+		}
+		mu.Lock()
+		if calls["ModifyInstanceImage"] != 1 {
+			t.Errorf("%s: the write was sent %d times", code, calls["ModifyInstanceImage"])
+		}
+		mu.Unlock()
 	}
 }

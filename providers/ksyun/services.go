@@ -2,8 +2,6 @@ package ksyun
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -70,17 +68,15 @@ func (c *Client) serviceCall(ctx context.Context, base *url.URL, version, method
 		u.RawQuery = url.Values{"Action": {action}, "Version": {version}}.Encode()
 		body = []byte(params.Encode())
 	}
-	resp, err := c.caller.Do(ctx, providers.Request{
+	req := providers.Request{
 		Operation: action, Write: write, Resource: resource,
 		Method: method, URL: u.String(), Body: body,
-	})
+	}
+	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("ksyun %s: %s %s: reading the answer: %w", c.name, action, resource, err)
-	}
-	return nil
+	return c.caller.Decode(req, resp, out)
 }
 
 // SignService signs req as Sign does, for another KEC-family service (the

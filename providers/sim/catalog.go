@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/reimage-dev/reimage/plan"
 )
 
 // The simulator's model of what the clouds know besides instances: image
@@ -217,4 +219,18 @@ func parseTagPairs(pairs []string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// seedLogin makes the key pairs a plan's login names known to the cloud, so
+// that pre-flight finds them; s.mu must be held.
+func (s *Server) seedLogin(provider string, l plan.Login) {
+	s.cat.init()
+	for _, k := range l.KeyIDs {
+		if _, ok := s.cat.kecKeys[k]; !ok && provider == Ksyun {
+			s.cat.kecKeys[k] = "key-" + k[:min(8, len(k))]
+		}
+	}
+	if l.KeyName != "" && provider == HuaweiCloud {
+		s.cat.ecsKeys[l.KeyName] = true
+	}
 }

@@ -44,6 +44,9 @@ const (
 	answer502
 )
 
+// alreadyCounted is the status deliver returns for a request it counted itself.
+const alreadyCounted = -1
+
 // faultApplies reports whether the after-effect faults cover op; s.mu must be held.
 func (s *Server) faultApplies(op string) bool {
 	if len(s.opts.FaultOps) == 0 {
@@ -105,21 +108,25 @@ func (s *Server) countFault(kind, provider, op string) {
 }
 
 // deliver ends a write the cloud has carried out: it writes the answer, or
-// applies the after-effect fault. It returns the status to count: 0 when the
-// answer was lost.
-func (s *Server) deliver(w http.ResponseWriter, provider, apiOp, op string, ids []string, answer func()) int {
+// applies the after-effect fault. It sets *status to the status to count, or
+// to alreadyCounted when the answer was lost: that request is counted (status 0)
+// before the connection closes, so that a client seeing the close finds it
+// in the stats.
+func (s *Server) deliver(w http.ResponseWriter, provider, apiOp, op string, ids []string, answer func(), status *int) {
 	switch s.afterEffectFault(op, ids) {
 	case answerLost:
 		s.countFault(FaultLostAnswer, provider, apiOp)
+		s.count(provider, apiOp, 0, false)
+		*status = alreadyCounted // set first: loseAnswer may not return
 		loseAnswer(w)
-		return 0
+		return
 	case answer502:
 		s.countFault(FaultGateway502, provider, apiOp)
+		*status = http.StatusBadGateway
 		writeBadGateway(w)
-		return http.StatusBadGateway
+		return
 	}
 	answer()
-	return http.StatusOK
 }
 
 // loseAnswer closes the client's connection without writing anything: the

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
 )
@@ -60,11 +59,15 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	op := "InvalidAction"
 	status := http.StatusOK
-	defer func() { s.count(Ksyun, op, status, status == http.StatusTooManyRequests) }()
+	defer func() {
+		if status != alreadyCounted {
+			s.count(Ksyun, op, status, status == http.StatusTooManyRequests)
+		}
+	}()
 	fail := func(e *apiError) {
 		status = e.status
 		typ := "Sender"
-		if e.status >= 500 {
+		if e.status >= 500 || e.code == "InternalError" || e.code == "ServiceUnavailable" {
 			typ = "Receiver"
 		}
 		if e.retryAfter > 0 {
@@ -93,10 +96,12 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fail5xx, second := s.serverError(); fail5xx {
+		// KEC answers both with HTTP 400 (the seed's answers): only the code
+		// tells them from a refusal.
 		if second {
-			fail(kecErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
+			fail(kecErr(http.StatusBadRequest, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
 		} else {
-			fail(kecErr(http.StatusInternalServerError, "InternalError", "An internal error occurred; nothing was done."))
+			fail(kecErr(http.StatusBadRequest, "InternalError", "An internal error occurred; nothing was done."))
 		}
 		return
 	}
@@ -132,7 +137,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
 	if kind, ids := kecWrite(op, params, resp); kind != "" {
-		status = s.deliver(w, Ksyun, op, kind, ids, answer)
+		s.deliver(w, Ksyun, op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -306,7 +311,8 @@ type kecInstance struct {
 	ChargeType       string           `json:"ChargeType"`
 	CreationDate     string           `json:"CreationDate"`
 	AvailabilityZone string           `json:"AvailabilityZone"`
-	ProjectID        string           `json:"ProjectId"`
+	// ProjectID is a number, as the official SDK declares it (*int64).
+	ProjectID int64 `json:"ProjectId"`
 	// NetworkInterfaceSet holds the primary interface (address.go).
 	NetworkInterfaceSet []kecNetworkInterface `json:"NetworkInterfaceSet"`
 	// head and tail are the cached JSON of the fixed fields (see appendJSON).
@@ -404,11 +410,11 @@ func (in *inst) kecView() kecInstance {
 func (in *inst) fixedKECView() kecInstance {
 	return kecInstance{
 		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
-		PrivateIPAddress: in.privateIP(),
-		ChargeType:       "Daily",
-		CreationDate:     in.createdStr,
-		AvailabilityZone: in.az,
-		ProjectID:        in.project,
+		PrivateIPAddress:    in.privateIP(),
+		ChargeType:          "Daily",
+		CreationDate:        in.createdStr,
+		AvailabilityZone:    in.az,
+		ProjectID:           in.kecProject,
 		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
@@ -416,8 +422,8 @@ func (in *inst) fixedKECView() kecInstance {
 // privateIP is a stable address derived from the instance's position.
 func (in *inst) privateIP() string { return in.ip }
 
-func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, search string) bool {
-	if !projects[in.project] {
+func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
+	if !anyProject && !projects[in.project] {
 		return false
 	}
 	if search != "" && !strings.Contains(in.name, search) && !strings.Contains(in.privateIP(), search) {
@@ -468,7 +474,9 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		}
 		marker = n
 	}
-	// Without ProjectId.N KEC lists the default project only.
+	// Without ProjectId.N KEC lists the default project only, but a look-up
+	// by InstanceId.N finds an instance in any project (the Terraform
+	// provider no longer sends ProjectId.N for it).
 	projects := map[string]bool{}
 	for k, v := range p {
 		if strings.HasPrefix(k, "ProjectId.") {
@@ -477,6 +485,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 			}
 		}
 	}
+	anyProject := len(projects) == 0 && ids != nil
 	if len(projects) == 0 {
 		projects["0"] = true
 	}
@@ -489,7 +498,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	now := s.now()
 	visit := func(in *inst) {
 		in.settle(now)
-		if !in.kecMatches(filters, projects, search) {
+		if !in.kecMatches(filters, projects, anyProject, search) {
 			return
 		}
 		if resp.InstanceCount >= marker && len(resp.InstancesSet) < maxResults {
@@ -532,6 +541,8 @@ type kecPowerResult struct {
 	InstanceID string `json:"InstanceId"`
 	Return     bool   `json:"Return"`
 	Message    string `json:"Message,omitempty"`
+	// Messgae (sic) is StopInstances' spelling of Message, as documented.
+	Messgae string `json:"Messgae,omitempty"`
 }
 
 type kecPowerResponse struct {
@@ -587,6 +598,9 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 			}
 			res.Message = fmt.Sprintf("InstanceStateNotSupported: the instance is %s; this action needs it %s", name, want)
 		}
+		if stop {
+			res.Messgae, res.Message = res.Message, ""
+		}
 		resp.InstancesSet = append(resp.InstancesSet, res)
 	}
 	return resp, nil
@@ -631,8 +645,8 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	password, hasPassword := p.Get("InstancePassword"), p.Has("InstancePassword")
 	if keep != "true" && hasPassword {
-		if msg := passwordProblem(password); msg != "" {
-			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword %s", msg)
+		if err := ksyun.CheckPassword(password); err != nil {
+			return nil, kecErr(http.StatusBadRequest, "InstancePasswordInvalidParameterValue", "InstancePassword: %v", err)
 		}
 	}
 	if keep != "true" && !hasPassword && len(keys) == 0 {
@@ -680,11 +694,16 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		target = in.image
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
+	// A reinstall shows as "overriding" (重装中), a change of image as "rebuilding".
+	busy := stRebuilding
+	if reinstall {
+		busy = stOverriding
+	}
 	if s.rebuildFails(id) {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: stRebuilding, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed"})
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: busy, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed", changeFailed: true})
 	} else {
 		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
-			{st: stRebuilding, image: in.image, d: rebuild, count: true},
+			{st: busy, image: in.image, d: rebuild, count: true},
 			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
 		}), outcome{
 			st: stRunning, image: target,
@@ -693,31 +712,6 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		})
 	}
 	return kecReturnResponse{RequestID: reqID, Return: true}, nil
-}
-
-// passwordProblem checks the seed's policy: 8–32 visible ASCII characters with
-// an upper-case letter, a lower-case letter and a digit. "" means fine.
-func passwordProblem(pw string) string {
-	if len(pw) < 8 || len(pw) > 32 {
-		return "must be 8 to 32 characters long"
-	}
-	var upper, lower, digit bool
-	for _, c := range pw {
-		switch {
-		case c > unicode.MaxASCII || c <= ' ' || c == 0x7f:
-			return "may hold visible ASCII characters only"
-		case 'A' <= c && c <= 'Z':
-			upper = true
-		case 'a' <= c && c <= 'z':
-			lower = true
-		case '0' <= c && c <= '9':
-			digit = true
-		}
-	}
-	if !upper || !lower || !digit {
-		return "must contain an upper-case letter, a lower-case letter and a digit"
-	}
-	return ""
 }
 
 // writeKEC writes v as JSON, or as XML under root when the client did not ask

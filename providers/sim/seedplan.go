@@ -28,6 +28,7 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 			s.projects[prov.ProjectID] = true
 			s.opts.ProjectIDs = append(s.opts.ProjectIDs, prov.ProjectID)
 		}
+		s.seedLogin(prov.Type, pi.Login)
 		old := OlderImage(pi.Image)
 		s.images[prov.Type][pi.Image] = true
 		st := "running"

@@ -76,6 +76,12 @@ type Options struct {
 	// them absent; a change to one is refused); UnusableImages are known but
 	// not active (KEC "deactivated", Huawei "killed"). See catalog.go.
 	MissingImages, UnusableImages []string
+	// HealthPort > 0: every running instance answers HTTP and TCP health checks
+	// on its private address at this port; UnhealthyIDs and an UnhealthyRate
+	// fraction of the instances stop answering after their change (health.go).
+	HealthPort    int
+	UnhealthyIDs  []string
+	UnhealthyRate float64
 
 	// Faults after the effect: the cloud carries out a write (stop, start,
 	// change, reinstall), then its answer never arrives. Each is decided per
@@ -117,8 +123,10 @@ type Server struct {
 	limiters                      map[string]*rate.Limiter
 	images                        map[string]map[string]bool // provider type -> image id -> known
 	fleet                         map[string]map[string]*inst
-	order                         map[string][]*inst // insertion order per provider type, for listings
-	jobs                          map[string]*job
+	// health answers health checks when Options.HealthPort is set (health.go).
+	health *health
+	order  map[string][]*inst // insertion order per provider type, for listings
+	jobs   map[string]*job
 	// listing numbers DescribeInstances calls, to drop duplicate ids.
 	listing uint64
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
@@ -309,6 +317,9 @@ func (s *Server) Handler() http.Handler {
 		http.Error(w, "simulator inspection: GET /_sim/instances or GET /_sim/stats", http.StatusNotFound)
 	})
 	mux.HandleFunc("/v1/", s.serveECS)
+	// IMS and KPS (ims.go), dispatched by path as ECS is.
+	mux.HandleFunc("/v2/", s.serveECS)
+	mux.HandleFunc("/v3/", s.serveECS)
 	mux.HandleFunc("/", s.serveKEC)
 	return mux
 }
@@ -326,6 +337,7 @@ func (s *Server) Start(addr string) (string, error) {
 	srv := s.srv
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
+	s.startHealth()
 	return "http://" + ln.Addr().String(), nil
 }
 
@@ -343,6 +355,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops a server begun with Start at once.
 func (s *Server) Close() error {
+	s.stopHealth()
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
