@@ -250,9 +250,10 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 			p.Rollout.Concurrency, overridden(p.Narrowing != nil && p.Narrowing.Concurrency, "-concurrency"),
 			p.Rollout.MaxFailures, overridden(p.Narrowing != nil && p.Narrowing.MaxFailures, "-max-failures"))
 		if canaries := p.Canaries(mutating); len(canaries) > 0 {
-			fmt.Fprintf(w, "Canaries (wave 1, one per provider and target image):\n")
+			// The first wave proves each target image on one instance per
+			// provider (rollout.canary: perImage).
 			for _, c := range canaries {
-				fmt.Fprintf(w, "  %s -> %s\n", instanceLabel(c.Instance), c.Instance.Image)
+				fmt.Fprintf(w, "Canary: %s, the first on %s\n", instanceLabel(c.Instance), c.Instance.Image)
 			}
 		}
 	}
