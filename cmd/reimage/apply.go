@@ -186,6 +186,10 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	if err != nil {
 		return err
 	}
+	pre, err := f.preflight(workCtx, changes, logger)
+	if err != nil {
+		return err
+	}
 	pending := countPending(journal, f.plan)
 	var out io.Writer = outW
 	if af.jsonOut {
@@ -197,6 +201,9 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		}
 	} else {
 		renderPlan(out, f.plan, f.shard, changes, pending)
+	}
+	if err := refuseBadImages(pre); err != nil {
+		return err
 	}
 	counts := countChanges(changes)
 	runID := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
@@ -253,6 +260,9 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		}
 		// What was resolved may have changed the fleet: look again.
 		if changes, err = f.relook(workCtx, journal); err != nil {
+			return WithExitCode(ExitNotConverged, err)
+		}
+		if _, err := f.preflight(workCtx, changes, logger); err != nil {
 			return WithExitCode(ExitNotConverged, err)
 		}
 	}
