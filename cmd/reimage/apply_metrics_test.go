@@ -25,7 +25,7 @@ import (
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
-// metricsPlan: a canary wave of one KEC instance (canary: first), then the rest.
+// metricsPlan: a canary wave of one KEC instance, then the rest.
 const metricsPlan = `version: 1
 name: web
 providers:
@@ -44,7 +44,6 @@ rollout:
   concurrency: 4
   canary: first # one KEC canary alone (perImage would add an ECS one)
   waves: [1, "100%"]
-  canary: first
 instances:
   - {id: 98284100-f6d1-4bbf-886a-1b07650247a1, name: web-1}
   - {id: 98284100-f6d1-4bbf-886a-1b07650247a2, name: web-2}
