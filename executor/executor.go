@@ -63,11 +63,14 @@ type Executor struct {
 	budget   int
 	halted   bool
 	gates    gateState
+	// lanes: the write backlog of each provider, for starting instances
+	// per provider lane (lanes.go).
+	lanes *laneState
 }
 
 // New returns an Executor for the options given.
 func New(opts Options) *Executor {
-	e := &Executor{opts: opts, obs: opts.Observer, now: opts.Now, poll: opts.PollInterval}
+	e := &Executor{opts: opts, obs: opts.Observer, now: opts.Now, poll: opts.PollInterval, lanes: newLaneState()}
 	if e.obs == nil {
 		e.obs = ObserverFunc(func(Event) {})
 	}
@@ -263,12 +266,19 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	// in flight did meanwhile (a failure, the window closing).
 	slots := make(chan struct{}, conc)
 	var g errgroup.Group
-	for _, it := range wave {
+	// Instances start from per-provider lanes (lanes.go): one cloud's rate
+	// limit never holds the slots another cloud's instances could use.
+	ln := newLanes(wave, e.opts.Plan, e.lanes)
+	for !ln.empty() {
 		slots <- struct{}{}
 		// Checked before each start: a failure budget exceeded mid-wave, a
 		// signal or the end of the window stops new starts at once, while
 		// those in flight finish.
 		if e.stopping(ctx) {
+			break
+		}
+		it := ln.next(ctx, e.opts.Drain)
+		if it == nil || e.stopping(ctx) {
 			break
 		}
 		if e.overBudget() {
@@ -278,8 +288,10 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		if !e.mayStart(w, waves) {
 			break
 		}
+		e.lanes.dispatched(it)
 		g.Go(func() error {
 			defer func() { <-slots }()
+			defer e.lanes.finished(it)
 			return e.runInstance(ctx, it, w, waves)
 		})
 	}
@@ -302,7 +314,10 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) erro
 	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	step := func(s string) { e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s}) }
+	step := func(s string) {
+		e.lanes.step(it, s)
+		e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s})
+	}
 	// Rollout gates (health.go): the before hook may leave the instance untouched.
 	err := e.beforeChange(ctx, prov, in, step)
 	var token string
