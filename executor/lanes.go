@@ -25,7 +25,7 @@ const writeBacklog = 500 * time.Millisecond
 // more; when every lane has one, the slot waits until a write completes.
 // Waves, their order and sizes, and the concurrency limit are unchanged.
 type lanes struct {
-	order  []string          // providers, in order of first appearance in the wave
+	order  []string           // providers, in order of first appearance in the wave
 	queue  map[string][]*item // per provider, what is left to start, in plan order
 	limit  map[string]int     // per provider, the write backlog that saturates it
 	state  *laneState
