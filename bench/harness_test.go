@@ -144,6 +144,13 @@ func (sc scenario) startSim(tb testing.TB) (*sim.Server, string) {
 	s := sim.New(opts)
 	s.AddImage(sim.Ksyun, kecNew)
 	s.AddImage(sim.HuaweiCloud, ecsNew)
+	// The plans' key pairs exist (pre-flight blocks an instance whose key pair does not).
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+		tb.Fatal(err)
+	}
 	state := func(stopped bool) string {
 		if stopped {
 			return "stopped"
