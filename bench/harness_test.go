@@ -41,6 +41,9 @@ type scenario struct {
 	stop, rebuild, run time.Duration
 	jitter             float64
 	poll               time.Duration
+	// grouped lists every KEC instance, then every ECS one (as people group
+	// a plan by provider), instead of interleaving them.
+	grouped bool
 }
 
 func kecID(i int) string { return fmt.Sprintf("98284100-f6d1-4bbf-886a-%012x", i) }
@@ -55,6 +58,21 @@ func (sc scenario) order() []struct {
 	var out []struct {
 		kec bool
 		i   int
+	}
+	if sc.grouped {
+		for i := 0; i < sc.kec; i++ {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{true, i})
+		}
+		for i := 0; i < sc.ecs; i++ {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{false, i})
+		}
+		return out
 	}
 	for i := 0; i < max(sc.kec, sc.ecs); i++ {
 		if i < sc.kec {
