@@ -256,6 +256,7 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 				fmt.Fprintf(w, "Canary: %s, the first on %s\n", instanceLabel(c.Instance), c.Instance.Image)
 			}
 		}
+		renderGates(w, p.Rollout, time.Now())
 	}
 	fmt.Fprintf(w, "\nPlan: %s.\n", counts)
 }
