@@ -53,7 +53,13 @@ func (v *textView) Observe(e executor.Event) {
 			return
 		}
 		if s.Total == 0 && s.Resolved == 0 && s.Broken == 0 && s.InDoubt == 0 {
-			fmt.Fprintf(v.w, "No changes: the fleet matches the plan (%d unchanged, %d blocked).\n", s.Skipped-s.Blocked, s.Blocked)
+			// Blocked instances differ from the plan: saying the fleet
+			// matches it would contradict the count beside it.
+			if s.Blocked == 0 {
+				fmt.Fprintf(v.w, "No changes: the fleet matches the plan (%d ok or protected).\n", s.Skipped)
+			} else {
+				fmt.Fprintf(v.w, "No changes possible: %d ok or protected, %d blocked (reimage plan says why).\n", s.Skipped-s.Blocked, s.Blocked)
+			}
 			return
 		}
 		verdict := "Apply complete"
@@ -67,7 +73,7 @@ func (v *textView) Observe(e executor.Event) {
 		case !s.Converged():
 			verdict = "Apply finished with failures"
 		}
-		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed, %d not started, %d resolved from an earlier run; %d unchanged, %d blocked; in %s.\n",
+		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed, %d not started, %d resolved from an earlier run; left alone: %d ok or protected, %d blocked; in %s.\n",
 			verdict, s.Done, s.Failed, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
 		if s.Broken > 0 || s.InDoubt > 0 {
 			fmt.Fprintf(v.w, "Not converged: %d broken by an earlier run, %d in doubt; check them by hand, then run reimage ack PLAN ID|NAME...\n", s.Broken, s.InDoubt)

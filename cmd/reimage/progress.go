@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,13 +58,35 @@ type runProgress struct {
 	total, done, failed  int
 	inFlight, pending    int
 	skipped, resolutions int
+	// flying holds the instances in flight, by provider/id: what an operator
+	// watching a slow run wants to see is where they are and which is oldest.
+	flying map[string]*flight
+	// finishedTime sums the durations of the finished instances, for the ETA;
+	// maxFlying is the most instances seen in flight at once, the concurrency
+	// the run actually reaches (the plan's, or less when the rate bounds it).
+	finishedTime time.Duration
+	maxFlying    int
+}
+
+// flight is one instance in flight.
+type flight struct {
+	name  string
+	since time.Time
+	step  string
 }
 
 func newRunProgress(now func() time.Time) *runProgress {
 	if now == nil {
 		now = time.Now
 	}
-	return &runProgress{now: now, start: now()}
+	return &runProgress{now: now, start: now(), flying: map[string]*flight{}}
+}
+
+func flightKey(e executor.Event) string {
+	if e.Change == nil || e.Change.Instance == nil {
+		return ""
+	}
+	return e.Change.Instance.Provider + "/" + e.Change.Instance.ID
 }
 
 // Observe implements executor.Observer.
@@ -80,12 +105,30 @@ func (p *runProgress) Observe(e executor.Event) {
 	case executor.EventInstanceStart:
 		p.pending--
 		p.inFlight++
+		p.maxFlying = max(p.maxFlying, p.inFlight)
+		name := e.Change.Instance.Name
+		if name == "" {
+			name = e.Change.Instance.ID
+		}
+		t := e.Time
+		if t.IsZero() {
+			t = p.now()
+		}
+		p.flying[flightKey(e)] = &flight{name: name, since: t, step: "starting"}
+	case executor.EventInstanceStep:
+		if f := p.flying[flightKey(e)]; f != nil {
+			f.step = e.Step
+		}
 	case executor.EventInstanceDone:
 		p.inFlight--
 		p.done++
+		p.finishedTime += e.Elapsed
+		delete(p.flying, flightKey(e))
 	case executor.EventInstanceFail:
 		p.inFlight--
 		p.failed++
+		p.finishedTime += e.Elapsed
+		delete(p.flying, flightKey(e))
 	}
 }
 
@@ -96,17 +139,56 @@ type progressSnapshot struct {
 	Total, Done, Failed, InFlight, Pending int
 	Elapsed                                time.Duration
 	ETA                                    time.Duration // 0: not known yet
+	// Steps counts the instances in flight by step, most first.
+	Steps []stepCount
+	// Oldest is the instance longest in flight (empty when none), its step and age.
+	Oldest, OldestStep string
+	OldestAge          time.Duration
+}
+
+// stepCount is how many instances in flight are at one step.
+type stepCount struct {
+	Step string
+	N    int
 }
 
 func (p *runProgress) snapshot() progressSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.now()
 	s := progressSnapshot{Started: p.started, Wave: p.wave, Waves: p.waves, Total: p.total, Done: p.done,
-		Failed: p.failed, InFlight: p.inFlight, Pending: p.pending, Elapsed: p.now().Sub(p.start)}
-	// The rate so far, applied to what is left: waves and pauses make it rough,
-	// but it improves as the run goes and needs no model of the cloud.
+		Failed: p.failed, InFlight: p.inFlight, Pending: p.pending, Elapsed: now.Sub(p.start)}
+	byStep := map[string]int{}
+	var ages time.Duration
+	for _, f := range p.flying {
+		byStep[f.step]++
+		age := now.Sub(f.since)
+		ages += age
+		if s.Oldest == "" || age > s.OldestAge || (age == s.OldestAge && f.name < s.Oldest) {
+			s.Oldest, s.OldestStep, s.OldestAge = f.name, f.step, age
+		}
+	}
+	for step, n := range byStep {
+		s.Steps = append(s.Steps, stepCount{step, n})
+	}
+	slices.SortFunc(s.Steps, func(a, b stepCount) int {
+		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Step, b.Step))
+	})
+	// The ETA from the mean time of an instance and the concurrency the run
+	// reaches: the instances in flight need what is left of a mean each (they
+	// run side by side), the pending ones go through in rounds of that many.
+	// Pauses between waves are not in it.
 	if finished := s.Done + s.Failed; finished > 0 && finished < s.Total {
-		s.ETA = time.Duration(float64(s.Elapsed) / float64(finished) * float64(s.Total-finished))
+		mean := p.finishedTime / time.Duration(finished)
+		c := max(p.maxFlying, 1)
+		var inFlight time.Duration
+		if len(p.flying) > 0 {
+			inFlight = max(mean-ages/time.Duration(len(p.flying)), 0)
+		}
+		s.ETA = inFlight + time.Duration(float64(mean)*float64(s.Pending)/float64(c))
+		if s.ETA <= 0 {
+			s.ETA = time.Second
+		}
 	}
 	return s
 }
@@ -114,6 +196,19 @@ func (p *runProgress) snapshot() progressSnapshot {
 // counts renders the instance counts: "12 done, 1 failed, 4 in flight, 30 pending".
 func (s progressSnapshot) counts() string {
 	return fmt.Sprintf("%d done, %d failed, %d in flight, %d pending", s.Done, s.Failed, s.InFlight, s.Pending)
+}
+
+// flight renders what is in flight: "3 wait_done, 1 stop; oldest web-3 (wait_done) 4m12s";
+// empty when nothing is.
+func (s progressSnapshot) flight() string {
+	if s.Oldest == "" {
+		return ""
+	}
+	parts := make([]string, len(s.Steps))
+	for i, c := range s.Steps {
+		parts[i] = fmt.Sprintf("%d %s", c.N, c.Step)
+	}
+	return fmt.Sprintf("%s; oldest %s (%s) %s", strings.Join(parts, ", "), s.Oldest, s.OldestStep, s.OldestAge.Round(time.Second))
 }
 
 // times renders elapsed time and ETA.
@@ -146,9 +241,18 @@ func logProgress(logger *slog.Logger, p *runProgress, interval time.Duration) (s
 				if !s.Started {
 					continue
 				}
-				logger.Info("progress", "wave", s.Wave, "waves", s.Waves, "total", s.Total, "done", s.Done,
+				attrs := []any{"wave", s.Wave, "waves", s.Waves, "total", s.Total, "done", s.Done,
 					"failed", s.Failed, "in_flight", s.InFlight, "pending", s.Pending,
-					"elapsed_seconds", int(s.Elapsed.Seconds()), "eta_seconds", int(s.ETA.Seconds()))
+					"elapsed_seconds", int(s.Elapsed.Seconds()), "eta_seconds", int(s.ETA.Seconds())}
+				if s.Oldest != "" {
+					steps := make([]string, len(s.Steps))
+					for i, c := range s.Steps {
+						steps[i] = fmt.Sprintf("%s=%d", c.Step, c.N)
+					}
+					attrs = append(attrs, "steps", strings.Join(steps, ","), "oldest", s.Oldest,
+						"oldest_step", s.OldestStep, "oldest_seconds", int(s.OldestAge.Seconds()))
+				}
+				logger.Info("progress", attrs...)
 			case <-done:
 				return
 			}
@@ -232,7 +336,11 @@ func (d *liveDisplay) Observe(e executor.Event) {
 			}, decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 				s := d.prog.snapshot()
-				return " " + s.counts() + "; " + s.times()
+				line := " " + s.counts() + "; " + s.times()
+				if f := s.flight(); f != "" {
+					line += " | " + f
+				}
+				return line
 			})))
 	case executor.EventInstanceDone, executor.EventInstanceFail:
 		if d.bar != nil {

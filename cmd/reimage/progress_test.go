@@ -40,23 +40,44 @@ func instEvent(typ executor.EventType, i int) executor.Event {
 }
 
 func TestRunProgressSnapshot(t *testing.T) {
-	now := time.Unix(1000, 0)
+	t0 := time.Unix(1000, 0)
+	now := t0
 	p := newRunProgress(func() time.Time { return now })
-	p.Observe(executor.Event{Type: executor.EventRunStart, Time: now, Waves: 2, Summary: &executor.Summary{Total: 4, Skipped: 3}})
+	at := func(typ executor.EventType, i int, d time.Duration) executor.Event {
+		e := instEvent(typ, i)
+		e.Time = t0.Add(d)
+		return e
+	}
+	p.Observe(executor.Event{Type: executor.EventRunStart, Time: t0, Waves: 2, Summary: &executor.Summary{Total: 10, Skipped: 3}})
 	p.Observe(executor.Event{Type: executor.EventWaveStart, Wave: 1, Waves: 2})
-	for i := range 3 {
-		p.Observe(instEvent(executor.EventInstanceStart, i))
+	for i := range 4 {
+		p.Observe(at(executor.EventInstanceStart, i, 0))
+		step := at(executor.EventInstanceStep, i, time.Second)
+		step.Step = executor.StepWaitDone
+		p.Observe(step)
 	}
-	p.Observe(instEvent(executor.EventInstanceDone, 0))
-	now = now.Add(time.Minute)
+	// Two finish after a minute each; two more start in their slots.
+	for i := range 2 {
+		done := at(executor.EventInstanceDone, i, time.Minute)
+		done.Elapsed = time.Minute
+		p.Observe(done)
+		p.Observe(at(executor.EventInstanceStart, 4+i, time.Minute))
+	}
+	stop := at(executor.EventInstanceStep, 5, time.Minute)
+	stop.Step = executor.StepStop
+	p.Observe(stop)
+	now = t0.Add(90 * time.Second)
 	s := p.snapshot()
-	want := progressSnapshot{Started: true, Wave: 1, Waves: 2, Total: 4, Done: 1, InFlight: 2, Pending: 1,
-		Elapsed: time.Minute, ETA: 3 * time.Minute}
-	if s != want {
-		t.Errorf("snapshot %+v, want %+v", s, want)
+	// Four side by side, a minute each: the two in flight since the start are
+	// about done, the two since a minute half; the four pending take one round.
+	if s.ETA != time.Minute {
+		t.Errorf("ETA %v, want 1m0s (mean 1m, concurrency 4, 4 pending, in-flight ages averaging the mean)", s.ETA)
 	}
-	if got := s.counts() + "; " + s.times(); got != "1 done, 0 failed, 2 in flight, 1 pending; elapsed 1m0s, ETA 3m0s" {
+	if got := s.counts() + "; " + s.times(); got != "2 done, 0 failed, 4 in flight, 4 pending; elapsed 1m30s, ETA 1m0s" {
 		t.Errorf("rendered %q", got)
+	}
+	if got := s.flight(); got != "2 wait_done, 1 starting, 1 stop; oldest web-2 (wait_done) 1m30s" {
+		t.Errorf("in flight rendered %q", got)
 	}
 }
 

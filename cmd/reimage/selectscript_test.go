@@ -17,15 +17,30 @@ func init() {
 	scriptCmds["gen-plan"] = genPlan
 	scriptCmds["stdout-head"] = stdoutHead
 	scriptCmds["sim-add"] = simAdd
+	scriptCmds["sim-image"] = simImage
 }
 
-// simAdd: sim-add TYPE ID NAME ZONE IMAGE [running|stopped] [KEY=VALUE...] adds
-// an instance with a name, zone and tags to the running simulator.
-func simAdd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 5 {
-		ts.Fatalf("usage: sim-add TYPE ID NAME ZONE IMAGE [running|stopped] [KEY=VALUE...]")
+// simImage: sim-image TYPE ID NAME catalogues an image with that name.
+func simImage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: sim-image TYPE ID NAME")
 	}
-	in := sim.Instance{Provider: args[0], ID: args[1], Name: args[2], Zone: args[3], Image: args[4]}
+	ts.Check(scriptSim(ts).AddImageInfo(sim.Image{Provider: args[0], ID: args[1], Name: args[2]}))
+}
+
+// simAdd: sim-add [-project ID] TYPE ID NAME ZONE IMAGE [running|stopped]
+// [KEY=VALUE...] adds an instance with a name, zone and tags to the running
+// simulator (a Huawei one in project ID, default the simulator's first).
+func simAdd(ts *testscript.TestScript, neg bool, args []string) {
+	const usage = "usage: sim-add [-project ID] TYPE ID NAME ZONE IMAGE [running|stopped] [KEY=VALUE...]"
+	project := ""
+	if len(args) > 1 && args[0] == "-project" {
+		project, args = args[1], args[2:]
+	}
+	if neg || len(args) < 5 {
+		ts.Fatalf(usage)
+	}
+	in := sim.Instance{Provider: args[0], ID: args[1], Name: args[2], Zone: args[3], Image: args[4], ProjectID: project}
 	rest := args[5:]
 	if len(rest) > 0 && (rest[0] == "running" || rest[0] == "stopped") {
 		in.State, rest = rest[0], rest[1:]

@@ -299,3 +299,45 @@ func TestStoppedOnTargetWaitsForActive(t *testing.T) {
 		}
 	}
 }
+
+// TestServerErrorCodesAt400: KEC answers InternalError and ServiceUnavailable with HTTP 400; the
+// code decides: a read is retried, a write is in doubt (never a refusal, never resent).
+func TestServerErrorCodesAt400(t *testing.T) {
+	for _, code := range []string{"ServiceUnavailable", "InternalError"} {
+		var mu sync.Mutex
+		calls := map[string]int{}
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			action := r.URL.Query().Get("Action")
+			mu.Lock()
+			calls[action]++
+			n := calls[action]
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			if n == 1 || action == "ModifyInstanceImage" {
+				w.WriteHeader(400)
+				io.WriteString(w, `{"RequestId":"r","Error":{"Code":"`+code+`","Message":"try later"}}`)
+				return
+			}
+			io.WriteString(w, `{"RequestId":"r","InstanceCount":1,"InstancesSet":[{"InstanceId":"i-1","ImageId":"img","InstanceState":{"Name":"stopped"}}]}`)
+		}))
+		defer ts.Close()
+		c, err := New(providers.Config{Name: "kec-bj", Region: "cn-beijing-6", Endpoint: ts.URL, AccessKey: testAK, SecretKey: testSK,
+			BatchWindow: time.Millisecond, Retry: providers.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if inst, err := c.Status(context.Background(), "i-1"); err != nil || inst.State != providers.StateStopped {
+			t.Errorf("%s: read %+v %v, want it retried", code, inst, err)
+		}
+		_, err = c.Change(context.Background(), providers.ChangeRequest{InstanceID: "i-1", ImageID: "img2", Password: "Passw0rdX"})
+		if !providers.IsInDoubt(err) || providers.ErrorCode(err) != code {
+			t.Errorf("%s: write %v, want in doubt with the code", code, err)
+		}
+		mu.Lock()
+		if calls["ModifyInstanceImage"] != 1 {
+			t.Errorf("%s: the write was sent %d times", code, calls["ModifyInstanceImage"])
+		}
+		mu.Unlock()
+	}
+}

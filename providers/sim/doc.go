@@ -56,15 +56,44 @@
 //     reinstallos bodies with unknown fields, a mode other than withStopServer
 //     or BYOL other than "true" are Ecs.0005; POST bodies must be
 //     application/json. A path no API matches is 404 APIGW.0101.
+//   - The KEC family shares "/": Version names the service (2016-03-04 KEC,
+//     2020-09-01 tagv2, 2015-11-01 sks), the Action must be that service's
+//     (else InvalidAction) and the SigV4 scope must name it (else
+//     SignatureDoesNotMatch). IMS (/v2/cloudimages, project from the signed
+//     X-Project-Id) and KPS (/v3/{project}/keypairs/{name}, 404 KPS.0002 when
+//     absent) share the ECS server, told apart by path.
+//   - Tags (catalog.go, kecfamily.go): CreateTagAndAttachResource sets one
+//     key and keeps the others (a key has one value per instance);
+//     DetachResourceTags takes ResourceUuids and TagKeys (comma-separated);
+//     ListTagsByResourceIds has no id limit; TagId is a hash of key and value.
+//     An unknown ResourceUuid to attach to is 400 ResourceNotFound.
+//   - ECS metadata (ecsmeta.go): POST …/metadata is refused (409 Ecs.0100)
+//     during a transition or in ERROR; user keys never hide system keys
+//     (vpc_id, metering.image_id…) in the detail's metadata. The tags filter
+//     of the detail listing needs every tags=key=value given; name is fuzzy
+//     ("." any character); marker pages after the given id.
+//   - Tags and metadata survive every rebuild (ModifyInstanceImage, changeos,
+//     reinstallos): the references are silent, and neither lives on the
+//     system disk.
+//   - Images (catalog.go): an image without details is active, named
+//     "image-" and its id's first 8 characters, KEC SysDisk 20, Huawei min_disk
+//     40, FusionCompute. MissingImages are unknown everywhere; UnusableImages
+//     are "deactivated" (KEC) or "killed" (Huawei); a change to either, or to
+//     any image not active, is refused as for an unknown image.
+//   - Private addresses are unique across both clouds, in 127.0.0.0/8 from
+//     127.0.1.1 (host parts 0 and 255 skipped), in order of creation; the
+//     zone is the instance's, else its region + "a".
 //
 // Inspection endpoints, not signed, not throttled, not counted:
-//   - GET /_sim/instances: [{"provider","id","image","state","changes"}]
+//   - GET /_sim/instances: [{"provider","id","image","state","changes","name",
+//     "zone","privateIp","tags","marks"}] (tags and marks omitted when empty)
 //   - GET /_sim/stats: {"requests":{"<provider>/<operation>/<status>":N},"throttled":N,
 //     "faults":{"<kind>/<provider>/<operation>":N}}; status 0 is a lost answer
 //     where operation is the KEC Action (an unsupported one counts as
 //     "InvalidAction") or the official ECS SDK's operation name
 //     (ListServersDetails, ShowServer, ChangeServerOsWithoutCloudInit,
 //     ReinstallServerOsWithoutCloudInit, BatchStopServers, BatchStartServers,
-//     ShowJob; "BatchServerAction" for an action body naming neither os-stop
+//     ShowJob, UpdateServerMetadata, ListImages, ListKeypairDetail;
+//     "BatchServerAction" for an action body naming neither os-stop
 //     nor os-start, "Unknown" for a path no API matches).
 package sim

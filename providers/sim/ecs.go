@@ -43,8 +43,8 @@ type job struct {
 	subs       []*job // batch jobs: one per server
 }
 
-// ecsTime is the layout of job times, e.g. 2024-01-02T03:04:05.000+0000.
-const ecsTime = "2006-01-02T15:04:05.000-0700"
+// ecsTime is the layout of job times, in UTC, e.g. 2016-04-25T20:04:47.591Z.
+const ecsTime = "2006-01-02T15:04:05.000Z"
 
 func (j *job) status(now time.Time) string {
 	switch {
@@ -63,20 +63,23 @@ func (j *job) status(now time.Time) string {
 
 // jobView is the JSON of GET /v1/{project_id}/jobs/{job_id} (and of a sub-job).
 type jobView struct {
-	JobID      string      `json:"job_id"`
-	JobType    string      `json:"job_type"`
-	Status     string      `json:"status"`
-	Entities   jobEntities `json:"entities"`
-	BeginTime  string      `json:"begin_time"`
-	EndTime    string      `json:"end_time"`
-	ErrorCode  string      `json:"error_code"`
-	FailReason string      `json:"fail_reason"`
+	JobID     string      `json:"job_id"`
+	JobType   string      `json:"job_type"`
+	Status    string      `json:"status"`
+	Entities  jobEntities `json:"entities"`
+	BeginTime string      `json:"begin_time"`
+	EndTime   *string     `json:"end_time"`
+	// ErrorCode and FailReason are null unless the job failed.
+	ErrorCode  *string `json:"error_code"`
+	FailReason *string `json:"fail_reason"`
 }
 
 type jobEntities struct {
-	ServerID     string    `json:"server_id,omitempty"`
-	SubJobsTotal *int      `json:"sub_jobs_total,omitempty"`
-	SubJobs      []jobView `json:"sub_jobs,omitempty"`
+	ServerID string `json:"server_id,omitempty"`
+	// ErrorcodeMessage is a failed job's detail, as ECS puts it in entities.
+	ErrorcodeMessage string    `json:"errorcode_message,omitempty"`
+	SubJobsTotal     *int      `json:"sub_jobs_total,omitempty"`
+	SubJobs          []jobView `json:"sub_jobs,omitempty"`
 }
 
 func (j *job) view(now time.Time) jobView {
@@ -86,9 +89,14 @@ func (j *job) view(now time.Time) jobView {
 		BeginTime: j.begin.UTC().Format(ecsTime),
 	}
 	if v.Status == "SUCCESS" || v.Status == "FAIL" {
-		v.EndTime = j.end.UTC().Format(ecsTime)
+		end := j.end.UTC().Format(ecsTime)
+		v.EndTime = &end
 		if j.fail {
-			v.ErrorCode, v.FailReason = j.errorCode, j.failReason
+			code, reason := j.errorCode, j.failReason
+			v.ErrorCode, v.FailReason = &code, &reason
+			if j.serverID != "" && j.subs == nil {
+				v.Entities.ErrorcodeMessage = reason
+			}
 		}
 	}
 	if j.subs != nil {
@@ -240,8 +248,10 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fail5xx, second := s.serverError(); fail5xx {
+		// Ecs.0002 "failed to submit the task" is a 400 (the API reference's
+		// error codes); the gateway's own failure stays a 500.
 		if second {
-			fail(ecsErr(http.StatusServiceUnavailable, "Ecs.0002", "The service is temporarily unavailable; nothing was done. Try again later."))
+			fail(ecsErr(http.StatusBadRequest, "Ecs.0002", "Failed to submit the task; nothing was done. Try again later."))
 		} else {
 			fail(ecsErr(http.StatusInternalServerError, "Ecs.0002", "Submission failed; nothing was done. Try again later."))
 		}
@@ -322,7 +332,9 @@ func (s *Server) ecsAuth(r *http.Request, body []byte, project string) (code, ms
 	_, err := huaweicloud.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
 	switch {
 	case errors.Is(err, huaweicloud.ErrClockSkew):
-		return "APIGW.0303", "Incorrect app authentication information: verify the timestamp (X-Sdk-Date): " + err.Error()
+		// AK/SK authentication answers a too old (or too new) signature with
+		// APIGW.0301 "signature expired"; APIGW.0303 is app authentication's.
+		return "APIGW.0301", "Incorrect IAM authentication information: signature expired: " + err.Error()
 	case err != nil:
 		return "APIGW.0301", "Incorrect IAM authentication information: " + err.Error()
 	}
@@ -598,7 +610,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	switch {
 	case in.st.transitional():
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
-	case in.st == stError:
+	case in.st == stError && !in.changeFailed:
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status ERROR.")
 	case in.st == stRunning && c.Mode != "withStopServer":
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS is running: stop it first or set mode withStopServer.")
@@ -610,13 +622,13 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	}
 	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.id, begin: now}
 	if reinstall {
-		j.typ = "reinstallOS"
+		j.typ = "reInitOs"
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
 	var final outcome
 	if s.rebuildFails(in.id) {
 		steps = append(steps, step{st: stRebuilding, image: in.image, d: rebuild})
-		final = outcome{st: stError, image: in.image, fault: "Failed to rebuild the system disk from image " + target}
+		final = outcome{st: stError, image: in.image, fault: "Failed to rebuild the system disk from image " + target, changeFailed: true}
 		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.fault
 	} else {
 		steps = append(steps,

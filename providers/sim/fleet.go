@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -21,6 +22,8 @@ const (
 	stStopping
 	stStarting
 	stRebuilding
+	// stOverriding is a KEC reinstall under way (ECS shows it as a rebuild).
+	stOverriding
 )
 
 // transitional reports whether an operation is under way; the clouds refuse
@@ -40,6 +43,8 @@ func (st state) kecState() (name, task string) {
 		return "stopping", "stopping"
 	case stStarting:
 		return "starting", "starting"
+	case stOverriding:
+		return "overriding", "overriding"
 	default:
 		return "rebuilding", "rebuilding"
 	}
@@ -81,6 +86,9 @@ type outcome struct {
 	st    state
 	image string
 	fault string
+	// changeFailed: a change or reinstall failed; ECS allows changeos on the
+	// server from there.
+	changeFailed bool
 	// KEC extras applied on success.
 	keys             []string
 	diskType         string
@@ -96,13 +104,17 @@ type inst struct {
 	id, name string
 	image    string
 	project  string // ECS project id; KEC project id ("0" by default)
-	region   string
-	index    int
-	st       state
-	fault    string
-	changes  int
-	created  time.Time
-	updated  time.Time
+	// kecProject is a KEC project id as the number DescribeInstances shows.
+	kecProject int64
+	region     string
+	index      int
+	st         state
+	fault      string
+	// changeFailed: the last operation was a change that failed.
+	changeFailed bool
+	changes      int
+	created      time.Time
+	updated      time.Time
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
 	createdStr, ip, az string
@@ -137,7 +149,7 @@ func (in *inst) settle(now time.Time) {
 			continue
 		}
 		f := in.final
-		in.st, in.image, in.fault = f.st, f.image, f.fault
+		in.st, in.image, in.fault, in.changeFailed = f.st, f.image, f.fault, f.changeFailed
 		if f.setKeys {
 			in.keys = f.keys
 		}
@@ -283,6 +295,14 @@ func (s *Server) addInstance(in Instance) error {
 	} else if project == "" {
 		project = "0"
 	}
+	var kecProject int64
+	if in.Provider == Ksyun {
+		n, err := strconv.ParseInt(project, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("sim: KEC instance %s: project id %q is not a number (KEC project ids are)", in.ID, project)
+		}
+		kecProject = n
+	}
 	region := in.Region
 	if region == "" {
 		region = "cn-beijing-6"
@@ -298,7 +318,7 @@ func (s *Server) addInstance(in Instance) error {
 		name = in.ID
 	}
 	i := &inst{
-		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project,
+		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
 		region: region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
 		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),

@@ -118,7 +118,7 @@ func appendKECTail(b []byte, v *kecInstance) []byte {
 	b = append(b, `,"AvailabilityZone":`...)
 	b = appendString(b, v.AvailabilityZone)
 	b = append(b, `,"ProjectId":`...)
-	b = appendString(b, v.ProjectID)
+	b = strconv.AppendInt(b, v.ProjectID, 10)
 	b = append(b, `,"NetworkInterfaceSet":`...)
 	b = appendKECInterfaces(b, v.NetworkInterfaceSet)
 	return append(b, '}')

@@ -67,7 +67,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	fail := func(e *apiError) {
 		status = e.status
 		typ := "Sender"
-		if e.status >= 500 {
+		if e.status >= 500 || e.code == "InternalError" || e.code == "ServiceUnavailable" {
 			typ = "Receiver"
 		}
 		if e.retryAfter > 0 {
@@ -96,10 +96,12 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fail5xx, second := s.serverError(); fail5xx {
+		// KEC answers both with HTTP 400 (the seed's answers): only the code
+		// tells them from a refusal.
 		if second {
-			fail(kecErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
+			fail(kecErr(http.StatusBadRequest, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
 		} else {
-			fail(kecErr(http.StatusInternalServerError, "InternalError", "An internal error occurred; nothing was done."))
+			fail(kecErr(http.StatusBadRequest, "InternalError", "An internal error occurred; nothing was done."))
 		}
 		return
 	}
@@ -309,7 +311,8 @@ type kecInstance struct {
 	ChargeType       string           `json:"ChargeType"`
 	CreationDate     string           `json:"CreationDate"`
 	AvailabilityZone string           `json:"AvailabilityZone"`
-	ProjectID        string           `json:"ProjectId"`
+	// ProjectID is a number, as the official SDK declares it (*int64).
+	ProjectID int64 `json:"ProjectId"`
 	// NetworkInterfaceSet holds the primary interface (address.go).
 	NetworkInterfaceSet []kecNetworkInterface `json:"NetworkInterfaceSet"`
 	// head and tail are the cached JSON of the fixed fields (see appendJSON).
@@ -411,7 +414,7 @@ func (in *inst) fixedKECView() kecInstance {
 		ChargeType:          "Daily",
 		CreationDate:        in.createdStr,
 		AvailabilityZone:    in.az,
-		ProjectID:           in.project,
+		ProjectID:           in.kecProject,
 		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
@@ -419,8 +422,8 @@ func (in *inst) fixedKECView() kecInstance {
 // privateIP is a stable address derived from the instance's position.
 func (in *inst) privateIP() string { return in.ip }
 
-func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, search string) bool {
-	if !projects[in.project] {
+func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
+	if !anyProject && !projects[in.project] {
 		return false
 	}
 	if search != "" && !strings.Contains(in.name, search) && !strings.Contains(in.privateIP(), search) {
@@ -471,7 +474,9 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		}
 		marker = n
 	}
-	// Without ProjectId.N KEC lists the default project only.
+	// Without ProjectId.N KEC lists the default project only, but a look-up
+	// by InstanceId.N finds an instance in any project (the Terraform
+	// provider no longer sends ProjectId.N for it).
 	projects := map[string]bool{}
 	for k, v := range p {
 		if strings.HasPrefix(k, "ProjectId.") {
@@ -480,6 +485,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 			}
 		}
 	}
+	anyProject := len(projects) == 0 && ids != nil
 	if len(projects) == 0 {
 		projects["0"] = true
 	}
@@ -492,7 +498,7 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	now := s.now()
 	visit := func(in *inst) {
 		in.settle(now)
-		if !in.kecMatches(filters, projects, search) {
+		if !in.kecMatches(filters, projects, anyProject, search) {
 			return
 		}
 		if resp.InstanceCount >= marker && len(resp.InstancesSet) < maxResults {
@@ -535,6 +541,8 @@ type kecPowerResult struct {
 	InstanceID string `json:"InstanceId"`
 	Return     bool   `json:"Return"`
 	Message    string `json:"Message,omitempty"`
+	// Messgae (sic) is StopInstances' spelling of Message, as documented.
+	Messgae string `json:"Messgae,omitempty"`
 }
 
 type kecPowerResponse struct {
@@ -589,6 +597,9 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 				want = "stopped"
 			}
 			res.Message = fmt.Sprintf("InstanceStateNotSupported: the instance is %s; this action needs it %s", name, want)
+		}
+		if stop {
+			res.Messgae, res.Message = res.Message, ""
 		}
 		resp.InstancesSet = append(resp.InstancesSet, res)
 	}
@@ -683,11 +694,16 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		target = in.image
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
+	// A reinstall shows as "overriding" (重装中), a change of image as "rebuilding".
+	busy := stRebuilding
+	if reinstall {
+		busy = stOverriding
+	}
 	if s.rebuildFails(id) {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: stRebuilding, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed"})
+		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: busy, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed", changeFailed: true})
 	} else {
 		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
-			{st: stRebuilding, image: in.image, d: rebuild, count: true},
+			{st: busy, image: in.image, d: rebuild, count: true},
 			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
 		}), outcome{
 			st: stRunning, image: target,

@@ -300,7 +300,8 @@ func TestKECStopStart(t *testing.T) {
 		wantMsg := []string{"", "InstanceStateNotSupported", "InstanceNotFound"}
 		for i, x := range set {
 			e := x.(map[string]any)
-			if e["Return"] != wantReturn[i] || !strings.Contains(fmt.Sprint(e["Message"]), wantMsg[i]) {
+			// StopInstances spells its message field Messgae (sic).
+			if e["Return"] != wantReturn[i] || !strings.Contains(fmt.Sprint(e["Messgae"]), wantMsg[i]) || e["Message"] != nil {
 				t.Errorf("%s: entry %d = %v", method, i, e)
 			}
 		}
@@ -312,7 +313,7 @@ func TestKECStopStart(t *testing.T) {
 	}
 	// An operation on a transitional instance is refused, per id.
 	r := h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if e := r.body["InstancesSet"].([]any)[0].(map[string]any); e["Return"] != false || !strings.Contains(e["Message"].(string), "InstanceStateNotSupported") {
+	if e := r.body["InstancesSet"].([]any)[0].(map[string]any); e["Return"] != false || !strings.Contains(fmt.Sprint(e["Messgae"]), "InstanceStateNotSupported") {
 		t.Errorf("stop while stopping: %s", r.raw)
 	}
 	r = h.kec("GET", vals("Action", "DescribeInstances", "InstanceId.1", kecRunning))
@@ -533,7 +534,7 @@ func TestKECDescribeEncoder(t *testing.T) {
 	type plain kecDescribeResponse // drops the MarshalJSON method
 	r := kecDescribeResponse{RequestID: "r-1", Marker: 5, InstanceCount: 7, InstancesSet: []kecInstance{
 		{InstanceID: "a", InstanceName: `we"b <01> é`, KeySet: []string{"k1", "k2"}, SystemDisk: kecSystemDisk{"SSD3.0", 40},
-			InstanceState: kecInstanceState{"active", ""}, ProjectID: "0"},
+			InstanceState: kecInstanceState{"active", ""}, ProjectID: 0},
 		{InstanceID: "b"},
 	}}
 	want, _ := json.Marshal(plain(r))
