@@ -18,10 +18,17 @@ const (
 	EventInstanceStep  EventType = "instance_step"
 	EventInstanceDone  EventType = "instance_done"
 	EventInstanceFail  EventType = "instance_failed"
-	EventWaveEnd       EventType = "wave_end"
-	EventPause         EventType = "pause"
-	EventHalt          EventType = "halt"
-	EventRunEnd        EventType = "run_end"
+	// EventInstanceSkipped: re-checked just before it was touched, the
+	// instance was found changed by someone else; Change is the diff of now
+	// (ok or blocked) and nothing was done to it.
+	EventInstanceSkipped EventType = "instance_skipped"
+	// EventInstanceInterrupted: abandoned by a second signal; what was
+	// submitted stays in the journal, in doubt, for the next run. Not a failure.
+	EventInstanceInterrupted EventType = "instance_interrupted"
+	EventWaveEnd             EventType = "wave_end"
+	EventPause               EventType = "pause"
+	EventHalt                EventType = "halt"
+	EventRunEnd              EventType = "run_end"
 	// Rollout gates (window.go, recap.go).
 	EventWindow EventType = "window" // the maintenance window is closed: nothing (more) starts
 	EventGate   EventType = "gate"   // the gates are being checked before a wave
@@ -30,6 +37,7 @@ const (
 
 // Steps an instance goes through.
 const (
+	StepRecheck   = "recheck"
 	StepStop      = "stop"
 	StepWaitStop  = "wait_stopped"
 	StepSubmit    = "submit"
@@ -50,7 +58,7 @@ type Event struct {
 	// Change is set on instance events.
 	Change *plan.Change
 	Step   string
-	// Err is set on instance_failed and halt.
+	// Err is set on instance_failed, instance_interrupted and halt.
 	Err error
 	// Elapsed: of the instance (done/failed), of the wave (wave_end), of the run (run_end).
 	Elapsed time.Duration
@@ -71,6 +79,12 @@ type Summary struct {
 	Skipped  int `json:"skipped"`  // ok, protected or blocked: nothing to do
 	Blocked  int `json:"blocked"`  // part of Skipped, reported with their reasons
 	Resolved int `json:"resolved"` // left in doubt by an earlier run and resolved
+	// Interrupted: abandoned in flight by a second signal (in doubt, resolved
+	// by the next run); neither done nor failed.
+	Interrupted int `json:"interrupted_instances"`
+	// Superseded: found changed by someone else when re-checked just before
+	// being touched, and left alone; also counted in Skipped (and Blocked).
+	Superseded int `json:"superseded"`
 	// Broken: instances earlier runs broke (error state, or stopped and not
 	// started again), still broken and not acknowledged; they count against
 	// maxFailures and keep the run from converging.
@@ -97,7 +111,7 @@ func (s Summary) OnlyOutsideWindow() bool {
 // Converged reports whether the run did everything it set out to do, and no
 // instance is left broken or in doubt.
 func (s Summary) Converged() bool {
-	return s.Failed == 0 && s.Pending == 0 && s.Broken == 0 && s.InDoubt == 0 && !s.Halted && !s.Interrupt
+	return s.Failed == 0 && s.Pending == 0 && s.Interrupted == 0 && s.Broken == 0 && s.InDoubt == 0 && !s.Halted && !s.Interrupt
 }
 
 // Observer receives a run's events. It is called from many goroutines and must

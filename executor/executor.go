@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 )
@@ -17,6 +15,13 @@ import (
 // wake on the same ticks of the wall clock, so the polls of every instance in
 // flight fall into the same coalescing window and cost one batch call per 100.
 const DefaultPollInterval = 5 * time.Second
+
+// DefaultSettle is the default of Options.Settle.
+const DefaultSettle = time.Minute
+
+// maxPowerCalls bounds how often a stop or start whose answer was lost, and
+// which the instance does not show, is made again.
+const maxPowerCalls = 3
 
 // maxResubmits bounds how often a change whose submission was in doubt, and
 // which the cloud then showed had not taken, is submitted again.
@@ -42,14 +47,22 @@ type Options struct {
 	Secret func(*plan.SecretRef) (string, error)
 	// Now is the clock for events; time.Now when nil.
 	Now func() time.Time
+	// Settle is how long a change whose answer was lost is watched for signs
+	// that the cloud took it (busy, or on the target image) before it is called
+	// not taken and submitted again; DefaultSettle when zero. A cloud may queue
+	// a change for seconds before it shows: too short a window rebuilds twice.
+	Settle time.Duration
 }
 
 // Executor applies one plan's changes.
 type Executor struct {
-	opts Options
-	obs  Observer
-	now  func() time.Time
-	poll time.Duration
+	opts         Options
+	obs          Observer
+	now          func() time.Time
+	poll         time.Duration
+	settleWindow time.Duration
+	// record appends to the journal (Journal.Append); a test may wrap it.
+	record func(Record) error
 
 	passwords map[*plan.SecretRef]string
 	quiet     quietPeriods
@@ -63,6 +76,9 @@ type Executor struct {
 	budget   int
 	halted   bool
 	gates    gateState
+	// journalErr is the first failed journal write: no intent is written (so
+	// no call is made) after it, while calls already made are followed.
+	journalErr error
 }
 
 // New returns an Executor for the options given.
@@ -76,6 +92,13 @@ func New(opts Options) *Executor {
 	}
 	if e.poll <= 0 {
 		e.poll = DefaultPollInterval
+	}
+	e.settleWindow = opts.Settle
+	if e.settleWindow <= 0 {
+		e.settleWindow = DefaultSettle
+	}
+	if opts.Journal != nil {
+		e.record = opts.Journal.Append
 	}
 	return e
 }
@@ -148,12 +171,11 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	if err := e.settleEarlier(ctx, changes); err != nil {
 		return e.sum, err
 	}
-	var todo []*item
+	var mutating []*plan.Change
 	for i := range changes {
 		c := &changes[i]
 		if c.Action.Mutates() {
-			key := plan.Key(c.Instance.Provider, c.Instance.ID)
-			todo = append(todo, &item{c: c, wasRunning: c.StopFirst || e.resumedRunning[key]})
+			mutating = append(mutating, c)
 			continue
 		}
 		e.sum.Skipped++
@@ -161,9 +183,14 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 			e.sum.Blocked++
 		}
 	}
+	ordered, sizes := e.opts.Plan.WaveOrder(mutating)
+	todo := make([]*item, len(ordered))
+	for i, c := range ordered {
+		key := plan.Key(c.Instance.Provider, c.Instance.ID)
+		todo[i] = &item{c: c, wasRunning: c.StopFirst || e.resumedRunning[key]}
+	}
 	e.sum.Total = len(todo)
 	e.budget = e.opts.Plan.Rollout.MaxFailures.Budget(len(todo))
-	sizes := e.opts.Plan.Waves(len(todo))
 	planned := e.sum
 	rc := newRecap()
 	e.obs = Observers{rc, e.obs}
@@ -172,7 +199,6 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 		e.windowOpen(0, len(sizes)) // a run begun outside changes nothing
 	}
 
-	var journalErr error
 	next := 0
 	for w, size := range sizes {
 		if e.stopping(ctx) {
@@ -186,7 +212,6 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 		ws := e.now()
 		e.emit(Event{Type: EventWaveStart, Wave: w + 1, Waves: len(sizes), WaveSize: size})
 		if err := e.runWave(ctx, wave, w+1, len(sizes)); err != nil {
-			journalErr = err
 			break
 		}
 		e.emit(Event{Type: EventWaveEnd, Wave: w + 1, Waves: len(sizes), Elapsed: e.now().Sub(ws)})
@@ -202,9 +227,10 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 		}
 	}
 	e.mu.Lock()
-	e.sum.Pending = e.sum.Total - e.sum.Done - e.sum.Failed
+	e.sum.Pending = e.sum.Total - e.sum.Done - e.sum.Failed - e.sum.Interrupted - e.sum.Superseded
 	e.sum.Interrupt = e.draining() || ctx.Err() != nil
 	sum := e.sum
+	journalErr := e.journalErr
 	e.mu.Unlock()
 	e.emit(Event{Type: EventRecap, Recap: rc.entries(changes, todo, e.notStarted(ctx))})
 	e.emit(Event{Type: EventRunEnd, Elapsed: e.now().Sub(start), Summary: &sum})
@@ -213,9 +239,9 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 
 func (e *Executor) stopping(ctx context.Context) bool {
 	e.mu.Lock()
-	halted := e.halted || e.gates.windowShut
+	stop := e.halted || e.journalErr != nil || e.gates.windowShut
 	e.mu.Unlock()
-	return halted || ctx.Err() != nil || e.draining()
+	return stop || ctx.Err() != nil || e.draining()
 }
 
 func (e *Executor) overBudget() bool {
@@ -253,21 +279,24 @@ func sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
 }
 
 // runWave runs one wave with at most rollout.concurrency instances in flight.
-// Instances not yet started when the run must stop (signal, budget) stay pending.
+// Instances not yet started when the run must stop (signal, budget, a failed
+// journal write) stay pending. It returns the journal's error, if any.
 func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) error {
 	conc := e.opts.Plan.Rollout.Concurrency
 	if conc <= 0 {
 		conc = plan.DefaultConcurrency
 	}
-	// A slot is taken before the checks, so that they see what the instances
-	// in flight did meanwhile (a failure, the window closing).
 	slots := make(chan struct{}, conc)
-	var g errgroup.Group
+	var wg sync.WaitGroup
 	for _, it := range wave {
-		slots <- struct{}{}
-		// Checked before each start: a failure budget exceeded mid-wave, a
-		// signal or the end of the window stops new starts at once, while
-		// those in flight finish.
+		// The slot first, then the checks: waiting for a slot can take as long
+		// as an instance does, and a failure, a signal, a journal error or the
+		// window closing in that time must stop this start, not the next one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		case <-e.opts.Drain:
+		}
 		if e.stopping(ctx) {
 			break
 		}
@@ -278,79 +307,101 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		if !e.mayStart(w, waves) {
 			break
 		}
-		g.Go(func() error {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			defer func() { <-slots }()
-			return e.runInstance(ctx, it, w, waves)
-		})
+			e.runInstance(ctx, it, w, waves)
+		}()
 	}
-	return g.Wait()
+	wg.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.journalErr
 }
 
 // runInstance takes one instance through its steps and records the outcome.
-// The returned error is only for journal failures, which stop the run: without
-// the journal, no further call may be made safely.
-func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) error {
+func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) {
 	c := it.c
 	in := c.Instance
 	prov := e.opts.Providers[in.Provider]
 	start := e.now()
 	e.emit(Event{Type: EventInstanceStart, Wave: w, Waves: waves, Change: c})
-	timeout := e.opts.Plan.Rollout.InstanceTimeout
-	if timeout <= 0 {
-		timeout = plan.DefaultInstanceTimeout
-	}
-	ictx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	step := func(s string) { e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s}) }
 	// Rollout gates (health.go): the before hook may leave the instance untouched.
 	err := e.beforeChange(ctx, prov, in, step)
 	var token string
 	if err == nil {
-		token, err = e.converge(ictx, prov, it, step)
+		token, err = e.converge(ctx, prov, it, step)
 	}
 	if err == nil {
 		var reason string
 		if merr := e.markDone(ctx, prov, in.ID, token); merr != nil {
 			reason = "done marker not set: " + merr.Error()
 		}
-		if jerr := e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token, Reason: reason}); jerr != nil {
-			return jerr
-		}
+		// A failed write stops further intents; this change is done in the
+		// cloud all the same, and the next run finds it so.
+		_ = e.journal(Record{Event: EventDone, Provider: in.Provider, ID: in.ID, Image: in.Image, Token: token, Reason: reason})
 		// The change is done (and its token spent) whatever health says next.
 		if err = e.afterChange(ctx, prov, in, providers.Instance{}, step); err == nil {
 			e.mu.Lock()
 			e.sum.Done++
 			e.mu.Unlock()
 			e.emit(Event{Type: EventInstanceDone, Wave: w, Waves: waves, Change: c, Elapsed: e.now().Sub(start)})
-			return nil
+			return
 		}
-		return e.failChanged(it, w, waves, err, e.now().Sub(start))
+		_ = e.failChanged(it, w, waves, err, e.now().Sub(start))
+		return
 	}
 	elapsed := e.now().Sub(start)
+	var sup *supersededError
+	if errors.As(err, &sup) {
+		e.mu.Lock()
+		e.sum.Superseded++
+		e.sum.Skipped++
+		if sup.now.Action == plan.ActionBlocked {
+			e.sum.Blocked++
+		}
+		e.mu.Unlock()
+		now := sup.now
+		e.emit(Event{Type: EventInstanceSkipped, Wave: w, Waves: waves, Change: &now, Elapsed: elapsed})
+		return
+	}
 	var jerr *journalError
 	if errors.As(err, &jerr) {
-		return err
+		// No call was made after the failed write; the instance is left to the
+		// next run (stopped ones were started again by converge).
+		e.journalFailed(jerr)
+		return
 	}
-	if ctx.Err() != nil && !errors.Is(ictx.Err(), context.DeadlineExceeded) {
-		// Interrupted by a second signal: whatever was submitted stays in the
-		// journal as in doubt, for the next run to resolve.
-		err = fmt.Errorf("interrupted during %s; the next run resolves it", lastStep(err))
-	} else {
-		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, err)
-		}
-		var jerr error
-		if err, jerr = e.recordFailure(ctx, prov, it, err); jerr != nil {
-			return jerr
-		}
+	if ctx.Err() != nil {
+		// Abandoned by a second signal: whatever was submitted stays in the
+		// journal as in doubt, for the next run to resolve. It did not fail,
+		// and does not count against maxFailures.
+		e.mu.Lock()
+		e.sum.Interrupted++
+		e.mu.Unlock()
+		e.emit(Event{Type: EventInstanceInterrupted, Wave: w, Waves: waves, Change: c, Elapsed: elapsed,
+			Err: fmt.Errorf("interrupted during %s; the next run resolves it", lastStep(err))})
+		return
 	}
+	// A failed write has stopped further intents (journal); the failure is
+	// reported all the same. An instance started again keeps its intent as a
+	// stop (recordFailure): a later run that finds it stopped starts it.
+	err, _ = e.recordFailure(ctx, prov, it, err)
 	e.mu.Lock()
 	e.sum.Failed++
 	e.failures++
 	e.mu.Unlock()
 	e.emit(Event{Type: EventInstanceFail, Wave: w, Waves: waves, Change: c, Err: err, Elapsed: elapsed})
-	return nil
+}
+
+func (e *Executor) journalFailed(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.journalErr == nil {
+		e.journalErr = err
+	}
 }
 
 func lastStep(err error) string {
@@ -370,27 +421,104 @@ type stepError struct {
 func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
 func (e *stepError) Unwrap() error { return e.err }
 
+// notTakenError marks a failure after which the cloud shows that the change
+// did not happen: it refused it, an answer was lost and the instance stayed as
+// it was, or nothing was submitted.
+type notTakenError struct{ err error }
+
+func (e *notTakenError) Error() string { return e.err.Error() }
+func (e *notTakenError) Unwrap() error { return e.err }
+
+// untouched is a failure in step after which the change did not happen.
+func untouched(step string, err error) error { return &stepError{step, &notTakenError{err}} }
+
+// restoreError is a failure after which reimage tried to start again an
+// instance it had stopped, since the change did not happen.
+type restoreError struct {
+	err      error
+	startErr error // nil: started again
+}
+
+func (e *restoreError) Error() string {
+	if e.startErr != nil {
+		return e.err.Error() + "; left stopped: could not start: " + e.startErr.Error()
+	}
+	return e.err.Error() + "; started again"
+}
+func (e *restoreError) Unwrap() error { return e.err }
+
+// supersededError says that an instance was found changed since the look-up,
+// by someone else, so that its change is no longer to be made: now is what
+// the diff says of it at the re-check.
+type supersededError struct{ now plan.Change }
+
+func (e *supersededError) Error() string {
+	return fmt.Sprintf("changed since the look-up: now %s %s", e.now.Action, e.now.Reason)
+}
+
 // journalError marks a failure to write the journal.
 type journalError struct{ err error }
 
 func (e *journalError) Error() string { return e.err.Error() }
 func (e *journalError) Unwrap() error { return e.err }
 
+// journal appends r. After one failed write, every further intent is refused
+// without writing: no call is made that the journal might not know of.
 func (e *Executor) journal(r Record) error {
-	if e.opts.Journal == nil {
+	if e.record == nil {
 		return nil
 	}
+	if r.Event == EventIntent {
+		e.mu.Lock()
+		failed := e.journalErr
+		e.mu.Unlock()
+		if failed != nil {
+			return &journalError{fmt.Errorf("journal %s %s: not written after an earlier failure: %w", r.Event, r.ID, failed)}
+		}
+	}
 	r.Run = e.opts.RunID
-	if err := e.opts.Journal.Append(r); err != nil {
-		return &journalError{err}
+	if err := e.record(r); err != nil {
+		jerr := &journalError{err}
+		e.journalFailed(jerr)
+		return jerr
 	}
 	return nil
 }
 
-// converge runs the steps: stop if running → wait stopped → intent → submit →
-// wait done → start if it ran and the cloud did not start it. It returns the
-// reinstall token to record as done.
+// converge runs the steps: re-check → stop if running → wait stopped →
+// intent → submit → wait done → start if it ran and the cloud did not start
+// it. It returns the reinstall token to record as done. ctx is the run's:
+// the steps are bounded by the instance timeout, and starting an instance
+// again after a change that did not happen by a timeout of its own.
 func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *item, step func(string)) (string, error) {
+	timeout := e.instanceTimeout()
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	token, err := e.steps(ictx, prov, it, step)
+	if err == nil {
+		return token, nil
+	}
+	var se *stepError
+	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && errors.As(err, &se) {
+		err = &stepError{se.step, fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, se.err)}
+	}
+	if notTaken(err) {
+		err = e.startAgain(ctx, prov, it, err, step)
+	}
+	return "", err
+}
+
+// notTaken reports whether err says the change did not happen.
+func notTaken(err error) bool {
+	var nt *notTakenError
+	return errors.As(err, &nt)
+}
+
+// steps are converge's steps, bounded by ctx.
+func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item, step func(string)) (string, error) {
+	if err := e.recheck(ctx, prov, it); err != nil {
+		return "", err
+	}
 	c := it.c
 	in := c.Instance
 	caps := prov.Capabilities()
@@ -402,12 +530,12 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 			return "", err
 		}
 		step(StepStop)
-		if err := prov.Stop(ctx, in.ID); err != nil {
-			return "", &stepError{StepStop, err}
+		if err := e.power(ctx, prov, in.ID, prov.Stop, providers.StateRunning); err != nil {
+			return "", untouched(StepStop, err)
 		}
 		step(StepWaitStop)
 		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped, in.Provider+"/stop"); err != nil {
-			return "", &stepError{StepWaitStop, err}
+			return "", untouched(StepWaitStop, err)
 		}
 		running = false
 	}
@@ -421,12 +549,95 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
 	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
+		// An asynchronous failure that leaves the instance stopped (an ECS
+		// job FAIL after the server was shut off) has not changed its
+		// disk: it is started again like a refused change.
+		if inst.State == providers.StateStopped && inst.Image != in.Image {
+			return "", untouched(StepWaitDone, err)
+		}
 		return "", &stepError{StepWaitDone, err}
 	}
 	if err := e.startIfNeeded(ctx, prov, it, inst, step); err != nil {
 		return "", err
 	}
 	return in.Reinstall, nil
+}
+
+// recheck reads the instance again just before it is touched: the diff was
+// made at the look-up, perhaps hours ago, and someone may have changed the
+// instance since. The instance's change is made only if the diff of now
+// still says to make it; otherwise it is reported as it is now.
+func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *item) error {
+	in := it.c.Instance
+	st, err := prov.Status(ctx, in.ID)
+	if err != nil {
+		return &stepError{StepRecheck, err}
+	}
+	one := &plan.Plan{Instances: []*plan.Instance{in}}
+	now := plan.DiffHistory(one, map[string]plan.Observed{plan.Key(in.Provider, in.ID): Observe(st)}, HistoryOf(one, e.opts.Journal, nil))[0]
+	if !now.Action.Mutates() || now.Action != it.c.Action || now.StopFirst != it.c.StopFirst {
+		if now.Action.Mutates() {
+			now.Action, now.Reason = plan.ActionBlocked, fmt.Sprintf("changed since the look-up (was %s, now %s); run again to plan it anew", it.c.Action, now.Observed.Raw)
+		}
+		return &supersededError{now: now}
+	}
+	return nil
+}
+
+// power makes a stop or a start (call), which is safe to repeat: when its
+// answer is lost (in doubt), the cloud is asked, and the call made again while
+// the instance still shows the state from which it was to move, a bounded
+// number of times. A batch call that loses its answer so fails no instance.
+func (e *Executor) power(ctx context.Context, prov providers.Provider, id string, call func(context.Context, string) error, from providers.State) error {
+	var err error
+	for range maxPowerCalls {
+		err = call(ctx, id)
+		if err == nil || !providers.IsInDoubt(err) {
+			return err
+		}
+		// Give the cloud a poll interval to show the call's effect.
+		if terr := e.tick(ctx); terr != nil {
+			return fmt.Errorf("%w; interrupted before the instance could be checked", err)
+		}
+		st, serr := prov.Status(ctx, id)
+		if serr != nil {
+			return fmt.Errorf("%w; the instance could not be looked up: %v", err, serr)
+		}
+		if st.State != from {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (the instance still showed no effect after %d calls)", err, maxPowerCalls)
+}
+
+// startAgain starts an instance that ran before reimage stopped it, after its
+// change did not happen (refused, timed out before submitting, in doubt and
+// not taken, failed leaving it stopped): nothing is left worse than found.
+// It has its own time bound, since cause may be the instance timeout; a
+// second signal (ctx) leaves the instance to the next run.
+func (e *Executor) startAgain(ctx context.Context, prov providers.Provider, it *item, cause error, step func(string)) error {
+	if !it.wasRunning || ctx.Err() != nil {
+		return cause
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.instanceTimeout())
+	defer cancel()
+	id := it.c.Instance.ID
+	inst, err := e.settle(ctx, prov, id)
+	if err != nil {
+		return &restoreError{err: cause, startErr: err}
+	}
+	if inst.State == providers.StateRunning {
+		return cause // never stopped (the stop itself failed)
+	}
+	step(StepStart)
+	if err := e.power(ctx, prov, id, prov.Start, providers.StateStopped); err != nil {
+		return &restoreError{err: cause, startErr: err}
+	}
+	step(StepWaitStart)
+	if _, err := e.waitState(ctx, prov, id, providers.StateRunning, it.c.Instance.Provider+"/start"); err != nil {
+		return &restoreError{err: cause, startErr: err}
+	}
+	return &restoreError{err: cause}
 }
 
 func (e *Executor) intent(it *item, submitting bool) Record {
@@ -470,23 +681,26 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 	}
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
-			return providers.Submission{}, err
+			// Nothing was submitted: a stopped instance is started again.
+			return providers.Submission{}, untouched(StepSubmit, err)
 		}
 		if err := e.markIntent(ctx, prov, it); err != nil {
-			return providers.Submission{}, &stepError{StepSubmit, err}
+			// Nothing was submitted.
+			return providers.Submission{}, untouched(StepSubmit, err)
 		}
 		step(StepSubmit)
 		sub, err := prov.Change(ctx, req)
 		if err == nil {
-			if err := e.journal(Record{Event: EventSubmitted, Provider: in.Provider, ID: in.ID, JobID: sub.JobID, RequestID: sub.RequestID}); err != nil {
-				return sub, err
-			}
+			// A failed write stops further intents; this change was made and
+			// is followed to its end all the same.
+			_ = e.journal(Record{Event: EventSubmitted, Provider: in.Provider, ID: in.ID, JobID: sub.JobID, RequestID: sub.RequestID})
 			return sub, nil
 		}
 		if !providers.IsInDoubt(err) {
-			return sub, &stepError{StepSubmit, err}
+			// Refused: the cloud did not make the change.
+			return sub, untouched(StepSubmit, err)
 		}
-		taken, rerr := e.tookEffect(ctx, prov, it, err)
+		taken, rerr := e.tookEffect(ctx, prov, it, running, err)
 		if rerr != nil {
 			return sub, &stepError{StepSubmit, rerr}
 		}
@@ -495,35 +709,73 @@ func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item
 		}
 		it.resubmits++
 		if it.resubmits > maxResubmits {
-			return sub, &stepError{StepSubmit, fmt.Errorf("gave up after %d submissions the cloud did not take: %w", it.resubmits, err)}
+			return sub, untouched(StepSubmit, fmt.Errorf("gave up after %d submissions the cloud did not take: %w", it.resubmits, err))
 		}
 	}
 }
 
 // tookEffect decides whether a change call whose answer was lost reached the
-// cloud: after letting the cloud settle for two poll intervals, an instance
-// that is busy, or already on the target image, took it; one idle on its old
-// image did not. A reinstall of an image the instance already runs cannot be
-// told apart from one that never happened, unless the instance shows the
-// reinstall under way, so it is never resubmitted blind: it fails as in doubt.
-func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *item, cause error) (bool, error) {
+// cloud, from what the instance shows over the settle window: busy, in an
+// error state or on the target image at any poll, it took (at once); idle on
+// its old image, in the state it had (running only if the change was to stop
+// it itself), through the whole window, it did not. A cloud may queue a change
+// for seconds before the instance shows it, so one read is not evidence. A
+// reinstall of an image the instance already runs cannot be told apart from
+// one that never happened, unless the instance shows it under way, so it is
+// never resubmitted blind: it fails as in doubt; so does an instance in any
+// other state at the window's end.
+func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *item, running bool, cause error) (bool, error) {
 	in := it.c.Instance
-	if !sleep(ctx, 2*e.poll, nil) { // in flight: only a second signal cuts it short
-		return false, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause)
+	want := providers.StateStopped
+	if running {
+		want = providers.StateRunning
 	}
-	st, err := prov.Status(ctx, in.ID)
-	if err != nil {
-		return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err)
+	deadline := time.Now().Add(e.settleWindow)
+	var last providers.Instance
+	var lastErr error
+	seen := false
+	for {
+		if err := e.tick(ctx); err != nil {
+			return false, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause)
+		}
+		st, err := prov.Status(ctx, in.ID)
+		switch {
+		case err != nil:
+			if permanent(err) {
+				return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err)
+			}
+			lastErr = err
+		case st.State == providers.StateInProgress || st.State == providers.StateError:
+			return true, nil
+		case it.c.Action == plan.ActionChange && st.Image == in.Image:
+			return true, nil
+		default:
+			last, seen = st, true
+		}
+		if !time.Now().Before(deadline) {
+			break
+		}
 	}
 	switch {
-	case st.State == providers.StateInProgress || st.State == providers.StateError:
-		return true, nil
-	case it.c.Action == plan.ActionChange && st.Image == in.Image:
-		return true, nil
-	case it.c.Action == plan.ActionChange:
-		return false, nil
+	case !seen:
+		return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr)
+	case it.c.Action == plan.ActionReinstall:
+		return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
+	case last.State != want:
+		return false, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID)
 	}
-	return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
+	return false, nil
+}
+
+// permanent reports whether a failed read will fail again if repeated: the
+// cloud refused it for a reason other than its load (403, 404…). Errors the
+// provider has retried already (5xx, network) may pass on a later poll.
+func permanent(err error) bool {
+	var a *providers.APIError
+	if providers.IsInDoubt(err) || !errors.As(err, &a) || a.Throttled {
+		return false
+	}
+	return a.HTTPStatus >= 400 && a.HTTPStatus < 500 && a.HTTPStatus != 408 && a.HTTPStatus != 429
 }
 
 // follow polls a submitted change until the cloud reports it done or failed;
@@ -533,9 +785,7 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 		pr, err := prov.Progress(ctx, sub)
 		switch {
 		case err != nil:
-			// A read the provider has retried already: keep following until
-			// the instance timeout rather than abandon a submitted change.
-			return pr.Instance, errPollAgain
+			return pr.Instance, pollError(err)
 		case pr.Phase == providers.PhaseDone:
 			return pr.Instance, nil
 		case pr.Phase == providers.PhaseFailed:
@@ -552,26 +802,55 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 // errPollAgain tells pollUntil that the instance is not there yet.
 var errPollAgain = errors.New("not yet")
 
+// pollFailed is a failed poll worth repeating; pollUntil keeps the last one
+// to say why a wait timed out.
+type pollFailed struct{ err error }
+
+func (p *pollFailed) Error() string { return p.err.Error() }
+func (p *pollFailed) Unwrap() error { return p.err }
+
+// pollError classifies a failed read: a permanent one fails the wait with it,
+// any other (retried by the provider already) is tried again on the next tick.
+func pollError(err error) error {
+	if permanent(err) {
+		return err
+	}
+	return &pollFailed{err}
+}
+
 // pollUntil calls check on the shared ticks, once the quiet period of kind is
 // over, until check returns nil (done: the wait's duration is learned for
-// kind) or an error other than errPollAgain (failed).
+// kind) or an error other than errPollAgain or a *pollFailed (failed). When
+// ctx ends first, the error says what the last failed poll was.
 func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (providers.Instance, error)) (providers.Instance, error) {
 	start := time.Now()
+	var lastFailed error
+	ended := func(err error) error {
+		if lastFailed != nil {
+			return fmt.Errorf("%w; last poll: %v", err, lastFailed)
+		}
+		return err
+	}
 	if err := e.quiet.wait(ctx, kind, start); err != nil {
 		return providers.Instance{}, err
 	}
 	for {
 		if err := e.tick(ctx); err != nil {
-			return providers.Instance{}, err
+			return providers.Instance{}, ended(err)
 		}
 		inst, err := check()
+		var pf *pollFailed
 		switch {
 		case err == nil:
 			if kind != "" {
 				e.quiet.observe(kind, time.Since(start))
 			}
 			return inst, nil
-		case !errors.Is(err, errPollAgain):
+		case errors.As(err, &pf):
+			lastFailed = pf.err
+		case errors.Is(err, errPollAgain):
+			lastFailed = nil
+		default:
 			return inst, err
 		}
 	}
@@ -594,7 +873,7 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 		return nil
 	}
 	step(StepStart)
-	if err := prov.Start(ctx, it.c.Instance.ID); err != nil {
+	if err := e.power(ctx, prov, it.c.Instance.ID, prov.Start, providers.StateStopped); err != nil {
 		return &stepError{StepStart, err}
 	}
 	step(StepWaitStart)
@@ -625,15 +904,16 @@ func (e *Executor) settle(ctx context.Context, prov providers.Provider, id strin
 	})
 }
 
-// waitFor polls the instance until done accepts its state; an error state or
-// a vanished instance fails at once. A failed poll (a read the provider has
-// retried already) is tried again on the next tick, up to the instance timeout.
+// waitFor polls the instance until done accepts its state; an error state, a
+// vanished instance or a permanent read error (403…) fails at once. Another
+// failed poll (a read the provider has retried already) is tried again on the
+// next tick, up to the instance timeout.
 func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kind string, done func(providers.State) bool) (providers.Instance, error) {
 	return e.pollUntil(ctx, kind, func() (providers.Instance, error) {
 		st, err := prov.Status(ctx, id)
 		switch {
 		case err != nil:
-			return st, errPollAgain
+			return st, pollError(err)
 		case st.State == providers.StateError:
 			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
 		case st.State == providers.StateNotFound:

@@ -125,7 +125,7 @@ func runPlan(t *testing.T, cloud *fakeCloud, p *plan.Plan, j *Journal) (Summary,
 	t.Helper()
 	var mu sync.Mutex
 	var events []Event
-	e := New(Options{Plan: p, Providers: map[string]providers.Provider{"fake": cloud}, Journal: j, PollInterval: time.Millisecond,
+	e := New(Options{Plan: p, Providers: map[string]providers.Provider{"fake": cloud}, Journal: j, PollInterval: time.Millisecond, Settle: 10 * time.Millisecond,
 		Observer: ObserverFunc(func(ev Event) { mu.Lock(); events = append(events, ev); mu.Unlock() })})
 	ctx := context.Background()
 	if err := e.Resolve(ctx); err != nil {

@@ -115,7 +115,7 @@ func flow(t *testing.T, prov providers.Provider, p *plan.Plan, j *Journal) (Summ
 		return plan.DiffHistory(p, obs, HistoryOf(p, j, marks))
 	}
 	changes := diff()
-	e := New(Options{Plan: p, Providers: provs, Journal: j, PollInterval: time.Millisecond})
+	e := New(Options{Plan: p, Providers: provs, Journal: j, PollInterval: time.Millisecond, Settle: 20 * time.Millisecond})
 	if len(j.Pending()) > 0 {
 		if err := e.Resolve(ctx); err != nil {
 			t.Fatal(err)

@@ -140,11 +140,17 @@ func (m *RunMetrics) Observe(e Event) {
 		m.instances.WithLabelValues(StateInProgress).Dec()
 		m.instances.WithLabelValues(StateFailed).Inc()
 		m.changes.WithLabelValues(provider(e), StateFailed).Inc()
+	case EventInstanceInterrupted:
+		m.instances.WithLabelValues(StateInProgress).Dec()
+		m.instances.WithLabelValues(StatePending).Inc()
+	case EventInstanceSkipped:
+		m.instances.WithLabelValues(StateInProgress).Dec()
+		m.instances.WithLabelValues(StateSkipped).Inc()
 	case EventRunEnd:
 		// The summary is the engine's own count: it wins over the running
 		// tally (which the events of an interrupted instance could skew).
 		s := e.Summary
-		m.instances.WithLabelValues(StatePending).Set(float64(s.Pending))
+		m.instances.WithLabelValues(StatePending).Set(float64(s.Pending + s.Interrupted))
 		m.instances.WithLabelValues(StateInProgress).Set(0)
 		m.instances.WithLabelValues(StateDone).Set(float64(s.Done))
 		m.instances.WithLabelValues(StateFailed).Set(float64(s.Failed))

@@ -53,6 +53,21 @@ func (r *recap) Observe(e Event) {
 		r.mu.Lock()
 		r.failed = append(r.failed, ent)
 		r.mu.Unlock()
+	case EventInstanceInterrupted:
+		in := e.Change.Instance
+		r.mu.Lock()
+		r.failed = append(r.failed, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeInDoubt,
+			Reason: errText(e.Err), Next: "run apply again: it asks the cloud how the change ended"})
+		r.mu.Unlock()
+	case EventInstanceSkipped:
+		if e.Change.Action != plan.ActionBlocked {
+			return
+		}
+		in := e.Change.Instance
+		r.mu.Lock()
+		r.failed = append(r.failed, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeBlocked,
+			Reason: e.Change.Reason, Next: "remove the cause, then run apply again (plan shows it)"})
+		r.mu.Unlock()
 	}
 }
 

@@ -253,6 +253,7 @@ func (l *loader) rollout(root *yaml.Node) Rollout {
 			r.InstanceTimeout = d
 		}
 	}
+	r.Canary = canary(get(n, "canary"))
 	l.rolloutGates(n, &r)
 	return r
 }

@@ -78,6 +78,8 @@ type Rollout struct {
 	Waves           []Wave
 	MaxFailures     Size
 	InstanceTimeout time.Duration
+	// Canary is CanaryPerImage (the default when "") or CanaryFirst.
+	Canary string
 	// Health, Gates, Window and Hooks: rollout gates (gates.go); nil or empty when not set.
 	Health *Health
 	Gates  []Gate

@@ -54,7 +54,7 @@ var clouds = []cloud{
 
 // env is a simulator on loopback and a client of one cloud talking to it.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	cloud cloud
 	sim   *sim.Server
 	url   string
@@ -67,7 +67,7 @@ func fastRetry() providers.RetryPolicy {
 
 // newEnv starts a simulator with opts edited by edit and a client with cfg
 // (Name and fast retries filled in when unset).
-func newEnv(t *testing.T, c cloud, edit func(*sim.Options), cfg providers.Config) *env {
+func newEnv(t testing.TB, c cloud, edit func(*sim.Options), cfg providers.Config) *env {
 	t.Helper()
 	opts := sim.Options{
 		Seed:           7,

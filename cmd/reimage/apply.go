@@ -42,6 +42,7 @@ type applyFlags struct {
 	metrics          metricsFlags
 	progress         string
 	progressInterval time.Duration
+	settle           time.Duration
 }
 
 // Run implements Command.
@@ -73,6 +74,7 @@ Examples:
 	fs.StringVar(&af.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
 	fs.StringVar(&af.progress, "progress", progressAuto, "live progress display: auto (on a terminal), always or never; without it, a progress log line every -progress-interval")
 	fs.DurationVar(&af.progressInterval, "progress-interval", defaultProgressInterval, "without a live display, how often to log the run's progress (0: never)")
+	fs.DurationVar(&af.settle, "settle", executor.DefaultSettle, "how long a change whose answer was lost is watched for signs that the cloud took it before it is submitted again")
 	af.metrics.register(fs)
 	path, err := parseOne(fs, args, stdio, "PLAN")
 	if err != nil {
@@ -199,7 +201,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		})}
 	ex := executor.New(executor.Options{
 		Plan: f.plan, Providers: f.providers, Journal: journal, Observer: obs, RunID: runID,
-		PollInterval: f.poll, Drain: drain, Secret: f.secretResolver(logger),
+		PollInterval: f.poll, Drain: drain, Secret: f.secretResolver(logger), Settle: af.settle,
 	})
 	if err := ex.ResolveSecrets(changes); err != nil {
 		return err

@@ -34,6 +34,10 @@ func (v *textView) Observe(e executor.Event) {
 		fmt.Fprintf(v.w, "  done    %s in %s\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond))
 	case executor.EventInstanceFail:
 		fmt.Fprintf(v.w, "  FAILED  %s after %s: %v\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond), e.Err)
+	case executor.EventInstanceInterrupted:
+		fmt.Fprintf(v.w, "  interrupted %s after %s: %v\n", instanceLabel(e.Change.Instance), e.Elapsed.Round(100*time.Millisecond), e.Err)
+	case executor.EventInstanceSkipped:
+		fmt.Fprintf(v.w, "  %-7s %s: changed since the look-up, not touched: %s\n", e.Change.Action, instanceLabel(e.Change.Instance), e.Change.Reason)
 	case executor.EventWaveEnd:
 		fmt.Fprintf(v.w, "wave %d/%d finished in %s\n", e.Wave, e.Waves, e.Elapsed.Round(100*time.Millisecond))
 	case executor.EventPause:
@@ -73,8 +77,12 @@ func (v *textView) Observe(e executor.Event) {
 		case !s.Converged():
 			verdict = "Apply finished with failures"
 		}
-		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed, %d not started, %d resolved from an earlier run; left alone: %d ok or protected, %d blocked; in %s.\n",
-			verdict, s.Done, s.Failed, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
+		interrupted := ""
+		if s.Interrupted > 0 {
+			interrupted = fmt.Sprintf(", %d interrupted (in doubt: the next run resolves them)", s.Interrupted)
+		}
+		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed%s, %d not started, %d resolved from an earlier run; left alone: %d ok or protected, %d blocked; in %s.\n",
+			verdict, s.Done, s.Failed, interrupted, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
 		if s.Broken > 0 || s.InDoubt > 0 {
 			fmt.Fprintf(v.w, "Not converged: %d broken by an earlier run, %d in doubt; check them by hand, then run reimage ack PLAN ID|NAME...\n", s.Broken, s.InDoubt)
 		}
@@ -103,6 +111,7 @@ type jsonEvent struct {
 	Action         string            `json:"action,omitempty"`
 	Step           string            `json:"step,omitempty"`
 	Error          string            `json:"error,omitempty"`
+	Reason         string            `json:"reason,omitempty"`
 	ElapsedSeconds float64           `json:"elapsed_seconds,omitempty"`
 	PauseSeconds   float64           `json:"pause_seconds,omitempty"`
 	Summary        *executor.Summary `json:"summary,omitempty"`
@@ -116,6 +125,9 @@ func (v *jsonView) Observe(e executor.Event) {
 		ElapsedSeconds: e.Elapsed.Seconds(), PauseSeconds: e.Pause.Seconds(), Summary: e.Summary}
 	if c := e.Change; c != nil {
 		je.Provider, je.ID, je.Name, je.Action = c.Instance.Provider, c.Instance.ID, c.Instance.Name, c.Action.String()
+		if e.Type == executor.EventInstanceSkipped {
+			je.Reason = c.Reason
+		}
 	}
 	if e.Err != nil {
 		je.Error = e.Err.Error()
@@ -177,6 +189,10 @@ func (v *logView) Observe(e executor.Event) {
 		v.logger.Log(ctx, v.info, "instance done", append(instanceAttrs(e), "elapsed_seconds", e.Elapsed.Seconds())...)
 	case executor.EventInstanceFail:
 		v.logger.Log(ctx, v.fail, "instance failed", append(instanceAttrs(e), "elapsed_seconds", e.Elapsed.Seconds(), "err", e.Err)...)
+	case executor.EventInstanceInterrupted:
+		v.logger.Log(ctx, v.warn, "instance interrupted", append(instanceAttrs(e), "elapsed_seconds", e.Elapsed.Seconds(), "err", e.Err)...)
+	case executor.EventInstanceSkipped:
+		v.logger.Log(ctx, v.warn, "instance changed since the look-up; not touched", append(instanceAttrs(e), "now", e.Change.Action.String(), "reason", e.Change.Reason)...)
 	case executor.EventPause:
 		v.logger.Log(ctx, v.info, "pause", "wave", e.Wave, "pause_seconds", e.Pause.Seconds())
 	case executor.EventHalt:
@@ -188,7 +204,7 @@ func (v *logView) Observe(e executor.Event) {
 			level = v.warn
 		}
 		v.logger.Log(ctx, level, "run end", "converged", s.Converged(), "done", s.Done, "failed", s.Failed,
-			"pending", s.Pending, "skipped", s.Skipped, "resolved", s.Resolved, "halted", s.Halted,
+			"pending", s.Pending, "skipped", s.Skipped, "resolved", s.Resolved, "halted", s.Halted, "interrupted_instances", s.Interrupted,
 			"interrupted", s.Interrupt, "elapsed_seconds", e.Elapsed.Seconds())
 	}
 }

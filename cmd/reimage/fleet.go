@@ -53,8 +53,9 @@ type fleet struct {
 	full     *plan.Plan
 	narrow   narrowFlags
 	resolved bool
-	// targeted counts the instances -target and -exclude kept, before sharding.
-	targeted  int
+	// listed is what the selectors' listings said of the instances they chose,
+	// for the first look-up (see lookup).
+	listed    map[string]providers.Instance
 	saved     *plan.Saved
 	shard     plan.Shard
 	providers map[string]providers.Provider
@@ -348,7 +349,7 @@ func (f *fleet) diff(ctx context.Context, j *executor.Journal) ([]plan.Change, e
 	if err := f.resolve(ctx); err != nil {
 		return nil, err
 	}
-	obs, err := executor.Lookup(ctx, f.plan, f.providers, nil)
+	obs, err := f.lookup(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/reimage-dev/reimage/executor"
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 )
@@ -122,6 +124,8 @@ func (n *narrowFlags) override(p *plan.Plan) {
 type cloudCatalog struct {
 	plan      *plan.Plan
 	providers map[string]providers.Provider
+	// listed keeps what the listings said of each instance, by plan.Key.
+	listed map[string]providers.Instance
 }
 
 func (c cloudCatalog) List(ctx context.Context, provider string, s *plan.Selector) ([]plan.Found, error) {
@@ -136,6 +140,7 @@ func (c cloudCatalog) List(ctx context.Context, provider string, s *plan.Selecto
 	out := make([]plan.Found, len(list))
 	for i, in := range list {
 		out[i] = plan.Found{ID: in.ID, Name: in.Name}
+		c.listed[plan.Key(provider, in.ID)] = in
 	}
 	return out, nil
 }
@@ -166,9 +171,12 @@ func (f *fleet) resolve(ctx context.Context) error {
 	}
 	full := f.full
 	if full.NeedsResolve() {
-		var c plan.Catalog = cloudCatalog{plan: full, providers: f.providers}
+		var c plan.Catalog
 		if f.saved != nil {
 			c = f.saved.Frozen.Catalog()
+		} else {
+			cc := cloudCatalog{plan: full, providers: f.providers, listed: map[string]providers.Instance{}}
+			f.listed, c = cc.listed, cc
 		}
 		if err := full.Resolve(ctx, c); err != nil {
 			return err
@@ -178,7 +186,6 @@ func (f *fleet) resolve(ctx context.Context) error {
 	if err != nil {
 		return usagef("", "%v", err)
 	}
-	f.targeted = len(targeted.Instances)
 	f.plan = targeted.Select(f.shard)
 	if f.plan == full {
 		// Overrides must not reach the plan others see as the file's.
@@ -196,4 +203,35 @@ func (f *fleet) frozen() plan.Frozen {
 	fr := f.narrow.frozen()
 	fr.FreezeResolution(f.full)
 	return fr
+}
+
+// lookup observes the plan's instances: those a selector's listing returned
+// moments ago are taken from it, once (a later look-up, after resolving
+// instances in doubt, asks again), and only the others are looked up, so that
+// selecting N instances costs the listing and no second pass over them.
+func (f *fleet) lookup(ctx context.Context) (map[string]plan.Observed, error) {
+	listed := f.listed
+	f.listed = nil
+	if len(listed) == 0 {
+		return executor.Lookup(ctx, f.plan, f.providers, nil)
+	}
+	known := map[string]plan.Observed{}
+	rest := []*plan.Instance{}
+	for _, in := range f.plan.Instances {
+		k := plan.Key(in.Provider, in.ID)
+		if li, ok := listed[k]; ok {
+			known[k] = executor.Observe(li)
+		} else {
+			rest = append(rest, in)
+		}
+	}
+	if len(rest) == 0 {
+		return known, nil
+	}
+	obs, err := executor.Lookup(ctx, f.plan, f.providers, rest)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(obs, known)
+	return obs, nil
 }

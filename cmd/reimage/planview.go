@@ -244,9 +244,18 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 		fmt.Fprintf(w, "\nIn doubt: %d instances were left in doubt by an earlier run; apply resolves them first by asking the cloud.\n", pending)
 	}
 	if n := counts.mutating(); n > 0 {
-		fmt.Fprintf(w, "\nWaves: %s (concurrency %d%s, maxFailures %s%s)\n", waveList(p.Waves(n)),
+		mutating := mutatingChanges(changes)
+		_, sizes := p.WaveOrder(mutating)
+		fmt.Fprintf(w, "\nWaves: %s (concurrency %d%s, maxFailures %s%s)\n", waveList(sizes),
 			p.Rollout.Concurrency, overridden(p.Narrowing != nil && p.Narrowing.Concurrency, "-concurrency"),
 			p.Rollout.MaxFailures, overridden(p.Narrowing != nil && p.Narrowing.MaxFailures, "-max-failures"))
+		if canaries := p.Canaries(mutating); len(canaries) > 0 {
+			// The first wave proves each target image on one instance per
+			// provider (rollout.canary: perImage).
+			for _, c := range canaries {
+				fmt.Fprintf(w, "Canary: %s, the first on %s\n", instanceLabel(c.Instance), c.Instance.Image)
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nPlan: %s.\n", counts)
 }
@@ -299,8 +308,10 @@ type planJSON struct {
 	Exclude   []string           `json:"exclude,omitempty"`
 	Instances []planInstanceJSON `json:"instances"`
 	Waves     []int              `json:"waves"`
-	InDoubt   int                `json:"in_doubt"`
-	Summary   planCounts         `json:"summary"`
+	// Canaries: the first wave's instances that prove an image, "provider/id".
+	Canaries []string   `json:"canaries,omitempty"`
+	InDoubt  int        `json:"in_doubt"`
+	Summary  planCounts `json:"summary"`
 }
 
 type planInstanceJSON struct {
@@ -345,9 +356,24 @@ func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending 
 	if p.Narrowing != nil {
 		doc.Target, doc.Exclude = p.Narrowing.Include, p.Narrowing.Exclude
 	}
-	doc.Waves = p.Waves(doc.Summary.mutating())
+	mutating := mutatingChanges(changes)
+	_, doc.Waves = p.WaveOrder(mutating)
 	if doc.Waves == nil {
 		doc.Waves = []int{}
 	}
+	for _, c := range p.Canaries(mutating) {
+		doc.Canaries = append(doc.Canaries, plan.Key(c.Instance.Provider, c.Instance.ID))
+	}
 	return doc
+}
+
+// mutatingChanges are the changes apply makes (change and reinstall).
+func mutatingChanges(changes []plan.Change) []*plan.Change {
+	var out []*plan.Change
+	for i := range changes {
+		if changes[i].Action.Mutates() {
+			out = append(out, &changes[i])
+		}
+	}
+	return out
 }

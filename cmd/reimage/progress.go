@@ -129,6 +129,9 @@ func (p *runProgress) Observe(e executor.Event) {
 		p.failed++
 		p.finishedTime += e.Elapsed
 		delete(p.flying, flightKey(e))
+	case executor.EventInstanceInterrupted, executor.EventInstanceSkipped:
+		p.inFlight--
+		delete(p.flying, flightKey(e))
 	}
 }
 
@@ -342,7 +345,7 @@ func (d *liveDisplay) Observe(e executor.Event) {
 				}
 				return line
 			})))
-	case executor.EventInstanceDone, executor.EventInstanceFail:
+	case executor.EventInstanceDone, executor.EventInstanceFail, executor.EventInstanceInterrupted, executor.EventInstanceSkipped:
 		if d.bar != nil {
 			d.bar.Increment()
 		}

@@ -39,7 +39,7 @@ const (
 const (
 	opList      = "ListServersDetails"
 	opChange    = "ChangeServerOsWithoutCloudInit"
-	opReinstall = "ReinstallServerOsWithoutCloudInit"
+	opReinstall = "ReinstallServerWithoutCloudInit"
 	opStop      = "BatchStopServers"
 	opStart     = "BatchStartServers"
 	opJob       = "ShowJob"

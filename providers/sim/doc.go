@@ -92,7 +92,7 @@
 //     where operation is the KEC Action (an unsupported one counts as
 //     "InvalidAction") or the official ECS SDK's operation name
 //     (ListServersDetails, ShowServer, ChangeServerOsWithoutCloudInit,
-//     ReinstallServerOsWithoutCloudInit, BatchStopServers, BatchStartServers,
+//     ReinstallServerWithoutCloudInit, BatchStopServers, BatchStartServers,
 //     ShowJob, UpdateServerMetadata, ListImages, ListKeypairDetail;
 //     "BatchServerAction" for an action body naming neither os-stop
 //     nor os-start, "Unknown" for a path no API matches).

@@ -19,7 +19,7 @@ const (
 	opListServers = "ListServersDetails"
 	opShowServer  = "ShowServer"
 	opChangeOS    = "ChangeServerOsWithoutCloudInit"
-	opReinstallOS = "ReinstallServerOsWithoutCloudInit"
+	opReinstallOS = "ReinstallServerWithoutCloudInit"
 	opBatchStop   = "BatchStopServers"
 	opBatchStart  = "BatchStartServers"
 	opShowJob     = "ShowJob"

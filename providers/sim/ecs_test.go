@@ -297,7 +297,7 @@ func TestECSChangeOSLifecycle(t *testing.T) {
 	}
 	stats := h.sim.Stats()
 	if stats.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/200"] != 1 || stats.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/400"] < 2 ||
-		stats.Requests["huaweicloud/ReinstallServerOsWithoutCloudInit/200"] != 1 || stats.Requests["huaweicloud/ShowJob/200"] == 0 || stats.Requests["huaweicloud/ShowServer/200"] == 0 {
+		stats.Requests["huaweicloud/ReinstallServerWithoutCloudInit/200"] != 1 || stats.Requests["huaweicloud/ShowJob/200"] == 0 || stats.Requests["huaweicloud/ShowServer/200"] == 0 {
 		t.Errorf("stats: %v", stats.Requests)
 	}
 }
