@@ -121,9 +121,15 @@ func (e *Executor) ResolveSecrets(changes []plan.Change) error {
 		if _, ok := e.passwords[ref]; ok {
 			continue
 		}
+		// The cloud's own policy where its client knows it (ECS takes specials
+		// the generic policy does not require, and refuses some it allows).
+		check := plan.CheckPassword
+		if pc, ok := e.opts.Providers[c.Instance.Provider].(providers.PasswordChecker); ok {
+			check = pc.CheckPassword
+		}
 		pw, err := resolve(ref)
 		if err == nil {
-			err = plan.CheckPassword(pw)
+			err = check(pw)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("instance %s (%s): login password: %w", c.Instance.ID, c.Instance.Provider, err))

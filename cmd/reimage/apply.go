@@ -102,7 +102,9 @@ Examples:
 	defer cancelWork()
 	drain := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: an ssh session that drops must drain like Ctrl-C, not kill
+	// the run between a call and its journal record.
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	applying := make(chan struct{})
 	stopSignals := make(chan struct{})
@@ -132,7 +134,15 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	// Closing the fleet waits for its batch calls in flight; the lock is
+	// released only after that (below), so that the next run cannot start
+	// while a stop or start of this one is still on its way to the cloud.
+	fleetOpen := true
+	defer func() {
+		if fleetOpen {
+			f.Close()
+		}
+	}()
 	metrics := newRunMetrics(af.metrics, reg, f, logger)
 	// Deferred before the lock's release, so it runs after it: the next run
 	// need not wait for the linger.
@@ -150,7 +160,11 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	defer func() {
+		f.Close()
+		fleetOpen = false
+		lock.Release()
+	}()
 	// The outputs start once the lock is held: a run refused for a lock held
 	// must not push over the group of the run that holds it.
 	metrics.start()
@@ -172,6 +186,10 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	if err != nil {
 		return err
 	}
+	pre, err := f.preflight(workCtx, changes, logger)
+	if err != nil {
+		return err
+	}
 	pending := countPending(journal, f.plan)
 	var out io.Writer = outW
 	if af.jsonOut {
@@ -183,6 +201,9 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		}
 	} else {
 		renderPlan(out, f.plan, f.shard, changes, pending)
+	}
+	if err := refuseBadImages(pre); err != nil {
+		return err
 	}
 	counts := countChanges(changes)
 	runID := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
@@ -208,7 +229,7 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 	}
 	if counts.mutating() > 0 || pending > 0 {
 		if !af.autoApprove {
-			if err := confirm(stdio, out, counts.question()); err != nil {
+			if err := confirm(workCtx, stdio, out, counts.question()); err != nil {
 				return err
 			}
 		}
@@ -241,6 +262,9 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		if changes, err = f.relook(workCtx, journal); err != nil {
 			return WithExitCode(ExitNotConverged, err)
 		}
+		if _, err := f.preflight(workCtx, changes, logger); err != nil {
+			return WithExitCode(ExitNotConverged, err)
+		}
 	}
 	sum, err := ex.Apply(workCtx, changes)
 	if err != nil {
@@ -254,17 +278,46 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 
 // confirm asks for "yes" on a terminal; without one it refuses, since nobody
 // could have reviewed the plan.
-func confirm(stdio Stdio, out io.Writer, question string) error {
+func confirm(ctx context.Context, stdio Stdio, out io.Writer, question string) error {
 	f, ok := stdio.In.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return errors.New("no terminal to confirm on: review the plan, then run again with -auto-approve (or apply a saved plan with -auto-approve)")
 	}
 	fmt.Fprint(out, "\n"+question+"\n  Only 'yes' will be accepted: ")
-	line, err := bufio.NewReader(stdio.In).ReadString('\n')
-	if err != nil && line == "" {
-		return fmt.Errorf("no answer: %w", err)
+	return readAnswer(ctx, f)
+}
+
+// errCancelledAtPrompt is the answer to a signal at the prompt.
+var errCancelledAtPrompt = errors.New("apply cancelled at the prompt: nothing was changed")
+
+// readAnswer reads the answer to the prompt from in; ctx ending (a signal)
+// cancels it at once rather than after the next Enter. The read is ended by a
+// read deadline where in supports one (pipes, pollable terminals); where it
+// does not (a blocking terminal), the reading goroutine ends with the process,
+// which exits right after a cancelled prompt.
+func readAnswer(ctx context.Context, in *os.File) error {
+	type answer struct {
+		line string
+		err  error
 	}
-	if strings.TrimSpace(line) != "yes" {
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		got <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		if in.SetReadDeadline(time.Now()) == nil {
+			<-got
+		}
+		return errCancelledAtPrompt
+	}
+	if a.err != nil && a.line == "" {
+		return fmt.Errorf("no answer: %w", a.err)
+	}
+	if strings.TrimSpace(a.line) != "yes" {
 		return errors.New("apply cancelled: nothing was changed")
 	}
 	return nil

@@ -42,6 +42,7 @@ defaults:
   login: {keyIds: [552a0523-b9b4-4868-b8d9-52ad7a38bf89]}
 rollout:
   concurrency: 4
+  canary: first # one KEC canary alone (perImage would add an ECS one)
   waves: [1, "100%"]
 instances:
   - {id: 98284100-f6d1-4bbf-886a-1b07650247a1, name: web-1}

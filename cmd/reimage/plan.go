@@ -70,6 +70,9 @@ Examples:
 	if err != nil {
 		return err
 	}
+	if _, err := f.preflight(ctx, changes, logger); err != nil {
+		return err
+	}
 	pending := countPending(j, f.plan)
 	if jsonOut {
 		if err := renderPlanJSON(stdio.Out, f.plan, f.shard, changes, pending); err != nil {

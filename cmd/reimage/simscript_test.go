@@ -69,12 +69,13 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 // simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
 // [-seed N] [-lose-answer-ids ID,…] [-lose-answer-rate F] [-gateway-502-ids ID,…]
 // [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…]
-// [-health-port N] [-unhealthy-ids ID,…] [-unhealthy-rate F] PLAN
+// [-health-port N] [-unhealthy-ids ID,…] [-unhealthy-rate F] [-missing-images ID,…]
+// [-unusable-images ID,…] PLAN
 // starts a simulator seeded with the plan's instances (on an older image) and
 // exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
 // are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
 	seed := fs.Int64("seed", 7, "")
@@ -91,6 +92,8 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	stopped := fs.Float64("stopped", 0, "")
 	step := fs.Duration("step", 100*time.Millisecond, "")
 	healthPort := fs.Int("health-port", 0, "")
+	missingImages := fs.String("missing-images", "", "")
+	unusableImages := fs.String("unusable-images", "", "")
 	unhealthyIDs := fs.String("unhealthy-ids", "", "")
 	unhealthyRate := fs.Float64("unhealthy-rate", 0, "")
 	if neg || fs.Parse(args) != nil || fs.NArg() != 1 {
@@ -104,6 +107,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		FaultOps:   idList(*faultOps),
 		QueueDelay: *queueTime, QueueRate: *queueRate, QueueIDs: idList(*queueIDs),
 		HealthPort: *healthPort, UnhealthyIDs: idList(*unhealthyIDs), UnhealthyRate: *unhealthyRate,
+		MissingImages: idList(*missingImages), UnusableImages: idList(*unusableImages),
 	}
 	if *queueTime > 0 && *queueRate == 0 && *queueIDs == "" {
 		opts.QueueRate = 1

@@ -1,0 +1,136 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
+)
+
+// preflightCloud is a fakeCloud with images, key pairs and a password policy.
+type preflightCloud struct {
+	*fakeCloud
+	images   map[string]providers.Image
+	keys     map[string]bool
+	calls    int
+	policyOK func(string) error
+	checked  int
+}
+
+func (p *preflightCloud) Images(_ context.Context, ids []string) (map[string]providers.Image, error) {
+	p.calls++
+	out := map[string]providers.Image{}
+	for _, id := range ids {
+		if img, ok := p.images[id]; ok {
+			out[id] = img
+		}
+	}
+	return out, nil
+}
+func (p *preflightCloud) ImagesByName(context.Context, string) ([]providers.Image, error) {
+	return nil, nil
+}
+func (p *preflightCloud) KeyPairs(_ context.Context, keys []string) (map[string]bool, error) {
+	p.calls++
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k] = p.keys[k]
+	}
+	return out, nil
+}
+func (p *preflightCloud) CheckPassword(pw string) error {
+	p.checked++
+	return p.policyOK(pw)
+}
+
+// TestPreflightBlocksBadImagesAndKeysAndNamesEachSecretOnce: a missing image,
+// an unusable one and a missing key pair block exactly their instances with the
+// reason; a password breaking the cloud's policy is one error naming the
+// secret, however many instances use it; the cloud is asked in batch, once.
+func TestPreflightBlocksBadImagesAndKeysAndNamesEachSecretOnce(t *testing.T) {
+	cloud := newFakeCloud(6, true)
+	pc := &preflightCloud{fakeCloud: cloud,
+		images: map[string]providers.Image{
+			"good":   {ID: "good", State: "active", Usable: true, MinDiskGB: 40},
+			"killed": {ID: "killed", State: "killed", Usable: false, Reason: `image is in state "killed", not active`},
+		},
+		keys:     map[string]bool{"kp-ok": true},
+		policyOK: func(pw string) error { return errors.New("an ECS password must be 8 to 26 characters long") },
+	}
+	p := testPlan(cloud, canaryWaves, plan.Size{}, 2)
+	weak := &plan.SecretRef{Env: "WEAK_PW"}
+	set := func(i int, image string, login plan.Login) {
+		p.Instances[i].Image = image
+		p.Instances[i].Login = login
+	}
+	set(0, "good", plan.Login{KeyName: "kp-ok"})
+	set(1, "missing", plan.Login{KeyName: "kp-ok"})
+	set(2, "killed", plan.Login{KeyName: "kp-ok"})
+	set(3, "good", plan.Login{KeyName: "kp-gone"})
+	set(4, "good", plan.Login{Password: weak})
+	set(5, "missing", plan.Login{Password: weak})
+	p.Instances[0].SystemDisk = &plan.SystemDisk{SizeGB: 20}
+
+	provs := map[string]providers.Provider{"fake": pc}
+	obs, err := Lookup(context.Background(), p, provs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := plan.Diff(p, obs, nil)
+	res, err := Preflight(context.Background(), provs, changes, func(*plan.SecretRef) (string, error) { return "short", nil })
+	if err == nil || strings.Count(err.Error(), "\n") != 0 {
+		t.Fatalf("error %v, want exactly one (for the one secret)", err)
+	}
+	if want := "login password {env: WEAK_PW} (2 instances of provider fake): an ECS password must be 8 to 26 characters long"; err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	if strings.Contains(err.Error(), "short") {
+		t.Error("the error shows the password")
+	}
+	if pc.checked != 1 || pc.calls != 2 {
+		t.Errorf("policy checked %d times, cloud asked %d times; want 1 and 2 (images, key pairs)", pc.checked, pc.calls)
+	}
+	want := map[string]string{
+		"i-000": "pre-flight: systemDisk.sizeGB 20 is smaller than target image good needs (40 GB)",
+		"i-001": "pre-flight: target image missing does not exist in the region (or this account cannot see it)",
+		"i-002": `pre-flight: target image killed cannot be used: image is in state "killed", not active`,
+		"i-003": "pre-flight: key pair kp-gone does not exist",
+		"i-004": "",
+		"i-005": "pre-flight: target image missing does not exist in the region (or this account cannot see it)",
+	}
+	for _, c := range changes {
+		w := want[c.Instance.ID]
+		if w == "" {
+			if c.Action != plan.ActionChange {
+				t.Errorf("%s: %s (%s), want change", c.Instance.ID, c.Action, c.Reason)
+			}
+			continue
+		}
+		if c.Action != plan.ActionBlocked || c.Reason != w || c.StopFirst {
+			t.Errorf("%s: %s %q, want blocked %q", c.Instance.ID, c.Action, c.Reason, w)
+		}
+	}
+	if res.Blocked != 5 || strings.Join(res.BadImages, "|") != `fake killed: cannot be used: image is in state "killed", not active|fake missing: does not exist in the region (or this account cannot see it)` {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// TestPreflightWithoutCapabilities: a provider that cannot be asked is not,
+// and its passwords meet the generic policy.
+func TestPreflightWithoutCapabilities(t *testing.T) {
+	cloud := newFakeCloud(2, false)
+	p := testPlan(cloud, canaryWaves, plan.Size{}, 2)
+	for _, in := range p.Instances {
+		in.Login = plan.Login{Password: &plan.SecretRef{File: "/run/pw"}}
+	}
+	provs := map[string]providers.Provider{"fake": cloud}
+	obs, _ := Lookup(context.Background(), p, provs, nil)
+	changes := plan.Diff(p, obs, nil)
+	_, err := Preflight(context.Background(), provs, changes, func(*plan.SecretRef) (string, error) { return "alllowercase1", nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "login password {file: /run/pw} (2 instances of provider fake): ") {
+		t.Errorf("error %v", err)
+	}
+}
