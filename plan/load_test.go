@@ -42,7 +42,7 @@ func TestLoadExamples(t *testing.T) {
 				t.Fatal("no instances")
 			}
 			for _, inst := range p.Instances {
-				if inst.Provider == "" || inst.Image == "" || inst.Line == 0 || inst.Col == 0 {
+				if inst.Provider == "" || inst.Image == "" && inst.ImageByName == nil || inst.Line == 0 || inst.Col == 0 {
 					t.Errorf("incomplete instance %+v", inst)
 				}
 			}

@@ -154,6 +154,10 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		if err := s.SeedPlan(p, 0.25); err != nil {
 			return nil, fmt.Errorf("seed the simulator: %w", err)
 		}
+		// Three instances per selector: enough to see a selector choose a few.
+		if err := s.SeedSelection(p, 3, 0.25); err != nil {
+			return nil, fmt.Errorf("seed the simulator: %w", err)
+		}
 		if endpoint, err = s.Start("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start the simulator: %w", err)
 		}

@@ -38,9 +38,12 @@ type job struct {
 	serverID   string // single-server jobs
 	begin, end time.Time
 	fail       bool
-	errorCode  string
-	failReason string
-	subs       []*job // batch jobs: one per server
+	// pendingPayment: the change of a prepaid server waits for its order
+	// to be paid, and nothing happens meanwhile.
+	pendingPayment bool
+	errorCode      string
+	failReason     string
+	subs           []*job // batch jobs: one per server
 }
 
 // ecsTime is the layout of job times, in UTC, e.g. 2016-04-25T20:04:47.591Z.
@@ -48,6 +51,8 @@ const ecsTime = "2006-01-02T15:04:05.000Z"
 
 func (j *job) status(now time.Time) string {
 	switch {
+	case j.pendingPayment:
+		return "PENDING_PAYMENT"
 	case !now.Before(j.end):
 		if j.fail {
 			return "FAIL"
@@ -390,6 +395,14 @@ type ecsFault struct {
 	Created string `json:"created"`
 }
 
+// chargingMode is metadata.charging_mode: "0" pay-per-use, "1" yearly/monthly.
+func (in *inst) chargingMode() string {
+	if in.prepaid {
+		return "1"
+	}
+	return "0"
+}
+
 // ecsMissing is what the detail listing shows for an unknown server_id.
 type ecsMissing struct {
 	ID    string   `json:"id"`
@@ -402,7 +415,7 @@ func (in *inst) ecsView() ecsServer {
 		ID: in.id, Name: in.name, Status: status, Image: ecsImageRef{ID: in.image},
 		Metadata: ecsMetadata{
 			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
-			OSType: "Linux", ChargingMode: "0", MeteringImType: "private",
+			OSType: "Linux", ChargingMode: in.chargingMode(), MeteringImType: "private",
 			VpcID: simVPC, user: in.meta,
 		},
 		VMState:   vm,
@@ -623,6 +636,12 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.id, begin: now}
 	if reinstall {
 		j.typ = "reInitOs"
+	}
+	if in.prepaid && c.IsAutoPay != "true" {
+		// The order stays open (14 days) and the server untouched until paid.
+		j.pendingPayment, j.end = true, now.Add(14*24*time.Hour)
+		s.addJob(j)
+		return jobIDResponse{JobID: j.id}, nil
 	}
 	rebuild := s.duration(s.opts.RebuildDuration)
 	var final outcome

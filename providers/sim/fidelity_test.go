@@ -1,10 +1,15 @@
 package sim
 
 import (
+	"context"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
 )
 
 // TestECSPasswordPolicyRefusedWithEcs0011: an adminpass outside ECS's policy (here a '#', not one
@@ -43,5 +48,78 @@ func TestECSJobFieldsAsTheCloudWritesThem(t *testing.T) {
 	failed := h.job(bad.str("job_id"))
 	if failed.str("status") != "FAIL" || failed.str("entities", "errorcode_message") == "" || failed.str("error_code") == "" {
 		t.Fatalf("a failed job: %s", failed.raw)
+	}
+}
+
+// TestPrepaidServerWaitsForPayment: a change of a prepaid server without isAutoPay opens an order:
+// the job stays PENDING_PAYMENT and the server is untouched; with isAutoPay "true" it runs.
+func TestPrepaidServerWaitsForPayment(t *testing.T) {
+	h := newHarness(t)
+	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000aa"
+	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+		t.Fatal(err)
+	}
+	if srv := h.ecs(http.MethodGet, "/cloudservers/"+prepaid, nil, nil); srv.str("server", "metadata", "charging_mode") != "1" {
+		t.Fatalf("charging_mode: %s", srv.raw)
+	}
+	body := func(autoPay string) map[string]any {
+		c := map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}
+		if autoPay != "" {
+			c["isAutoPay"] = autoPay
+		}
+		return map[string]any{"os-change": c}
+	}
+	r := h.ecs(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body(""))
+	h.clock.Advance(time.Hour)
+	if j := h.job(r.str("job_id")); j.str("status") != "PENDING_PAYMENT" {
+		t.Fatalf("job: %s", j.raw)
+	}
+	if v := h.view(HuaweiCloud, prepaid); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
+		t.Fatalf("server touched while unpaid: %+v", v)
+	}
+	r = h.ecs(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body("true"))
+	h.clock.Advance(10 * time.Minute)
+	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" {
+		t.Fatalf("job with isAutoPay: %s", j.raw)
+	}
+	if v := h.view(HuaweiCloud, prepaid); v.Image != imgECSNew || v.Changes != 1 {
+		t.Fatalf("after a paid change: %+v", v)
+	}
+}
+
+// TestPrepaidChangeFailsThroughTheClient: end to end, the ECS client reports the change of a
+// prepaid server sent without isAutoPay as failed (PENDING_PAYMENT), and with AutoPay as done.
+func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
+	h := newHarness(t)
+	// The client signs with the real time: the simulator's clock starts there.
+	h.clock.Advance(time.Until(h.clock.Now()) * -1)
+	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000ab"
+	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", ProjectID: testProject, Endpoint: h.url,
+		AccessKey: testHAK, SecretKey: testHSK, BatchWindow: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, pay := range []bool{false, true} {
+		sub, err := c.Change(ctx, providers.ChangeRequest{InstanceID: prepaid, ImageID: imgECSNew, Password: "Passw0rd!x", AutoPay: pay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(2 * time.Minute) // the rebuild takes 80s; signatures allow 15 minutes of skew
+		p, err := c.Progress(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := providers.PhaseFailed
+		if pay {
+			want = providers.PhaseDone
+		}
+		if p.Phase != want || !pay && !strings.Contains(p.Reason, "PENDING_PAYMENT") {
+			t.Fatalf("AutoPay %v: %s %q, want %s", pay, p.Phase, p.Reason, want)
+		}
 	}
 }

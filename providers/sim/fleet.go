@@ -112,9 +112,11 @@ type inst struct {
 	fault      string
 	// changeFailed: the last operation was a change that failed.
 	changeFailed bool
-	changes      int
-	created      time.Time
-	updated      time.Time
+	// prepaid: a yearly/monthly ECS server (Instance.Prepaid).
+	prepaid bool
+	changes int
+	created time.Time
+	updated time.Time
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
 	createdStr, ip, az string
@@ -225,6 +227,10 @@ type Instance struct {
 	Zone string
 	// Tags are the instance's tags (KEC tag service, ECS server tags).
 	Tags map[string]string
+	// Prepaid marks a yearly/monthly ECS server: a change without
+	// isAutoPay "true" opens an order and waits in PENDING_PAYMENT, doing
+	// nothing.
+	Prepaid bool
 }
 
 // InstanceView is one entry of GET /_sim/instances.
@@ -319,7 +325,8 @@ func (s *Server) addInstance(in Instance) error {
 	}
 	i := &inst{
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
-		region: region, index: idx, st: st, created: created, updated: created,
+		prepaid: in.Prepaid && in.Provider == HuaweiCloud,
+		region:  region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
 		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
 		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),

@@ -42,6 +42,8 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 		if err := s.addInstance(Instance{
 			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
 			ProjectID: project, Region: prov.Region,
+			// A plan that pays a server's orders says it is prepaid.
+			Prepaid: pi.AutoPay,
 		}); err != nil {
 			return err
 		}
