@@ -67,6 +67,10 @@ Examples:
 		return err
 	}
 	defer f.Close()
+	// Selected instances, -target and the shard are known once resolved.
+	if err := f.resolve(ctx); err != nil {
+		return err
+	}
 	instances, err := pickInstances(f.plan, f.shard, names)
 	if err != nil {
 		return err

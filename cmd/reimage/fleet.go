@@ -124,7 +124,9 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	if saved != nil && saved.Shard != f.shard.String() {
 		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, f.shard.String())
 	}
-	f.full, f.plan, f.narrow = p, p, ff.narrow
+	// Until resolve, plan is the shard of the listed instances: what a command
+	// that does not resolve the plan (or has not yet) may act on.
+	f.full, f.plan, f.narrow = p, p.Select(f.shard), ff.narrow
 	if err := f.narrow.check(); err != nil {
 		return nil, err
 	}
