@@ -35,6 +35,7 @@ type simFlags struct {
 	// Faults after the effect and queued changes.
 	loseRate, gatewayRate, queueRate float64
 	loseIDs, gatewayIDs, queueIDs    string
+	prepaidIDs                       string
 	faultOps                         string
 	queueTime                        time.Duration
 	// Health checks (rollout.health) and the unhealthy fault.
@@ -100,6 +101,7 @@ Examples:
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
 	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
 	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
+	fs.StringVar(&f.prepaidIDs, "prepaid-ids", "", "comma-separated ECS server `IDS` that are prepaid: a change without isAutoPay waits in PENDING_PAYMENT and does nothing")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
 	fs.IntVar(&f.healthPort, "health-port", 0, "every running instance answers HTTP (200 to any GET) and TCP health checks on its private address (127.x.y.z) at `PORT` (0: none)")
 	fs.Float64Var(&f.unhealthyRate, "unhealthy-rate", 0, "`FRACTION` of instances that stop answering health checks after their change (chosen from -seed and the id)")
@@ -169,6 +171,7 @@ Examples:
 		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
 		FaultOps:   faultOps,
 		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
+		PrepaidIDs: idList(f.prepaidIDs),
 		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
 		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}

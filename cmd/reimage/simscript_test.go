@@ -75,7 +75,7 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 // exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
 // are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-prepaid-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
 	seed := fs.Int64("seed", 7, "")
@@ -87,6 +87,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	queueTime := fs.Duration("queue-time", 0, "")
 	queueRate := fs.Float64("queue-rate", 0, "")
 	queueIDs := fs.String("queue-ids", "", "")
+	prepaidIDs := fs.String("prepaid-ids", "", "")
 	rateLimit := fs.Float64("rate", 0, "")
 	errorRate := fs.Float64("error-rate", 0, "")
 	stopped := fs.Float64("stopped", 0, "")
@@ -106,6 +107,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		Gateway502Rate: *gatewayRate, Gateway502IDs: idList(*gatewayIDs),
 		FaultOps:   idList(*faultOps),
 		QueueDelay: *queueTime, QueueRate: *queueRate, QueueIDs: idList(*queueIDs),
+		PrepaidIDs: idList(*prepaidIDs),
 		HealthPort: *healthPort, UnhealthyIDs: idList(*unhealthyIDs), UnhealthyRate: *unhealthyRate,
 		MissingImages: idList(*missingImages), UnusableImages: idList(*unusableImages),
 	}

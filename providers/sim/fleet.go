@@ -325,7 +325,7 @@ func (s *Server) addInstance(in Instance) error {
 	}
 	i := &inst{
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
-		prepaid: in.Prepaid && in.Provider == HuaweiCloud,
+		prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
 		region:  region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
 		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),

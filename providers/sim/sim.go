@@ -106,6 +106,11 @@ type Options struct {
 	QueueDelay time.Duration
 	QueueRate  float64
 	QueueIDs   []string
+
+	// PrepaidIDs are ECS servers that are prepaid (yearly/monthly), added
+	// later or already there: a change without isAutoPay "true" waits in
+	// PENDING_PAYMENT and does nothing (Instance.Prepaid does the same).
+	PrepaidIDs []string
 }
 
 // Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
@@ -119,6 +124,7 @@ type Server struct {
 	failIDs map[string]bool
 	// Chosen ids of the faults after the effect and of queued changes.
 	loseIDs, gatewayIDs, queueIDs map[string]bool
+	prepaidIDs                    map[string]bool
 	projects                      map[string]bool
 	limiters                      map[string]*rate.Limiter
 	images                        map[string]map[string]bool // provider type -> image id -> known
@@ -228,6 +234,14 @@ func (s *Server) applyOptions(opts Options) {
 	opts.RateLimit = rl
 	s.opts = opts
 	s.loseIDs, s.gatewayIDs, s.queueIDs = idSet(opts.LostAnswerIDs), idSet(opts.Gateway502IDs), idSet(opts.QueueIDs)
+	opts.PrepaidIDs = append([]string(nil), opts.PrepaidIDs...)
+	s.opts.PrepaidIDs = opts.PrepaidIDs
+	s.prepaidIDs = idSet(opts.PrepaidIDs)
+	for id := range s.prepaidIDs {
+		if in := s.fleet[HuaweiCloud][id]; in != nil {
+			in.prepaid = true
+		}
+	}
 	for _, p := range opts.ProjectIDs {
 		s.projects[p] = true
 	}
@@ -266,6 +280,7 @@ func (s *Server) Options() Options {
 	o.Gateway502IDs = append([]string(nil), o.Gateway502IDs...)
 	o.QueueIDs = append([]string(nil), o.QueueIDs...)
 	o.FaultOps = append([]string(nil), o.FaultOps...)
+	o.PrepaidIDs = append([]string(nil), o.PrepaidIDs...)
 	o.RateLimit = map[string]float64{}
 	for k, v := range s.opts.RateLimit {
 		o.RateLimit[k] = v
