@@ -202,7 +202,7 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	e.budget = e.opts.Plan.Rollout.MaxFailures.Budget(len(todo))
 	planned := e.sum
 	rc := newRecap()
-	e.obs = Observers{rc, e.obs}
+	e.obs = Observers{rc, durations{e}, e.obs}
 	e.emit(Event{Type: EventRunStart, Waves: len(sizes), Summary: &planned})
 	if len(todo) > 0 {
 		e.windowOpen(0, len(sizes)) // a run begun outside changes nothing
