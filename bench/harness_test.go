@@ -41,6 +41,9 @@ type scenario struct {
 	stop, rebuild, run time.Duration
 	jitter             float64
 	poll               time.Duration
+	// grouped lists every KEC instance, then every ECS one (as people group
+	// a plan by provider), instead of interleaving them.
+	grouped bool
 }
 
 func kecID(i int) string { return fmt.Sprintf("98284100-f6d1-4bbf-886a-%012x", i) }
@@ -55,6 +58,21 @@ func (sc scenario) order() []struct {
 	var out []struct {
 		kec bool
 		i   int
+	}
+	if sc.grouped {
+		for i := 0; i < sc.kec; i++ {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{true, i})
+		}
+		for i := 0; i < sc.ecs; i++ {
+			out = append(out, struct {
+				kec bool
+				i   int
+			}{false, i})
+		}
+		return out
 	}
 	for i := 0; i < max(sc.kec, sc.ecs); i++ {
 		if i < sc.kec {
@@ -126,6 +144,13 @@ func (sc scenario) startSim(tb testing.TB) (*sim.Server, string) {
 	s := sim.New(opts)
 	s.AddImage(sim.Ksyun, kecNew)
 	s.AddImage(sim.HuaweiCloud, ecsNew)
+	// The plans' key pairs exist (pre-flight blocks an instance whose key pair does not).
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+		tb.Fatal(err)
+	}
 	state := func(stopped bool) string {
 		if stopped {
 			return "stopped"

@@ -26,6 +26,13 @@ func (sc selectScenario) startSim(tb testing.TB) (*sim.Server, string) {
 	s := sim.New(sim.Options{Seed: 42, ProjectIDs: []string{ecsPrj}})
 	s.AddImage(sim.Ksyun, kecNew)
 	s.AddImage(sim.HuaweiCloud, ecsNew)
+	// The plan's key pairs exist (pre-flight blocks an instance whose key pair does not).
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+		tb.Fatal(err)
+	}
 	add := func(provider, id, region string, i int, image string) {
 		role := "web"
 		if i%2 == 1 {

@@ -52,6 +52,13 @@ func TestDashboardQueriesOnRealPrometheus(t *testing.T) {
 	const ecsPrj = "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e"
 	s.AddImage(sim.Ksyun, kecNew)
 	s.AddImage(sim.HuaweiCloud, ecsNew)
+	// The plan's key pairs exist (pre-flight blocks an instance whose key pair does not).
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+		t.Fatal(err)
+	}
 	var instances strings.Builder
 	for i := range 12 {
 		kec := fmt.Sprintf("98284100-f6d1-4bbf-886a-%012x", i)

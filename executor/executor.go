@@ -79,11 +79,14 @@ type Executor struct {
 	// journalErr is the first failed journal write: no intent is written (so
 	// no call is made) after it, while calls already made are followed.
 	journalErr error
+	// lanes: the write backlog of each provider, for starting instances
+	// per provider lane (lanes.go).
+	lanes *laneState
 }
 
 // New returns an Executor for the options given.
 func New(opts Options) *Executor {
-	e := &Executor{opts: opts, obs: opts.Observer, now: opts.Now, poll: opts.PollInterval}
+	e := &Executor{opts: opts, obs: opts.Observer, now: opts.Now, poll: opts.PollInterval, lanes: newLaneState()}
 	if e.obs == nil {
 		e.obs = ObserverFunc(func(Event) {})
 	}
@@ -199,7 +202,7 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	e.budget = e.opts.Plan.Rollout.MaxFailures.Budget(len(todo))
 	planned := e.sum
 	rc := newRecap()
-	e.obs = Observers{rc, e.obs}
+	e.obs = Observers{rc, durations{e}, e.obs}
 	e.emit(Event{Type: EventRunStart, Waves: len(sizes), Summary: &planned})
 	if len(todo) > 0 {
 		e.windowOpen(0, len(sizes)) // a run begun outside changes nothing
@@ -294,7 +297,10 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	}
 	slots := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	for _, it := range wave {
+	// Instances start from per-provider lanes (lanes.go): one cloud's rate
+	// limit never holds the slots another cloud's instances could use.
+	ln := newLanes(wave, e.opts.Plan, e.lanes)
+	for !ln.empty() {
 		// The slot first, then the checks: waiting for a slot can take as long
 		// as an instance does, and a failure, a signal, a journal error or the
 		// window closing in that time must stop this start, not the next one.
@@ -306,6 +312,10 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		if e.stopping(ctx) {
 			break
 		}
+		it := ln.next(ctx, e.opts.Drain)
+		if it == nil || e.stopping(ctx) {
+			break
+		}
 		if e.overBudget() {
 			e.halt(w, waves)
 			break
@@ -313,10 +323,12 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		if !e.mayStart(w, waves) {
 			break
 		}
+		e.lanes.dispatched(it)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
+			defer e.lanes.finished(it)
 			e.runInstance(ctx, it, w, waves)
 		}()
 	}
@@ -333,7 +345,10 @@ func (e *Executor) runInstance(ctx context.Context, it *item, w, waves int) {
 	prov := e.opts.Providers[in.Provider]
 	start := e.now()
 	e.emit(Event{Type: EventInstanceStart, Wave: w, Waves: waves, Change: c})
-	step := func(s string) { e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s}) }
+	step := func(s string) {
+		e.lanes.step(it, s)
+		e.emit(Event{Type: EventInstanceStep, Wave: w, Waves: waves, Change: c, Step: s})
+	}
 	// Rollout gates (health.go): the before hook may leave the instance untouched.
 	err := e.beforeChange(ctx, prov, in, step)
 	var token string

@@ -521,3 +521,43 @@ func TestGateResults(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowStartsOnlyWhatFits: inside the window, an instance that would still
+// run at its end, by the fastest instance of the run so far, is not started:
+// with 01:00-04:30 and an hour per instance, the fourth (due at 04:00) waits
+// for the next window.
+func TestWindowStartsOnlyWhatFits(t *testing.T) {
+	clock := &stepClock{now: time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)}
+	cloud := newFakeCloud(6, false)
+	p := testPlan(cloud, []plan.Wave{{Size: plan.Size{Count: 1}}, {Size: plan.Size{Percent: 100, IsPercent: true}}}, plan.Size{}, 1)
+	p.Rollout.Window = &plan.Window{Start: plan.ClockTime{Hour: 1}, End: plan.ClockTime{Hour: 4, Minute: 30}, Location: time.UTC, TimeZone: "UTC"}
+	cc := &clockedCloud{fakeCloud: cloud, clock: clock, step: time.Hour}
+	provs := map[string]providers.Provider{"fake": cc}
+	var events []Event
+	var mu sync.Mutex
+	e := New(Options{Plan: p, Providers: provs, PollInterval: time.Millisecond, Now: clock.Now,
+		Observer: ObserverFunc(func(ev Event) { mu.Lock(); events = append(events, ev); mu.Unlock() })})
+	obs, _ := Lookup(context.Background(), p, provs, nil)
+	sum, err := e.Apply(context.Background(), plan.Diff(p, obs, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 3 || sum.Pending != 3 || !sum.WindowClosed {
+		t.Fatalf("summary %+v, want 3 done and 3 left for the next window", sum)
+	}
+	var said bool
+	for _, ev := range events {
+		if ev.Type == EventWindow {
+			said = strings.Contains(ev.Err.Error(), "closes at 04:30 UTC: an instance starting now would not finish before (the fastest so far took 1h0m0s)")
+			if !said {
+				t.Errorf("window event: %v", ev.Err)
+			}
+		}
+	}
+	if !said {
+		t.Error("no window event")
+	}
+	if rc := recapOf(events); len(rc) != 3 || rc[0].Reason != "it would not have finished before the maintenance window closed" {
+		t.Errorf("recap %+v", rc)
+	}
+}

@@ -129,3 +129,58 @@ func TestLockOfDeadProcess(t *testing.T) {
 	}
 	l.Release()
 }
+
+// Compaction keeps what later runs must read: a reinstall in doubt and a
+// broken instance survive a reopening until acknowledged; a stop kept open by
+// a failure (was_running) stays pending until restored.
+func TestJournalKeepsInDoubtBrokenAndStoppedAcrossCompaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.journal")
+	j, err := OpenJournal(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Record{
+		{Event: EventIntent, Provider: "kec", ID: "a", Action: "reinstall", Token: "t1"},
+		{Event: EventInDoubt, Provider: "kec", ID: "a", Action: "reinstall", Token: "t1", Reason: "answer lost"},
+		{Event: EventIntent, Provider: "kec", ID: "b", Action: "change", WasRunning: true},
+		{Event: EventFailed, Provider: "kec", ID: "b", Action: "change", WasRunning: true, Reason: "refused"},
+		{Event: EventBroken, Provider: "kec", ID: "c", Reason: "in an error state"},
+	} {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j, err = OpenJournal(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if e := j.Entry("kec", "a"); e.InDoubt == nil || e.InDoubt.Token != "t1" || e.Pending != nil {
+		t.Errorf("a: %+v, want in doubt for t1", e)
+	}
+	if e := j.Entry("kec", "b"); e.Pending == nil || !e.Pending.WasRunning || e.Pending.Reason != ReasonStopped {
+		t.Errorf("b: %+v, want a stop kept open with was_running", e)
+	}
+	if e := j.Entry("kec", "c"); e.Broken == nil {
+		t.Errorf("c: %+v, want broken", e)
+	}
+	for _, r := range []Record{
+		{Event: EventAck, Provider: "kec", ID: "a", Token: "t1", By: "ops@host"},
+		{Event: EventRestored, Provider: "kec", ID: "b"},
+		{Event: EventAck, Provider: "kec", ID: "c", By: "ops@host"},
+	} {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := j.Entry("kec", "a"); e.InDoubt != nil || e.DoneToken != "t1" {
+		t.Errorf("a after ack: %+v, want the token done", e)
+	}
+	if e := j.Entry("kec", "b"); e.Pending != nil {
+		t.Errorf("b after restored: %+v", e)
+	}
+	if e := j.Entry("kec", "c"); e.Broken != nil {
+		t.Errorf("c after ack: %+v", e)
+	}
+}

@@ -36,7 +36,7 @@ func Lookup(ctx context.Context, p *plan.Plan, provs map[string]providers.Provid
 		g.Go(func() error {
 			got, err := prov.Lookup(gctx, byProvider[name])
 			if err != nil {
-				return fmt.Errorf("look up %d instances on %s: %w", len(byProvider[name]), name, err)
+				return err // the client names itself, the call and the count
 			}
 			results[i] = got
 			return nil

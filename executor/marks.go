@@ -93,7 +93,7 @@ func ReadMarks(ctx context.Context, p *plan.Plan, provs map[string]providers.Pro
 		g.Go(func() error {
 			marks, err := m.Marks(gctx, ids[name])
 			if err != nil {
-				return fmt.Errorf("read the markers of %d instances on %s: %w", len(ids[name]), name, err)
+				return err // the client names itself, the call and the count
 			}
 			got[i] = marks
 			return nil

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // gateState is what the rollout gates decided during a run; guarded by the
@@ -16,6 +17,23 @@ type gateState struct {
 	next string
 	// starts counts instances started.
 	starts int
+	// fastest is the shortest time an instance of this run took to be done.
+	fastest time.Duration
+}
+
+// durations tells the gate state how long instances take, from the run's events.
+type durations struct{ e *Executor }
+
+// Observe implements Observer.
+func (d durations) Observe(ev Event) {
+	if ev.Type != EventInstanceDone || ev.Elapsed <= 0 {
+		return
+	}
+	d.e.mu.Lock()
+	if d.e.gates.fastest == 0 || ev.Elapsed < d.e.gates.fastest {
+		d.e.gates.fastest = ev.Elapsed
+	}
+	d.e.mu.Unlock()
 }
 
 // windowOpen reports whether an instance may start now. The first time it
@@ -33,7 +51,11 @@ func (e *Executor) windowOpen(wave, waves int) bool {
 		return false
 	}
 	now := e.now()
-	if open, _ := w.Open(now); open {
+	open, end := w.Open(now)
+	// Inside, an instance starts only if it fits: if it would still run at the
+	// end by the fastest instance of this run so far, it is left for the next window.
+	fits := !open || e.gates.fastest == 0 || !now.Add(e.gates.fastest).After(end)
+	if open && fits {
 		e.mu.Unlock()
 		return true
 	}
@@ -45,11 +67,17 @@ func (e *Executor) windowOpen(wave, waves int) bool {
 		when = next.Format("Mon 2006-01-02 15:04 MST")
 	}
 	var err error
-	if started {
+	switch {
+	case open:
+		e.sum.WindowClosed = true
+		err = fmt.Errorf("the maintenance window (%s) closes at %s: an instance starting now would not finish before (the fastest so far took %s); no further instance starts, those in flight finish",
+			w, end.In(w.Location).Format("15:04 MST"), e.gates.fastest.Round(time.Second))
+		e.gates.stopReason = "it would not have finished before the maintenance window closed"
+	case started:
 		e.sum.WindowClosed = true
 		err = fmt.Errorf("the maintenance window (%s) closed at %s: no further instance starts; those in flight finish", w, now.In(w.Location).Format("15:04 MST"))
 		e.gates.stopReason = "the maintenance window closed before it started"
-	} else {
+	default:
 		e.sum.OutsideWindow = true
 		err = fmt.Errorf("outside the maintenance window (%s) at %s: nothing was changed; it next opens %s", w, now.In(w.Location).Format("Mon 15:04 MST"), when)
 		e.gates.stopReason = "outside the maintenance window"

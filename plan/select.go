@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/reimage-dev/reimage/schema"
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
+
+	"github.com/reimage-dev/reimage/schema"
 )
 
 // Selector is one entry of select: instances chosen by what the cloud knows, all
@@ -117,7 +119,8 @@ type Found struct {
 	Name string `json:"name,omitempty"`
 }
 
-// Catalog is what resolving a plan asks the clouds: the instances a selector
+// Catalog is what resolving a plan asks the clouds; List may be called for
+// several selectors at once: the instances a selector
 // matches and the images of a name. The clouds answer it when planning; a saved
 // plan answers it with what it froze.
 type Catalog interface {
@@ -154,14 +157,29 @@ func (p *Plan) Resolve(ctx context.Context, c Catalog) error {
 	for _, in := range p.Instances {
 		explicit[Key(in.Provider, in.ID)] = true
 	}
+	// The listings run at once (each provider has its own rate limit); their
+	// results are taken in plan order, so that the outcome does not depend on
+	// which answers first.
+	listed := make([][]Found, len(p.Selectors))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, s := range p.Selectors {
+		g.Go(func() error {
+			found, err := c.List(gctx, s.Template.Provider, s)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.Path(), err)
+			}
+			listed[i] = found
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	chosen := map[string]*Selector{}
 	var selected []*Instance
-	for _, s := range p.Selectors {
+	for i, s := range p.Selectors {
 		prov := s.Template.Provider
-		found, err := c.List(ctx, prov, s)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.Path(), err)
-		}
+		found := listed[i]
 		if len(found) == 0 {
 			d.add(p.File, s.Line, s.Col, s.Path(), "matches no instance of provider %q (%s)", prov, s.Where)
 			continue

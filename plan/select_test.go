@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 type fakeCatalog struct {
 	fleet  map[string][]fakeServer // provider -> servers
 	images map[string][]string     // provider + "/" + name -> ids
-	lists  int
+	lists  atomic.Int32 // List may be called for several selectors at once
 	names  int
 	err    error
 }
@@ -25,7 +26,7 @@ type fakeServer struct {
 }
 
 func (c *fakeCatalog) List(_ context.Context, provider string, s *Selector) ([]Found, error) {
-	c.lists++
+	c.lists.Add(1)
 	if c.err != nil {
 		return nil, c.err
 	}

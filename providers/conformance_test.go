@@ -8,15 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/reimage-dev/reimage/providers"
-	"github.com/reimage-dev/reimage/providers/huaweicloud"
-	"github.com/reimage-dev/reimage/providers/ksyun"
+	_ "github.com/reimage-dev/reimage/providers/drivers"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -29,27 +27,72 @@ const (
 	keyID     = "552a0523-b9b4-4868-b8d9-52ad7a38bf89"
 )
 
-// cloud is one implementation under test.
+// cloud is one registered driver under test, with what the suite must know
+// of its simulator front-end.
 type cloud struct {
 	typ string
 	// lookupOp is the stats key part of the lookup call.
 	lookupOp string
 	// changeOp is the stats key part of the change call.
-	changeOp  string
-	newClient func(baseURL string, cfg providers.Config) (providers.Provider, error)
+	changeOp string
+	// region and projectID place the client; the simulator takes any region.
+	region, projectID string
 }
 
-var clouds = []cloud{
-	{typ: sim.Ksyun, lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage",
-		newClient: func(u string, cfg providers.Config) (providers.Provider, error) {
-			cfg.Endpoint, cfg.Region, cfg.AccessKey, cfg.SecretKey = u, "cn-beijing-6", kAK, kSK
-			return ksyun.New(cfg)
-		}},
-	{typ: sim.HuaweiCloud, lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit",
-		newClient: func(u string, cfg providers.Config) (providers.Provider, error) {
-			cfg.Endpoint, cfg.Region, cfg.ProjectID, cfg.AccessKey, cfg.SecretKey = u, "cn-north-4", projectID, hAK, hSK
-			return huaweicloud.New(cfg)
-		}},
+// fixtures: one entry per registered driver. A driver registered without one
+// fails TestEveryDriverHasAFixture, so a new cloud cannot skip the suite.
+var fixtures = map[string]cloud{
+	sim.Ksyun:       {lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage", region: "cn-beijing-6"},
+	sim.HuaweiCloud: {lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit", region: "cn-north-4", projectID: projectID},
+}
+
+// clouds is every registered driver that has a fixture, in registration order.
+var clouds = func() []cloud {
+	var out []cloud
+	for _, typ := range providers.Types() {
+		if c, ok := fixtures[typ]; ok {
+			c.typ = typ
+			out = append(out, c)
+		}
+	}
+	return out
+}()
+
+func TestEveryDriverHasAFixture(t *testing.T) {
+	if len(providers.Types()) == 0 {
+		t.Fatal("no driver registered: the suite would test nothing")
+	}
+	for _, typ := range providers.Types() {
+		if _, ok := fixtures[typ]; !ok {
+			t.Errorf("driver %q is registered but the conformance suite has no fixture for it", typ)
+		}
+	}
+}
+
+// newClient builds c's client through its registered driver against the
+// simulator at baseURL, with the simulator's credentials for c unless cfg has some.
+func (c cloud) newClient(t testing.TB, s *sim.Server, baseURL string, cfg providers.Config) (providers.Provider, error) {
+	d, ok := providers.Lookup(c.typ)
+	if !ok {
+		t.Fatalf("driver %q is not registered", c.typ)
+	}
+	ak, sk, known := s.Options().Credentials(c.typ)
+	if !known {
+		t.Fatalf("the simulator does not simulate %q", c.typ)
+	}
+	if cfg.AccessKey == "" && cfg.SecretKey == "" {
+		cfg.AccessKey, cfg.SecretKey = ak, sk
+	}
+	cfg.Endpoint, cfg.Region, cfg.ProjectID = baseURL, c.region, c.projectID
+	p, closeFn, err := d.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(closeFn)
+	if p.Type() != c.typ {
+		t.Fatalf("driver %q built a client of type %q", c.typ, p.Type())
+	}
+	return p, nil
 }
 
 // env is a simulator on loopback and a client of one cloud talking to it.
@@ -95,11 +138,10 @@ func newEnv(t testing.TB, c cloud, edit func(*sim.Options), cfg providers.Config
 	if cfg.BatchWindow == 0 {
 		cfg.BatchWindow = 10 * time.Millisecond
 	}
-	p, err := c.newClient(u, cfg)
+	p, err := c.newClient(t, s, u, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.(io.Closer).Close() })
 	return &env{t: t, cloud: c, sim: s, url: u, p: p}
 }
 
@@ -591,26 +633,15 @@ func TestUnknownAccessKey(t *testing.T) { testBadCredentials(t, true) }
 func testBadCredentials(t *testing.T, wrongKey bool) {
 	forEachCloud(t, func(t *testing.T, c cloud) {
 		e := newEnv(t, c, nil, providers.Config{})
-		var p providers.Provider
-		var err error
-		switch c.typ {
-		case sim.Ksyun:
-			ak := kAK
-			if wrongKey {
-				ak = "AKLTwrong"
-			}
-			p, err = ksyun.New(providers.Config{Name: "bad", Region: "cn-beijing-6", Endpoint: e.url, AccessKey: ak, SecretKey: "wrong", Retry: fastRetry()})
-		default:
-			ak := hAK
-			if wrongKey {
-				ak = "HWWRONG"
-			}
-			p, err = huaweicloud.New(providers.Config{Name: "bad", Region: "cn-north-4", ProjectID: projectID, Endpoint: e.url, AccessKey: ak, SecretKey: "wrong", Retry: fastRetry()})
+		ak, _, _ := e.sim.Options().Credentials(c.typ)
+		if wrongKey {
+			// Same length and prefix, so that only the key's identity is wrong.
+			ak = ak[:len(ak)-4] + "WRNG"
 		}
+		p, err := c.newClient(t, e.sim, e.url, providers.Config{Name: "bad", AccessKey: ak, SecretKey: "wrong", Retry: fastRetry()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.(io.Closer).Close()
 		_, err = p.Lookup(context.Background(), []string{id(9, 1)})
 		var apiErr *providers.APIError
 		if !errors.As(err, &apiErr) || (apiErr.HTTPStatus != 401 && apiErr.HTTPStatus != 403) {

@@ -3,42 +3,36 @@ package providers
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/reimage-dev/reimage/plan"
 )
 
-// credentialEnv lists, per provider type, the ecosystem's environment
-// variables for the access key and the secret key, in order of preference:
-// the official SDK's first, then Terraform's.
-var credentialEnv = map[string]struct{ access, secret []string }{
-	plan.TypeKsyun:       {access: []string{"KSYUN_ACCESS_KEY"}, secret: []string{"KSYUN_SECRET_KEY"}},
-	plan.TypeHuaweiCloud: {access: []string{"HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY"}, secret: []string{"HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY"}},
-}
-
 // ResolveCredentials returns the provider's access key and secret key: from
-// the plan's secret references when set, else from the ecosystem's
-// environment variables. Errors name the missing variable or file, never a value.
+// the plan's secret references when set, else from the environment variables
+// its driver names. Errors name the missing variable or file, never a value,
+// and not the provider: the caller, which chose it, says which.
 func ResolveCredentials(p *plan.Provider) (accessKey, secretKey string, err error) {
-	env, ok := credentialEnv[p.Type]
+	d, ok := Lookup(p.Type)
 	if !ok {
-		return "", "", fmt.Errorf("provider %s: unknown type %q", p.Name, p.Type)
+		return "", "", &UnknownTypeError{Type: p.Type}
 	}
-	accessKey, err = resolveOne(p, "accessKey", p.Credentials.AccessKey, env.access)
+	accessKey, err = resolveOne("accessKey", p.Credentials.AccessKey, d.AccessKeyEnv)
 	if err != nil {
 		return "", "", err
 	}
-	secretKey, err = resolveOne(p, "secretKey", p.Credentials.SecretKey, env.secret)
+	secretKey, err = resolveOne("secretKey", p.Credentials.SecretKey, d.SecretKeyEnv)
 	if err != nil {
 		return "", "", err
 	}
 	return accessKey, secretKey, nil
 }
 
-func resolveOne(p *plan.Provider, field string, ref *plan.SecretRef, envs []string) (string, error) {
+func resolveOne(field string, ref *plan.SecretRef, envs []string) (string, error) {
 	if ref != nil {
 		v, err := ref.Resolve()
 		if err != nil {
-			return "", fmt.Errorf("provider %s: credentials.%s: %w", p.Name, field, err)
+			return "", fmt.Errorf("credentials.%s: %w", field, err)
 		}
 		return v, nil
 	}
@@ -48,7 +42,22 @@ func resolveOne(p *plan.Provider, field string, ref *plan.SecretRef, envs []stri
 		}
 	}
 	if len(envs) == 1 {
-		return "", fmt.Errorf("provider %s: no credentials.%s in the plan and environment variable %s is not set", p.Name, field, envs[0])
+		return "", fmt.Errorf("no credentials.%s in the plan and environment variable %s is not set", field, envs[0])
 	}
-	return "", fmt.Errorf("provider %s: no credentials.%s in the plan and none of the environment variables %s, %s is set", p.Name, field, envs[0], envs[1])
+	return "", fmt.Errorf("no credentials.%s in the plan and none of the environment variables %s is set", field, strings.Join(envs, ", "))
+}
+
+// SimCredentials reads a running simulator's credentials for a provider of
+// type typ from the variables `reimage sim` prints; never from the plan's
+// references, which point at production secrets.
+func SimCredentials(typ string) (accessKey, secretKey string, err error) {
+	d, ok := Lookup(typ)
+	if !ok {
+		return "", "", &UnknownTypeError{Type: typ}
+	}
+	accessKey, secretKey = os.Getenv(d.SimAccessKeyEnv), os.Getenv(d.SimSecretKeyEnv)
+	if accessKey == "" || secretKey == "" {
+		return "", "", fmt.Errorf("set %s and %s to the simulator's credentials (reimage sim prints them)", d.SimAccessKeyEnv, d.SimSecretKeyEnv)
+	}
+	return accessKey, secretKey, nil
 }

@@ -197,6 +197,16 @@ func (v *logView) Observe(e executor.Event) {
 		v.logger.Log(ctx, v.info, "pause", "wave", e.Wave, "pause_seconds", e.Pause.Seconds())
 	case executor.EventHalt:
 		v.logger.Log(ctx, v.fail, "halted", "wave", e.Wave, "waves", e.Waves, "err", e.Err)
+	case executor.EventGate:
+		v.logger.Log(ctx, v.info, "checking gates", "wave", e.Wave, "waves", e.Waves)
+	case executor.EventWindow:
+		v.logger.Log(ctx, v.warn, "maintenance window closed", "err", e.Err)
+	case executor.EventRecap:
+		// One record per instance left, so that a log pipeline can alert on each.
+		for _, r := range e.Recap {
+			v.logger.Log(ctx, v.warn, "not at the plan's image", "provider", r.Provider, "id", r.ID, "name", r.Name,
+				"outcome", r.Outcome, "reason", r.Reason, "next", r.Next)
+		}
 	case executor.EventRunEnd:
 		s := e.Summary
 		level := v.info

@@ -114,21 +114,21 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // provider checks the flags and returns the plan's provider they describe.
 func (df *discoverFlags) provider() (*plan.Provider, error) {
 	const cmd = "discover"
-	switch df.typ {
-	case plan.TypeKsyun, plan.TypeHuaweiCloud:
-	case "":
-		return nil, usagef(cmd, "-provider is required: ksyun or huaweicloud")
-	default:
-		return nil, usagef(cmd, "-provider %q: want ksyun or huaweicloud", df.typ)
+	driver, known := providers.Lookup(df.typ)
+	switch {
+	case df.typ == "":
+		return nil, usagef(cmd, "-provider is required: %s", providers.TypeList())
+	case !known:
+		return nil, usagef(cmd, "-provider %q: want %s", df.typ, providers.TypeList())
 	}
 	if df.region == "" {
 		return nil, usagef(cmd, "-region is required")
 	}
 	switch {
-	case df.typ == plan.TypeHuaweiCloud && df.project == "":
-		return nil, usagef(cmd, "-project is required for huaweicloud (the project id of the region)")
-	case df.typ == plan.TypeKsyun && df.project != "":
-		return nil, usagef(cmd, "-project is only for huaweicloud")
+	case driver.NeedsProject && df.project == "":
+		return nil, usagef(cmd, "-project is required for %s (the project id of the region)", df.typ)
+	case !driver.NeedsProject && df.project != "":
+		return nil, usagef(cmd, "-project is only for %s", projectTypes())
 	}
 	if df.name != "" {
 		if err := (plan.Targeting{Include: []string{df.name}}).Check(); err != nil {
@@ -150,6 +150,17 @@ func (df *discoverFlags) provider() (*plan.Provider, error) {
 		Limits: plan.Limits{RequestsPerSecond: plan.DefaultRequestsPerSecond}}, nil
 }
 
+// projectTypes names the provider types whose API is scoped to a project.
+func projectTypes() string {
+	var types []string
+	for _, typ := range providers.Types() {
+		if d, _ := providers.Lookup(typ); d.NeedsProject {
+			types = append(types, typ)
+		}
+	}
+	return strings.Join(types, ", ")
+}
+
 // discover lists the matching instances and what the cloud says of their images.
 func (df *discoverFlags) discover(ctx context.Context, pp *plan.Provider, logger *slog.Logger) ([]providers.Instance, map[string]providers.Image, error) {
 	cfg := providers.Config{Name: pp.Name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
@@ -157,14 +168,16 @@ func (df *discoverFlags) discover(ctx context.Context, pp *plan.Provider, logger
 	var err error
 	if df.simURL != "" {
 		cfg.Endpoint = df.simURL
-		cfg.AccessKey, cfg.SecretKey, err = simCredentials(pp.Type)
-	} else {
-		cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
+		if cfg.AccessKey, cfg.SecretKey, err = providers.SimCredentials(pp.Type); err != nil {
+			err = fmt.Errorf("-sim-url: %w", err)
+		}
+	} else if cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp); err != nil {
+		err = fmt.Errorf("provider %s: %w", pp.Name, err)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	prov, closeFn, err := newProvider(pp.Type, cfg)
+	prov, closeFn, err := providers.Open(pp.Type, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

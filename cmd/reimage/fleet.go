@@ -20,8 +20,6 @@ import (
 	"github.com/reimage-dev/reimage/metricsout"
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
-	"github.com/reimage-dev/reimage/providers/huaweicloud"
-	"github.com/reimage-dev/reimage/providers/ksyun"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -140,7 +138,6 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	}
 	simulated := ff.sim || ff.simURL != ""
 	f.simulated = simulated
-	creds := map[string][2]string{}
 	endpoint := ff.simURL
 	if ff.sim {
 		opts := sim.Options{
@@ -165,9 +162,6 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		}
 		f.simulator = s
 		f.closers = append(f.closers, func() { s.Close() })
-		o := s.Options()
-		creds[plan.TypeKsyun] = [2]string{o.KsyunAccessKey, o.KsyunSecretKey}
-		creds[plan.TypeHuaweiCloud] = [2]string{o.HuaweiAccessKey, o.HuaweiSecretKey}
 		logger.Info("simulator started", "url", endpoint)
 	}
 	if simulated {
@@ -205,10 +199,15 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		switch {
 		case ff.sim:
 			cfg.Endpoint = endpoint
-			cfg.AccessKey, cfg.SecretKey = creds[pp.Type][0], creds[pp.Type][1]
+			var ok bool
+			if cfg.AccessKey, cfg.SecretKey, ok = f.simulator.Options().Credentials(pp.Type); !ok {
+				err = fmt.Errorf("-sim: the simulator does not simulate %s", pp.Type)
+			}
 		case simulated:
 			cfg.Endpoint = endpoint
-			cfg.AccessKey, cfg.SecretKey, err = simCredentials(pp.Type)
+			if cfg.AccessKey, cfg.SecretKey, err = providers.SimCredentials(pp.Type); err != nil {
+				err = fmt.Errorf("-sim-url: %w", err)
+			}
 		default:
 			cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
 		}
@@ -216,9 +215,10 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
 			continue
 		}
-		prov, closeFn, err := newProvider(pp.Type, cfg)
+		// The client's errors name it (type and provider name) already.
+		prov, closeFn, err := providers.Open(pp.Type, cfg)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+			errs = append(errs, err)
 			continue
 		}
 		f.providers[name] = prov
@@ -245,39 +245,6 @@ func endpointName(ff *fleetFlags, endpoint string) string {
 		return "simulator"
 	}
 	return endpoint
-}
-
-func newProvider(typ string, cfg providers.Config) (providers.Provider, func(), error) {
-	switch typ {
-	case plan.TypeKsyun:
-		c, err := ksyun.New(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { c.Close() }, nil
-	case plan.TypeHuaweiCloud:
-		c, err := huaweicloud.New(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { c.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("unknown provider type %q", typ)
-}
-
-// simCredentials reads a running simulator's credentials from the ecosystem's
-// variables, which `reimage sim` prints; never the plan's references, which
-// point at production secrets.
-func simCredentials(typ string) (string, string, error) {
-	ak, sk := "KSYUN_ACCESS_KEY", "KSYUN_SECRET_KEY"
-	if typ == plan.TypeHuaweiCloud {
-		ak, sk = "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"
-	}
-	a, b := os.Getenv(ak), os.Getenv(sk)
-	if a == "" || b == "" {
-		return "", "", fmt.Errorf("-sim-url: set %s and %s to the simulator's credentials (reimage sim prints them)", ak, sk)
-	}
-	return a, b, nil
 }
 
 // secretResolver resolves login passwords from the plan's references. On a

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/reimage-dev/reimage/executor"
 	"github.com/reimage-dev/reimage/plan"
@@ -124,7 +125,9 @@ func (n *narrowFlags) override(p *plan.Plan) {
 type cloudCatalog struct {
 	plan      *plan.Plan
 	providers map[string]providers.Provider
-	// listed keeps what the listings said of each instance, by plan.Key.
+	// listed keeps what the listings said of each instance, by plan.Key;
+	// selectors list at once, so mu guards it.
+	mu     *sync.Mutex
 	listed map[string]providers.Instance
 }
 
@@ -138,6 +141,8 @@ func (c cloudCatalog) List(ctx context.Context, provider string, s *plan.Selecto
 		return nil, err
 	}
 	out := make([]plan.Found, len(list))
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, in := range list {
 		out[i] = plan.Found{ID: in.ID, Name: in.Name}
 		c.listed[plan.Key(provider, in.ID)] = in
@@ -175,7 +180,7 @@ func (f *fleet) resolve(ctx context.Context) error {
 		if f.saved != nil {
 			c = f.saved.Frozen.Catalog()
 		} else {
-			cc := cloudCatalog{plan: full, providers: f.providers, listed: map[string]providers.Instance{}}
+			cc := cloudCatalog{plan: full, providers: f.providers, mu: &sync.Mutex{}, listed: map[string]providers.Instance{}}
 			f.listed, c = cc.listed, cc
 		}
 		if err := full.Resolve(ctx, c); err != nil {

@@ -690,8 +690,12 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	} else if a.Type != "" {
 		return nil, ecsBad("os-start takes no type")
 	}
-	if len(a.Servers) == 0 || len(a.Servers) > 1000 {
-		return nil, ecsBad("servers must list 1 to 1000 servers, got %d", len(a.Servers))
+	if len(a.Servers) == 0 {
+		return nil, ecsBad("servers must list 1 to 1000 servers, got none")
+	}
+	if len(a.Servers) > 1000 {
+		// The batch's size, not a throttle: the client splits the batch.
+		return nil, ecsErr(http.StatusBadRequest, "Ecs.0118", "The number of ECSs %d is greater than the maximum number 1000.", len(a.Servers))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -432,8 +432,11 @@ func TestECSBatchActions(t *testing.T) {
 	for i := range 1001 {
 		many = append(many, fmt.Sprintf("id-%d", i))
 	}
+	// Over 1000 servers: Ecs.0118, the batch's size (TestECSBatchOverLimitIsEcs0118).
+	if r := h.ecs("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", many...)); r.status != 400 || r.ecsCode() != "Ecs.0118" {
+		t.Errorf("1001 servers: %d %.200s", r.status, r.raw)
+	}
 	for _, body := range []any{
-		batch("os-stop", "SOFT", many...),
 		batch("os-stop", "GENTLE", ecsRunning),
 		batch("os-start", "SOFT", ecsRunning),
 		batch("os-reboot", "SOFT", ecsRunning),

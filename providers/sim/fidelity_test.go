@@ -123,3 +123,20 @@ func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 		}
 	}
 }
+
+// TestECSBatchOverLimitIsEcs0118: more than 1000 servers in one os-stop is refused with Ecs.0118
+// (the batch size), and nothing is stopped.
+func TestECSBatchOverLimitIsEcs0118(t *testing.T) {
+	h := newHarness(t)
+	servers := make([]map[string]string, 1001)
+	for i := range servers {
+		servers[i] = map[string]string{"id": ecsRunning}
+	}
+	r := h.ecs(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": servers}})
+	if r.status != http.StatusBadRequest || r.ecsCode() != "Ecs.0118" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if v := h.view(HuaweiCloud, ecsRunning); v.State != "ACTIVE" {
+		t.Fatalf("stopped anyway: %+v", v)
+	}
+}

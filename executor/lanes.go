@@ -1,0 +1,168 @@
+package executor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/reimage-dev/reimage/plan"
+)
+
+// writeBacklog is how much queued write work (at the provider's rate) a lane
+// may have before it takes no more slots: enough that the provider's rate
+// budget never idles between one write and the next, little enough that
+// instances queued behind its rate limiter do not hold the concurrency slots
+// another cloud could use.
+const writeBacklog = 500 * time.Millisecond
+
+// Per-provider lanes (issue 16). A wave's instances are started from one queue
+// per provider, each in plan order, instead of in the plan's order across
+// providers: a plan that lists every KEC instance before every ECS one would
+// otherwise fill the concurrency with KEC instances waiting on KEC's rate
+// limit while ECS's budget idles. Each free slot goes to the lane with the most
+// instances left, unless that lane's provider already has a backlog of writes
+// (instances about to write or waiting on its limiter) of writeBacklog or
+// more; when every lane has one, the slot waits until a write completes.
+// Waves, their order and sizes, and the concurrency limit are unchanged.
+type lanes struct {
+	order  []string           // providers, in order of first appearance in the wave
+	queue  map[string][]*item // per provider, what is left to start, in plan order
+	limit  map[string]int     // per provider, the write backlog that saturates it
+	state  *laneState
+	waitCh <-chan struct{}
+}
+
+// laneState counts, per provider, the instances in flight that are writing or
+// about to (dispatched, not yet past their first step). It is shared by the
+// waves of a run.
+type laneState struct {
+	mu      sync.Mutex
+	writing map[string]int
+	stepOf  map[*item]bool // whether the item counts as writing
+	kick    chan struct{}  // a write completed: a waiting slot may go
+}
+
+func newLaneState() *laneState {
+	return &laneState{writing: map[string]int{}, stepOf: map[*item]bool{}, kick: make(chan struct{}, 1)}
+}
+
+// writeSteps are the steps that make a write call.
+var writeSteps = map[string]bool{StepStop: true, StepSubmit: true, StepStart: true}
+
+// dispatched counts an instance about to start as writing: its first call is a write.
+func (s *laneState) dispatched(it *item) {
+	s.mu.Lock()
+	s.stepOf[it] = true
+	s.writing[it.c.Instance.Provider]++
+	s.mu.Unlock()
+}
+
+// step records an instance's new step.
+func (s *laneState) step(it *item, step string) {
+	s.set(it, writeSteps[step], true)
+}
+
+// finished removes an instance that ended.
+func (s *laneState) finished(it *item) {
+	s.set(it, false, false)
+}
+
+func (s *laneState) set(it *item, writing, keep bool) {
+	s.mu.Lock()
+	was, ok := s.stepOf[it]
+	p := it.c.Instance.Provider
+	if ok && was {
+		s.writing[p]--
+	}
+	if keep {
+		s.stepOf[it] = writing
+		if writing {
+			s.writing[p]++
+		}
+	} else {
+		delete(s.stepOf, it)
+	}
+	s.mu.Unlock()
+	if ok && was && !writing {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *laneState) backlog(provider string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writing[provider]
+}
+
+func newLanes(wave []*item, p *plan.Plan, state *laneState) *lanes {
+	l := &lanes{queue: map[string][]*item{}, limit: map[string]int{}, state: state, waitCh: state.kick}
+	for _, it := range wave {
+		name := it.c.Instance.Provider
+		if _, ok := l.queue[name]; !ok {
+			l.order = append(l.order, name)
+			rate := float64(plan.DefaultRequestsPerSecond)
+			if pp := p.Providers[name]; pp != nil && pp.Limits.RequestsPerSecond > 0 {
+				rate = pp.Limits.RequestsPerSecond
+			}
+			l.limit[name] = max(int(rate*writeBacklog.Seconds()), 1)
+		}
+		l.queue[name] = append(l.queue[name], it)
+	}
+	return l
+}
+
+// empty reports whether every instance of the wave has been handed out.
+func (l *lanes) empty() bool {
+	for _, q := range l.queue {
+		if len(q) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pick returns the lane to start from: the unsaturated one with the most
+// instances left (the first in plan order on a tie), or "" when every lane
+// with instances left is saturated.
+func (l *lanes) pick() string {
+	best := ""
+	for _, name := range l.order {
+		n := len(l.queue[name])
+		if n == 0 || l.state.backlog(name) >= l.limit[name] {
+			continue
+		}
+		if best == "" || n > len(l.queue[best]) {
+			best = name
+		}
+	}
+	return best
+}
+
+// next hands out the next instance to start, waiting while every lane is
+// saturated. It returns nil when ctx is done or stop is closed first.
+func (l *lanes) next(ctx context.Context, stop <-chan struct{}) *item {
+	for {
+		if name := l.pick(); name != "" {
+			it := l.queue[name][0]
+			l.queue[name] = l.queue[name][1:]
+			return it
+		}
+		// A saturated lane has instances writing, which end or move on, so
+		// the wait ends; the timer is a safety net for a step never reported.
+		t := time.NewTimer(writeBacklog)
+		select {
+		case <-l.waitCh:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-stop:
+			t.Stop()
+			return nil
+		}
+		t.Stop()
+	}
+}

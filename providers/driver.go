@@ -1,0 +1,99 @@
+package providers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Driver is what a cloud's package provides so that the rest of reimage can
+// use the cloud without naming it: its type, where its credentials come from,
+// and how to build a client. Each cloud package declares one (ksyun.Driver,
+// huaweicloud.Driver); package providers/drivers is the one list that
+// registers them, and the conformance suite runs against every registered
+// driver.
+type Driver struct {
+	// Type is the plan's provider type ("ksyun"), equal to the client's Type().
+	Type string
+	// AccessKeyEnv and SecretKeyEnv are the ecosystem's environment variables
+	// for the credentials, in order of preference (the official SDK's first,
+	// then Terraform's). A plan's own credential references come before them.
+	AccessKeyEnv, SecretKeyEnv []string
+	// SimAccessKeyEnv and SimSecretKeyEnv are the variables `reimage sim`
+	// prints the simulator's credentials as, and that -sim-url reads them from.
+	SimAccessKeyEnv, SimSecretKeyEnv string
+	// NeedsProject: the cloud's API is scoped to a project ID as well as a
+	// region (the plan's projectId; discover's -project).
+	NeedsProject bool
+	// New builds a client from cfg; close releases it (its batchers and idle
+	// connections) and is called once, after the last call. Its errors, like
+	// the client's, name the client: its type and cfg.Name.
+	New func(cfg Config) (p Provider, close func(), err error)
+}
+
+var (
+	driversMu sync.RWMutex
+	drivers   = map[string]Driver{}
+	// order is the registration order, which messages list the types in.
+	order []string
+)
+
+// Register adds d to the drivers Lookup and Types know. It panics on an
+// incomplete driver or a type registered twice: both are programming errors
+// found at start-up, as database/sql's Register does.
+func Register(d Driver) {
+	if d.Type == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
+		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" {
+		panic(fmt.Sprintf("providers: Register: driver %q is incomplete", d.Type))
+	}
+	driversMu.Lock()
+	defer driversMu.Unlock()
+	if _, dup := drivers[d.Type]; dup {
+		panic(fmt.Sprintf("providers: Register: driver %q registered twice", d.Type))
+	}
+	drivers[d.Type] = d
+	order = append(order, d.Type)
+}
+
+// Lookup returns the registered driver of type typ.
+func Lookup(typ string) (Driver, bool) {
+	driversMu.RLock()
+	defer driversMu.RUnlock()
+	d, ok := drivers[typ]
+	return d, ok
+}
+
+// Types returns the registered drivers' types in the order they were
+// registered (the order of the list in providers/drivers).
+func Types() []string {
+	driversMu.RLock()
+	defer driversMu.RUnlock()
+	return slices.Clone(order)
+}
+
+// TypeList is Types for people: "a, b or c".
+func TypeList() string {
+	types := Types()
+	if len(types) < 2 {
+		return strings.Join(types, "")
+	}
+	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
+}
+
+// UnknownTypeError is the error of a provider type no driver is registered for.
+type UnknownTypeError struct{ Type string }
+
+func (e *UnknownTypeError) Error() string {
+	return fmt.Sprintf("unknown provider type %q: want %s", e.Type, TypeList())
+}
+
+// Open builds the client of cfg with the driver of type typ. Its errors name
+// the provider (cfg.Name), as the clients' own errors do.
+func Open(typ string, cfg Config) (Provider, func(), error) {
+	d, ok := Lookup(typ)
+	if !ok {
+		return nil, nil, fmt.Errorf("provider %s: %w", cfg.Name, &UnknownTypeError{Type: typ})
+	}
+	return d.New(cfg)
+}
