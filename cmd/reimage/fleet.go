@@ -36,7 +36,7 @@ type fleetFlags struct {
 func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.shard, "shard", "", "act on share `I/N` of the instances (0 <= I < N), split by a hash of provider and id")
 	fs.BoolVar(&f.sim, "sim", false, "start the simulator in-process, seeded with the plan's instances on an older image, and use it instead of the clouds")
-	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
+	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from "+credentialVars(" and ", true))
 	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
 	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 100ms with -sim or -sim-url)")
 	f.narrow.register(fs)
