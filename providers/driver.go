@@ -26,6 +26,9 @@ type Driver struct {
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// OtherLogins shows, in plan YAML for people, the cloud's login forms
+	// besides a password (discover writes it as a comment); "" for none.
+	OtherLogins string
 	// New builds a client from cfg; close releases it (its batchers and idle
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.

@@ -74,16 +74,15 @@ Lists the instances of one cloud account in one region that match the filters (a
 filters must match) and prints a plan of them on stdout: every instance with its current
 image as its target, so that the plan changes nothing until you edit the image. Names of
 instances and images are kept where the cloud gives them. Exits 1 when nothing matches.
-Credentials come from the cloud's usual variables (KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY,
-HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK).
+Credentials come from the cloud's usual variables (`+credentialVars(",\n", false)+`).
 
 Examples:
   reimage discover -provider ksyun -region cn-beijing-6 -tag role=web > web.yaml
   reimage discover -provider huaweicloud -region cn-north-4 -project 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e -name 'db-*'
   reimage discover -provider ksyun -region cn-beijing-6 -sim-url http://127.0.0.1:8080 -zone cn-beijing-6a`, stdio)
-	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: ksyun or huaweicloud (required)")
+	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
 	fs.StringVar(&df.region, "region", "", "`REGION` id, like cn-beijing-6 or cn-north-4 (required)")
-	fs.StringVar(&df.project, "project", "", "Huawei Cloud project `ID` of the region (required for huaweicloud)")
+	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")
 	fs.StringVar(&df.endpoint, "endpoint", "", "the cloud's API base `URL` (default its regional endpoint); written into the plan")
 	fs.StringVar(&df.simURL, "sim-url", "", "list from a simulator running at `URL` (reimage sim) instead of the cloud")
 	fs.Var(df.tags, "tag", "only instances with tag `KEY=VALUE` (repeatable: all must match)")
@@ -148,17 +147,6 @@ func (df *discoverFlags) provider() (*plan.Provider, error) {
 	}
 	return &plan.Provider{Name: df.providerName, Type: df.typ, Region: df.region, ProjectID: df.project, Endpoint: df.endpoint,
 		Limits: plan.Limits{RequestsPerSecond: plan.DefaultRequestsPerSecond}}, nil
-}
-
-// projectTypes names the provider types whose API is scoped to a project.
-func projectTypes() string {
-	var types []string
-	for _, typ := range providers.Types() {
-		if d, _ := providers.Lookup(typ); d.NeedsProject {
-			types = append(types, typ)
-		}
-	}
-	return strings.Join(types, ", ")
 }
 
 // discover lists the matching instances and what the cloud says of their images.
@@ -275,11 +263,8 @@ func writeDiscovered(w io.Writer, df discoverFlags, pp *plan.Provider, found []p
 	b.WriteString("defaults:\n")
 	fmt.Fprintf(&b, "  image: %s%s\n", yamlString(common), imageComment(common))
 	b.WriteString("  # The login after a change; a password is read from the variable when it is needed.\n")
-	switch pp.Type {
-	case plan.TypeKsyun:
-		b.WriteString("  # Or: {keyIds: [KEY-ID]}, or {keepImageLogin: true} for custom images.\n")
-	case plan.TypeHuaweiCloud:
-		b.WriteString("  # Or: {keyName: KEY-PAIR-NAME}.\n")
+	if d, _ := providers.Lookup(pp.Type); d.OtherLogins != "" {
+		fmt.Fprintf(&b, "  # Or: %s.\n", d.OtherLogins)
 	}
 	b.WriteString("  login: {password: {env: REIMAGE_LOGIN_PASSWORD}}\n")
 	b.WriteString("instances:\n")

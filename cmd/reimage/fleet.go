@@ -36,7 +36,7 @@ type fleetFlags struct {
 func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.shard, "shard", "", "act on share `I/N` of the instances (0 <= I < N), split by a hash of provider and id")
 	fs.BoolVar(&f.sim, "sim", false, "start the simulator in-process, seeded with the plan's instances on an older image, and use it instead of the clouds")
-	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from KSYUN_ACCESS_KEY/KSYUN_SECRET_KEY and HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK")
+	fs.StringVar(&f.simURL, "sim-url", "", "use a simulator already running at `URL` (reimage sim) instead of the clouds; credentials from "+credentialVars(" and ", true))
 	fs.DurationVar(&f.simPause, "sim-pause", 2*time.Second, "with -sim or -sim-url, shorten every pause between waves to at most this")
 	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "how often instances in flight are polled (default 5s; 100ms with -sim or -sim-url)")
 	f.narrow.register(fs)
@@ -288,6 +288,43 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 		base += fmt.Sprintf(".shard-%d-of-%d", f.shard.Index, f.shard.Count)
 	}
 	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
+}
+
+// adoptOtherJournals takes over what the plan's journals of other shard
+// counts in the same state directory hold for this run's instances (and for
+// instances no longer in the plan), so that an instance an earlier run stopped
+// is started again, and a token in doubt stays blocked, after -shard changed.
+func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
+	dir := filepath.Dir(journalPath)
+	var others []string
+	for _, pattern := range []string{f.plan.Name + ".journal", f.plan.Name + ".shard-*-of-*.journal"} {
+		found, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range found {
+			if p != journalPath {
+				others = append(others, p)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	inScope, inPlan := map[string]bool{}, map[string]bool{}
+	for _, in := range f.plan.Instances {
+		inScope[plan.Key(in.Provider, in.ID)] = true
+	}
+	for _, in := range f.full.Instances {
+		inPlan[plan.Key(in.Provider, in.ID)] = true
+	}
+	mine := func(provider, id string) bool {
+		k := plan.Key(provider, id)
+		return inScope[k] || !inPlan[k]
+	}
+	host, _ := os.Hostname()
+	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
+	if n > 0 {
+		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
+	}
+	return err
 }
 
 // lookupAndDiff looks every instance up and computes the changes; for a saved

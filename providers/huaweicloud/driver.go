@@ -11,6 +11,7 @@ var Driver = providers.Driver{
 	SimAccessKeyEnv: "HUAWEICLOUD_SDK_AK",
 	SimSecretKeyEnv: "HUAWEICLOUD_SDK_SK",
 	NeedsProject:    true,
+	OtherLogins:     "{keyName: KEY-PAIR-NAME}",
 	New: func(cfg providers.Config) (providers.Provider, func(), error) {
 		c, err := New(cfg)
 		if err != nil {

@@ -9,6 +9,7 @@ var Driver = providers.Driver{
 	SecretKeyEnv:    []string{"KSYUN_SECRET_KEY"},
 	SimAccessKeyEnv: "KSYUN_ACCESS_KEY",
 	SimSecretKeyEnv: "KSYUN_SECRET_KEY",
+	OtherLogins:     "{keyIds: [KEY-ID]}, or {keepImageLogin: true} for custom images",
 	New: func(cfg providers.Config) (providers.Provider, func(), error) {
 		c, err := New(cfg)
 		if err != nil {
