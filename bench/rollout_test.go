@@ -201,6 +201,9 @@ func writeReport(path string) error {
 			fmt.Fprintf(&b, "| reimage %s | %.2f s | %.2f s | %.0f MiB | %s | %s |\n", r.Command, r.Wall.Seconds(), r.CPU.Seconds(), float64(r.MaxRSS)/(1<<20), calls, target)
 		}
 	}
+	if r, ok := results["journal"].([]journalLine); ok {
+		b.WriteString(journalReport(r))
+	}
 	if r, ok := results["select"].(selectResult); ok {
 		b.WriteString(selectReport(r))
 	}

@@ -590,6 +590,13 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 // still says to make it; otherwise it is reported as it is now.
 func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *item) error {
 	in := it.c.Instance
+	// On the poll clock's next tick, with the polls of the instances in
+	// flight: the provider coalesces them into one call, where a read at the
+	// moment of each start would cost a call per instance (and a rate budget
+	// the writes need).
+	if err := e.tick(ctx); err != nil {
+		return &stepError{StepRecheck, err}
+	}
 	st, err := prov.Status(ctx, in.ID)
 	if err != nil {
 		return &stepError{StepRecheck, err}

@@ -16,6 +16,18 @@ import (
 
 func init() {
 	scriptCmds["signal-lock-holder"] = signalLockHolder
+	scriptCmds["pause"] = pause
+}
+
+// pause: pause DURATION spaces two signals, so that the kernel cannot merge
+// them into one pending signal; no assertion depends on it.
+func pause(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pause DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // signalLockHolder: signal-lock-holder HUP|INT|TERM LOCKFILE sends the signal
