@@ -209,6 +209,8 @@ func (j *Journal) apply(rec Record) {
 		e.Broken = nil
 	case EventRestored:
 		e.Pending = nil
+	case EventAdopted:
+		e.Pending, e.InDoubt, e.Broken, e.DoneToken = nil, nil, nil, ""
 	case EventAck:
 		e.InDoubt, e.Broken = nil, nil
 		if rec.Token != "" {

@@ -181,6 +181,9 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		return err
 	}
 	defer journal.Close()
+	if err := f.adoptOtherJournals(journal, journalPath, logger); err != nil {
+		return err
+	}
 
 	changes, err := f.lookupAndDiff(workCtx, journal)
 	if err != nil {

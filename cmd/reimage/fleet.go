@@ -290,6 +290,43 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
 }
 
+// adoptOtherJournals takes over what the plan's journals of other shard
+// counts in the same state directory hold for this run's instances (and for
+// instances no longer in the plan), so that an instance an earlier run stopped
+// is started again, and a token in doubt stays blocked, after -shard changed.
+func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
+	dir := filepath.Dir(journalPath)
+	var others []string
+	for _, pattern := range []string{f.plan.Name + ".journal", f.plan.Name + ".shard-*-of-*.journal"} {
+		found, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range found {
+			if p != journalPath {
+				others = append(others, p)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	inScope, inPlan := map[string]bool{}, map[string]bool{}
+	for _, in := range f.plan.Instances {
+		inScope[plan.Key(in.Provider, in.ID)] = true
+	}
+	for _, in := range f.full.Instances {
+		inPlan[plan.Key(in.Provider, in.ID)] = true
+	}
+	mine := func(provider, id string) bool {
+		k := plan.Key(provider, id)
+		return inScope[k] || !inPlan[k]
+	}
+	host, _ := os.Hostname()
+	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
+	if n > 0 {
+		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
+	}
+	return err
+}
+
 // lookupAndDiff looks every instance up and computes the changes; for a saved
 // plan, it refuses a fleet that changed since (stale) and keeps only the saved
 // changes.

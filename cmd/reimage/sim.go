@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -157,9 +158,7 @@ Examples:
 	}
 
 	opts := sim.Options{
-		Seed:           f.seed,
-		KsyunAccessKey: os.Getenv("KSYUN_ACCESS_KEY"), KsyunSecretKey: os.Getenv("KSYUN_SECRET_KEY"),
-		HuaweiAccessKey: os.Getenv("HUAWEICLOUD_SDK_AK"), HuaweiSecretKey: os.Getenv("HUAWEICLOUD_SDK_SK"),
+		Seed:            f.seed,
 		RateLimit:       map[string]float64{sim.Ksyun: f.rateKsyun, sim.HuaweiCloud: f.rateHuawei},
 		Latency:         f.latency,
 		ServerErrorRate: f.errorRate,
@@ -184,6 +183,10 @@ Examples:
 	case os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID") != "":
 		opts.ProjectIDs = []string{os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID")}
 	}
+	for _, typ := range providers.Types() {
+		d, _ := providers.Lookup(typ)
+		opts.SetCredentials(typ, os.Getenv(d.SimAccessKeyEnv), os.Getenv(d.SimSecretKeyEnv))
+	}
 	// Credentials nobody set are random, not derived from the seed: the simulator may listen
 	// beyond loopback, and they are printed anyway.
 	sim.RandomCredentials(&opts)
@@ -204,8 +207,14 @@ Examples:
 		return err
 	}
 	o := s.Options()
-	fmt.Fprintf(stdio.Out, "%s\nKSYUN_ACCESS_KEY=%s\nKSYUN_SECRET_KEY=%s\nHUAWEICLOUD_SDK_AK=%s\nHUAWEICLOUD_SDK_SK=%s\nHUAWEICLOUD_SDK_PROJECT_ID=%s\n",
-		base, o.KsyunAccessKey, o.KsyunSecretKey, o.HuaweiAccessKey, o.HuaweiSecretKey, o.ProjectIDs[0])
+	fmt.Fprintln(stdio.Out, base)
+	for _, typ := range providers.Types() {
+		d, _ := providers.Lookup(typ)
+		if ak, sk, ok := o.Credentials(typ); ok {
+			fmt.Fprintf(stdio.Out, "%s=%s\n%s=%s\n", d.SimAccessKeyEnv, ak, d.SimSecretKeyEnv, sk)
+		}
+	}
+	fmt.Fprintf(stdio.Out, "HUAWEICLOUD_SDK_PROJECT_ID=%s\n", o.ProjectIDs[0])
 	fmt.Fprintf(stdio.Err, "reimage sim: serving %d instances at %s (KEC at /, ECS under /v1/{project_id}/, fleet at %s/_sim/instances); Ctrl-C stops\n",
 		len(s.Instances()), base, base)
 
@@ -230,11 +239,12 @@ func idList(v string) []string {
 	return out
 }
 
-// planProject is the project id of the plan's first Huawei provider (by name), if any.
+// planProject is the project id of the plan's first project-scoped provider
+// (by name), if any.
 func planProject(p *plan.Plan) string {
 	best := ""
 	for name, prov := range p.Providers {
-		if prov.Type == plan.TypeHuaweiCloud && prov.ProjectID != "" && (best == "" || name < best) {
+		if d, _ := providers.Lookup(prov.Type); d.NeedsProject && prov.ProjectID != "" && (best == "" || name < best) {
 			best = name
 		}
 	}

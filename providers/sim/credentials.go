@@ -12,3 +12,18 @@ func (o Options) Credentials(provider string) (accessKey, secretKey string, ok b
 	}
 	return "", "", false
 }
+
+// SetCredentials sets the credentials the simulator accepts for provider (a
+// provider type); it reports false for a cloud it does not simulate. Empty
+// credentials are filled in by RandomCredentials.
+func (o *Options) SetCredentials(provider, accessKey, secretKey string) bool {
+	switch provider {
+	case Ksyun:
+		o.KsyunAccessKey, o.KsyunSecretKey = accessKey, secretKey
+	case HuaweiCloud:
+		o.HuaweiAccessKey, o.HuaweiSecretKey = accessKey, secretKey
+	default:
+		return false
+	}
+	return true
+}
