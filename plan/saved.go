@@ -51,7 +51,8 @@ type SavedChange struct {
 	ToImage   string `json:"to_image"`
 	StopFirst bool   `json:"stop_first,omitempty"`
 	// Spec sums everything the change submits but secrets' values: image,
-	// token, login (references), system disk, user data (content), BYOL.
+	// token, login (references), system disk, user data (content), BYOL,
+	// isAutoPay.
 	Spec string `json:"spec"`
 }
 
@@ -77,6 +78,10 @@ func Spec(in *Instance) string {
 	}
 	if u := in.UserData; u != nil {
 		fmt.Fprintf(h, "\x00userdata=%s", Sum([]byte(u.Base64)))
+	}
+	if in.AutoPay {
+		// Only when set, so that the specs of plans saved before it existed stay valid.
+		fmt.Fprint(h, "\x00autopay=true")
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

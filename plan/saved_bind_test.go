@@ -106,3 +106,32 @@ func TestSavedPlanStaleEndpoints(t *testing.T) {
 		t.Fatalf("stale = %v", st)
 	}
 }
+
+// TestSpecBindsEverythingTheChangeSubmits: a saved plan is stale when anything
+// its change would submit differs, isAutoPay (a prepaid server's order paid at
+// once) included.
+func TestSpecBindsEverythingTheChangeSubmits(t *testing.T) {
+	base := func() *Instance {
+		return &Instance{ID: "i-1", Image: "img", Login: Login{KeyName: "k"}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*Instance)
+	}{
+		{"image", func(in *Instance) { in.Image = "other" }},
+		{"token", func(in *Instance) { in.Reinstall = "2026-12" }},
+		{"byol", func(in *Instance) { in.BYOL = true }},
+		{"isAutoPay", func(in *Instance) { in.AutoPay = true }},
+		{"key pair", func(in *Instance) { in.Login.KeyName = "other" }},
+		{"system disk", func(in *Instance) { in.SystemDisk = &SystemDisk{SizeGB: 40} }},
+		{"user data", func(in *Instance) { in.UserData = &UserData{Base64: "aGk="} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.change(in)
+			if Spec(in) == Spec(base()) {
+				t.Errorf("a change of %s leaves the spec as it was", tc.name)
+			}
+		})
+	}
+}

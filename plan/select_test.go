@@ -15,7 +15,7 @@ import (
 type fakeCatalog struct {
 	fleet  map[string][]fakeServer // provider -> servers
 	images map[string][]string     // provider + "/" + name -> ids
-	lists  atomic.Int32 // List may be called for several selectors at once
+	lists  atomic.Int32            // List may be called for several selectors at once
 	names  int
 	err    error
 }

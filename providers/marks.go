@@ -26,7 +26,7 @@ func CheckMark(key, value string) error {
 	}
 	for _, c := range key {
 		if !markKeyChar(c) {
-			return fmt.Errorf("marker key %q: character %q is not one of A-Z a-z 0-9 - _ : .", key, c)
+			return fmt.Errorf("marker key %q: character %q is not allowed (only A-Z a-z 0-9 and - _ : .)", key, c)
 		}
 	}
 	if len(value) > MaxMarkValueLen {
