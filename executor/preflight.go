@@ -56,7 +56,8 @@ func Preflight(ctx context.Context, provs map[string]providers.Provider, changes
 		}
 		bad, err := preflightProvider(ctx, name, pf, byProvider[name])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("provider %s: pre-flight: %w", name, err))
+			// The client's error names its cloud, provider and call already.
+			errs = append(errs, fmt.Errorf("pre-flight: %w", err))
 			continue
 		}
 		res.BadImages = append(res.BadImages, bad...)

@@ -18,10 +18,14 @@ type preflightCloud struct {
 	calls    int
 	policyOK func(string) error
 	checked  int
+	err      error // every call fails with it
 }
 
 func (p *preflightCloud) Images(_ context.Context, ids []string) (map[string]providers.Image, error) {
 	p.calls++
+	if p.err != nil {
+		return nil, p.err
+	}
 	out := map[string]providers.Image{}
 	for _, id := range ids {
 		if img, ok := p.images[id]; ok {
@@ -132,5 +136,23 @@ func TestPreflightWithoutCapabilities(t *testing.T) {
 	_, err := Preflight(context.Background(), provs, changes, func(*plan.SecretRef) (string, error) { return "alllowercase1", nil })
 	if err == nil || !strings.HasPrefix(err.Error(), "login password {file: /run/pw} (2 instances of provider fake): ") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestPreflightErrorNamesTheProviderOnce: a failed pre-flight call is reported
+// with the client's own error, which names the cloud, the provider and the
+// call, and only the step added: not "provider X: … X: …".
+func TestPreflightErrorNamesTheProviderOnce(t *testing.T) {
+	cloud := newFakeCloud(1, false)
+	p := testPlan(cloud, canaryWaves, plan.Size{}, 1)
+	pc := &preflightCloud{fakeCloud: cloud, err: errors.New("fake fake: DescribeImages (1 image): HTTP 503")}
+	provs := map[string]providers.Provider{"fake": pc}
+	obs, _ := Lookup(context.Background(), p, provs, nil)
+	_, err := Preflight(context.Background(), provs, plan.Diff(p, obs, nil), nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if got, want := err.Error(), "pre-flight: images: fake fake: DescribeImages (1 image): HTTP 503"; got != want {
+		t.Errorf("error %q, want %q", got, want)
 	}
 }
