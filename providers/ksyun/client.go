@@ -177,26 +177,7 @@ func snippet(b []byte) string {
 // parameters, those two included, as a form, so that a password or userData
 // never sits in a URL. GET (every parameter in the query) remains for tests.
 func (c *Client) call(ctx context.Context, method, action string, params url.Values, write bool, resource string, out any) error {
-	params.Set("Action", action)
-	params.Set("Version", Version)
-	u := *c.base
-	u.Path = c.base.Path + "/"
-	var body []byte
-	if method == http.MethodGet {
-		u.RawQuery = params.Encode()
-	} else {
-		u.RawQuery = url.Values{"Action": {action}, "Version": {Version}}.Encode()
-		body = []byte(params.Encode())
-	}
-	req := providers.Request{
-		Operation: action, Write: write, Resource: resource,
-		Method: method, URL: u.String(), Body: body,
-	}
-	resp, err := c.caller.Do(ctx, req)
-	if err != nil {
-		return err
-	}
-	return c.caller.Decode(req, resp, out)
+	return c.serviceCall(ctx, c.base, Version, method, action, params, write, resource, out)
 }
 
 // instanceJSON is one entry of DescribeInstances' InstancesSet.
