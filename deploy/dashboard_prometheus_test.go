@@ -1,10 +1,9 @@
 package deploy
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 	"math"
 	"net"
 	"net/http"
@@ -98,7 +97,7 @@ instances:
 	}
 
 	metricsAddr := freeLoopbackAddr(t)
-	promURL := startPrometheus(t, promBin, metricsAddr)
+	promURL := prometheustest.Start(t, promBin, scrapeInterval, "reimage", metricsAddr)
 
 	start := time.Now()
 	o := s.Options()
@@ -191,57 +190,6 @@ func freeLoopbackAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// startPrometheus runs a Prometheus of its own on loopback, with its storage
-// in a temporary directory, scraping target; it is stopped when the test ends.
-func startPrometheus(t *testing.T, bin, target string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: %s
-  scrape_timeout: %s
-scrape_configs:
-  - job_name: reimage
-    static_configs:
-      - targets: [%q]
-`, scrapeInterval, scrapeInterval, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	listen := freeLoopbackAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log.String())
-		}
-	})
-	u := "http://" + listen
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(u + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return u
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s: %v\n%s", err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // promGet calls Prometheus's HTTP API and decodes its data into out, failing

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,7 +36,7 @@ func TestGateAgainstRealPrometheus(t *testing.T) {
 		fmt.Fprintf(w, "# HELP test_alerts_firing Critical alerts firing.\n# TYPE test_alerts_firing gauge\ntest_alerts_firing{severity=\"critical\"} %d\n", firing.Load())
 	}))
 	defer target.Close()
-	prom := startGatePrometheus(t, bin, strings.TrimPrefix(target.URL, "http://"))
+	prom := prometheustest.Start(t, bin, gatePromScrape, "target", strings.TrimPrefix(target.URL, "http://"))
 
 	const query = `test_alerts_firing{severity="critical"} > 0`
 	dir := t.TempDir()
@@ -114,56 +114,6 @@ func lookPrometheusServer(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-// startGatePrometheus runs Prometheus on a loopback port scraping target
-// (job "target"), until the test ends; it returns its base URL.
-func startGatePrometheus(t *testing.T, bin, target string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n  - job_name: target\n    static_configs:\n      - targets: [%q]\n",
-		gatePromScrape, gatePromScrape, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log.String())
-		}
-	})
-	base := "http://" + listen
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s: %v\n%s", err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // waitForPromSamples waits (at most 30 s) until query returns n samples: the
