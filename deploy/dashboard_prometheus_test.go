@@ -3,7 +3,6 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 	"math"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/sim"
+	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 )
 
 // prometheusBinaries are where Debian's package prometheus (which .ci/run

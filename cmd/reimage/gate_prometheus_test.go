@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reimage-dev/reimage/metricsout/prometheustest"
 )
 
 // gatePromScrape is the scrape interval of the test's Prometheus: short, so
