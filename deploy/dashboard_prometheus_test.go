@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reimage-dev/reimage/providers/sim"
 	"github.com/reimage-dev/reimage/metricsout/prometheustest"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // prometheusBinaries are where Debian's package prometheus (which .ci/run
