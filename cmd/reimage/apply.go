@@ -194,29 +194,34 @@ func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio
 		return err
 	}
 	pending := countPending(journal, f.plan)
+	fcr := f.forecaster(journalPath, logger)
+	defer fcr.save(logger) // at the end, and after an interrupt: what this run observed
+	fc := fcr.forecast(changes)
 	var out io.Writer = outW
 	if af.jsonOut {
 		// stdout carries only JSON lines: the plan is their first event, and
 		// the confirmation prompt (if any) goes to stderr.
 		out = stdio.Err
-		if err := writePlanEvent(stdio.Out, f.plan, f.shard, changes, pending); err != nil {
+		if err := writePlanEvent(stdio.Out, f.plan, f.shard, changes, pending, fc); err != nil {
 			return err
 		}
 	} else {
-		renderPlan(out, f.plan, f.shard, changes, pending)
+		renderPlan(out, f.plan, f.shard, changes, pending, fc)
 	}
 	if err := refuseBadImages(pre); err != nil {
 		return err
 	}
 	counts := countChanges(changes)
 	runID := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
-	var view executor.Observer = &textView{w: outW}
+	var view executor.Observer = &textView{w: outW, fc: forecastTally{forecast: fc.total()}}
 	if af.jsonOut {
-		view = newJSONView(stdio.Out)
+		view = newJSONView(stdio.Out, fc.total())
 	}
+	metrics.forecast(fc.total())
 	prog := newRunProgress(nil)
+	prog.useModel(fcr.etaModel(changes))
 	var display *liveDisplay
-	obs := executor.Observers{metrics, prog, newLogView(logger, af.logFormat == "json"), view,
+	obs := executor.Observers{fcr.rec, metrics, prog, newLogView(logger, af.logFormat == "json"), view,
 		// The display starts after the confirmation, before the first event.
 		executor.ObserverFunc(func(e executor.Event) {
 			if display != nil {

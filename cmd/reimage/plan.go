@@ -74,12 +74,13 @@ Examples:
 		return err
 	}
 	pending := countPending(j, f.plan)
+	fc := f.forecaster(journalPath, logger).forecast(changes)
 	if jsonOut {
-		if err := renderPlanJSON(stdio.Out, f.plan, f.shard, changes, pending); err != nil {
+		if err := renderPlanJSON(stdio.Out, f.plan, f.shard, changes, pending, fc); err != nil {
 			return err
 		}
 	} else {
-		renderPlan(stdio.Out, f.plan, f.shard, changes, pending)
+		renderPlan(stdio.Out, f.plan, f.shard, changes, pending, fc)
 	}
 	if out != "" {
 		saved := plan.NewSaved(f.plan, f.full.SHA256, f.shard, changes, time.Now())

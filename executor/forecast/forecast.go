@@ -490,3 +490,55 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 	}
 	return end - start
 }
+
+// Alone is how long instance i takes by itself, with no wait for a slot or
+// the rate limiter: the re-check's poll tick (half an interval, on average),
+// its calls and its waits.
+func (in Input) Alone(i Instance) time.Duration {
+	d := in.Poll/2 + in.Providers[i.Provider].Durations[Call].D
+	for _, s := range in.timeline(i) {
+		d += s.d
+	}
+	return d
+}
+
+// Progress is where a run stands, for Rest.
+type Progress struct {
+	// Wave is the wave under way (0-based), or the next one during a pause.
+	Wave int
+	// Started marks, by index of Input.Instances, the instances that started
+	// (in flight or ended).
+	Started []bool
+	// InFlight are the instances under way, with what they have left.
+	InFlight []InFlight
+	// Pause is what is left of the pause before Wave.
+	Pause time.Duration
+}
+
+// Rest is the rollout left at p: the instances of Wave and later waves not
+// yet started, in their waves, after what is left of the pause, with the
+// instances in flight holding their slots.
+func (in Input) Rest(p Progress) Input {
+	out := in
+	out.Instances, out.Waves = nil, nil
+	out.InFlight, out.Delay = p.InFlight, p.Pause
+	next := 0
+	for w, wave := range in.Waves {
+		size := min(wave.Size, len(in.Instances)-next)
+		start := next
+		next += size
+		if w < p.Wave {
+			continue
+		}
+		n := 0
+		for k := start; k < start+size; k++ {
+			if k < len(p.Started) && p.Started[k] {
+				continue
+			}
+			out.Instances = append(out.Instances, in.Instances[k])
+			n++
+		}
+		out.Waves = append(out.Waves, Wave{Size: n, Pause: wave.Pause})
+	}
+	return out
+}

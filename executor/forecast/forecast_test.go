@@ -188,3 +188,30 @@ func BenchmarkForecast100k(b *testing.B) {
 		Forecast(in)
 	}
 }
+
+func TestRest(t *testing.T) {
+	in := Input{Instances: many(7, Instance{Provider: "k"}), Waves: []Wave{{Size: 1, Pause: 60 * s}, {Size: 2, Pause: 30 * s}, {Size: 4, Pause: 30 * s}}, Concurrency: 2,
+		Providers: map[string]Provider{"k": kec(0, 0, 0, 10*s, 0)}}
+	for _, tc := range []struct {
+		name  string
+		p     Progress
+		total time.Duration
+	}{
+		{"at the start, the whole rollout", Progress{}, 130 * s},
+		{"in the first pause, 20 s of it left", Progress{Wave: 1, Started: []bool{true}, Pause: 20 * s}, 20*s + 10*s + 30*s + 20*s},
+		{"in wave 2, one done, one in flight with 4 s left", Progress{Wave: 1, Started: []bool{true, true, true}, InFlight: []InFlight{{Provider: "k", Left: 4 * s}}},
+			4*s + 30*s + 20*s},
+		{"in the last wave, 3 of 4 started, 2 in flight", Progress{Wave: 2, Started: []bool{true, true, true, true, true, true}, InFlight: []InFlight{{Provider: "k", Left: 2 * s}, {Provider: "k", Left: 9 * s}}},
+			// The last one takes the slot free at 2 s: 12 s.
+			12 * s},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Forecast(in.Rest(tc.p)).Total; got != tc.total {
+				t.Errorf("rest = %v, want %v", got, tc.total)
+			}
+		})
+	}
+	if got := in.Alone(Instance{Provider: "k", Running: true}); got != 10*s {
+		t.Errorf("alone = %v, want 10s", got)
+	}
+}
