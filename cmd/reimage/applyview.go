@@ -16,7 +16,7 @@ import (
 type textView struct {
 	mu sync.Mutex
 	w  io.Writer
-	fc forecastTally
+	fc *forecastTally // nil: no forecast
 }
 
 func (v *textView) Observe(e executor.Event) {
@@ -99,12 +99,12 @@ func (v *textView) Observe(e executor.Event) {
 type jsonView struct {
 	mu  sync.Mutex
 	enc *json.Encoder
-	fc  forecastTally
+	fc  *forecastTally // nil: no forecast
 }
 
-// newJSONView returns the view; forecast is the run's forecast (0: none).
-func newJSONView(w io.Writer, forecast time.Duration) *jsonView {
-	return &jsonView{enc: json.NewEncoder(w), fc: forecastTally{forecast: forecast}}
+// newJSONView returns the view; fc compares the run with its forecast (nil: none).
+func newJSONView(w io.Writer, fc *forecastTally) *jsonView {
+	return &jsonView{enc: json.NewEncoder(w), fc: fc}
 }
 
 type jsonEvent struct {
@@ -155,7 +155,7 @@ func (v *jsonView) Observe(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.fc.observe(e)
-	if e.Type == executor.EventRunEnd && v.fc.forecast > 0 && !v.fc.first.IsZero() {
+	if e.Type == executor.EventRunEnd && v.fc != nil && v.fc.forecast > 0 && !v.fc.first.IsZero() {
 		je.ForecastSeconds, je.RolloutSeconds = v.fc.forecast.Seconds(), e.Time.Sub(v.fc.first).Seconds()
 	}
 	_ = v.enc.Encode(je)
@@ -169,6 +169,9 @@ type forecastTally struct {
 }
 
 func (t *forecastTally) observe(e executor.Event) {
+	if t == nil {
+		return
+	}
 	if e.Type == executor.EventWaveStart && t.first.IsZero() {
 		t.first = e.Time
 	}
@@ -179,6 +182,9 @@ func (t *forecastTally) observe(e executor.Event) {
 // through every wave (halted, interrupted, the window closed): the forecast
 // was of the whole rollout.
 func (t *forecastTally) line(e executor.Event) string {
+	if t == nil {
+		return ""
+	}
 	s := e.Summary
 	if t.forecast <= 0 || t.first.IsZero() || s.Pending > 0 || s.Halted || s.Interrupt || s.WindowClosed {
 		return ""

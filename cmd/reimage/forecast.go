@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/reimage-dev/reimage/executor"
 	"github.com/reimage-dev/reimage/executor/forecast"
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
@@ -414,10 +415,50 @@ func (f *fleet) stepDefaults() func(providers.Capabilities) providers.StepDurati
 	return nil
 }
 
-// forecaster returns the forecaster of the fleet's plan with the durations
-// kept in the state directory of journalPath.
-func (f *fleet) forecaster(journalPath string, logger *slog.Logger) *forecaster {
-	return newForecaster(f.plan, f.providers, f.poll, filepath.Dir(journalPath), f.stepDefaults(), logger)
+// forecaster returns the forecaster of p (a change set's plan) on the
+// fleet's clients, with the durations kept in the state directory of
+// journalPath.
+func (f *fleet) forecaster(p *plan.Plan, journalPath string, logger *slog.Logger) *forecaster {
+	return newForecaster(p, f.Providers, f.poll, filepath.Dir(journalPath), f.stepDefaults(), logger)
+}
+
+// forecastRun is apply's forecast: made when the change set is reviewed,
+// fed with the run's events (the durations it observes, the ETA), compared
+// with the run in the summary (tally, shared with the views) and saved when
+// the run ends, the lock still held.
+type forecastRun struct {
+	fleet       *fleet
+	journalPath string
+	logger      *slog.Logger
+	metrics     *runMetrics
+	prog        *runProgress
+	tally       forecastTally
+
+	fcr *forecaster // set at the review
+}
+
+// Observe implements executor.Observer: the recorder of step durations.
+func (r *forecastRun) Observe(e executor.Event) {
+	if r.fcr != nil {
+		r.fcr.rec.Observe(e)
+	}
+}
+
+// review forecasts cs for the review, the summary, the metric and the ETA.
+func (r *forecastRun) review(cs plan.ChangeSet) *rolloutForecast {
+	r.fcr = r.fleet.forecaster(cs.Plan, r.journalPath, r.logger)
+	fc := r.fcr.forecast(cs.Changes)
+	r.tally.forecast = fc.total()
+	r.metrics.forecast(fc.total())
+	r.prog.useModel(r.fcr.etaModel(cs.Changes))
+	return fc
+}
+
+// finish keeps what the run observed (after an interrupt too).
+func (r *forecastRun) finish() {
+	if r.fcr != nil {
+		r.fcr.save(r.logger)
+	}
 }
 
 // total is the forecast's total; 0 without a forecast.

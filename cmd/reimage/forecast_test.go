@@ -97,7 +97,7 @@ func TestForecastVsActualLine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			v := &textView{w: &b, fc: forecastTally{forecast: tc.forecast}}
+			v := &textView{w: &b, fc: &forecastTally{forecast: tc.forecast}}
 			v.Observe(executor.Event{Type: executor.EventWaveStart, Time: t0, Wave: 1, Waves: 1, WaveSize: 5})
 			sum := tc.sum
 			v.Observe(executor.Event{Type: executor.EventRunEnd, Time: t0.Add(tc.took), Summary: &sum, Elapsed: tc.took})
