@@ -230,16 +230,16 @@ func renderForecast(fc *rolloutForecast) string {
 	for i, w := range fc.Waves {
 		if i == forecastWaves && len(fc.Waves) > forecastWaves+1 {
 			rest := fc.Total - w.Start
-			parts = append(parts, fmt.Sprintf("%d more waves %s", len(fc.Waves)-i, fmtDuration(rest)))
+			parts = append(parts, fmt.Sprintf("%d more waves in %s", len(fc.Waves)-i, fmtDuration(rest)))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("wave %d %s", i+1, fmtDuration(w.Duration)))
+		parts = append(parts, fmtDuration(w.Duration))
 		if w.Pause > 0 {
 			parts = append(parts, "pause "+fmtDuration(w.Pause))
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Forecast: %s (%s)\n", fmtDuration(fc.Total), strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "Forecast: %s (by wave: %s)\n", fmtDuration(fc.Total), strings.Join(parts, ", "))
 	var srcs []string
 	for _, s := range fc.Sources {
 		srcs = append(srcs, fmt.Sprintf("%s %s", s.Provider, describeSteps(s.Steps)))
