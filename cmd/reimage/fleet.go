@@ -283,46 +283,22 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 	default:
 		dir = filepath.Join(filepath.Dir(f.plan.File), ".reimage")
 	}
-	base := f.plan.Name
-	if f.shard.Count > 1 {
-		base += fmt.Sprintf(".shard-%d-of-%d", f.shard.Index, f.shard.Count)
-	}
-	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
+	lock, journal = executor.StateFiles(dir, f.plan.Name, f.shard)
+	return lock, journal, nil
 }
 
-// adoptOtherJournals takes over what the plan's journals of other shard
-// counts in the same state directory hold for this run's instances (and for
-// instances no longer in the plan), so that an instance an earlier run stopped
-// is started again, and a token in doubt stays blocked, after -shard changed.
+// adoptOtherJournals takes over what the other journals of the state
+// directory hold for this run's instances: the plan's journals of other shard
+// counts (and what they hold for instances no longer in the plan), and those
+// of other names, found by the instances' ids (a plan renamed, and re-sharded,
+// since a run was killed). An instance an earlier run stopped is started
+// again, and a token in doubt stays blocked (executor.AdoptOthers).
 func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
-	dir := filepath.Dir(journalPath)
-	var others []string
-	for _, pattern := range []string{f.plan.Name + ".journal", f.plan.Name + ".shard-*-of-*.journal"} {
-		found, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, p := range found {
-			if p != journalPath {
-				others = append(others, p)
-			}
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	inScope, inPlan := map[string]bool{}, map[string]bool{}
-	for _, in := range f.plan.Instances {
-		inScope[plan.Key(in.Provider, in.ID)] = true
-	}
-	for _, in := range f.full.Instances {
-		inPlan[plan.Key(in.Provider, in.ID)] = true
-	}
-	mine := func(provider, id string) bool {
-		k := plan.Key(provider, id)
-		return inScope[k] || !inPlan[k]
-	}
 	host, _ := os.Hostname()
-	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
+	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.plan.Name, Run: f.plan.Instances, Full: f.full.Instances},
+		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
 	if n > 0 {
-		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
+		logger.Info("adopted instances from other journals of the state directory", "instances", n)
 	}
 	return err
 }
