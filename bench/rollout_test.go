@@ -230,7 +230,7 @@ func rolloutReport(title, order string, sc scenario, r rolloutResult, target str
 	if sc.ecsStopped {
 		ecsState = "stopped"
 	}
-	fmt.Fprintf(&b, "\n## %s\n\n%d instances (%d KEC %s, %d ECS %s), plan order %s; simulated stop %s, rebuild %s, start %s (each ±%.0f %%, seeded); simulator and plan both at %g requests/s per provider; concurrency %d; waves %s without pauses; poll interval %s.\n\n",
+	fmt.Fprintf(&b, "\n## %s\n\n%d instances (%d KEC %s, %d ECS %s), plan order %s; simulated stop %s, rebuild %s, start %s (each ±%.0f %%, seeded); simulator and plan both at %g requests/s per provider; concurrency %d; waves %s without pauses (the default canary, perImage, puts one instance of each cloud in the first wave); poll interval %s.\n\n",
 		title, sc.kec+sc.ecs, sc.kec, kecState, sc.ecs, ecsState, order, sc.stop, sc.rebuild, sc.run, sc.jitter*100, sc.rate, sc.concurrency, sc.waves, sc.poll)
 	b.WriteString("| figure | value | target |\n| --- | --- | --- |\n")
 	fmt.Fprintf(&b, "| makespan (first wave start to run end) | %.1f s | |\n", r.Makespan.Seconds())
