@@ -124,8 +124,8 @@ func (e *Executor) ResolveSecrets(changes []plan.Change) error {
 		if _, ok := e.passwords[ref]; ok {
 			continue
 		}
-		// The cloud's own policy where its client knows it (ECS takes specials
-		// the generic policy does not require, and refuses some it allows).
+		// The cloud's own policy where its client knows it (a cloud may require
+		// characters the generic policy does not, and refuse some it allows).
 		check := plan.CheckPassword
 		if pc, ok := e.opts.Providers[c.Instance.Provider].(providers.PasswordChecker); ok {
 			check = pc.CheckPassword
@@ -570,8 +570,8 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
 	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
-		// An asynchronous failure that leaves the instance stopped (an ECS
-		// job FAIL after the server was shut off) has not changed its
+		// An asynchronous failure that leaves the instance stopped (a failed
+		// job after the server was shut off) has not changed its
 		// disk: it is started again like a refused change.
 		if inst.State == providers.StateStopped && inst.Image != in.Image {
 			return "", untouched(StepWaitDone, err)
@@ -687,25 +687,14 @@ func (e *Executor) intent(it *item, submitting bool) Record {
 func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item, running bool, step func(string)) (providers.Submission, error) {
 	in := it.c.Instance
 	req := providers.ChangeRequest{
-		InstanceID:     in.ID,
-		ImageID:        in.Image,
-		Reinstall:      it.c.Action == plan.ActionReinstall,
-		Running:        running,
-		KeyIDs:         in.Login.KeyIDs,
-		KeepImageLogin: in.Login.KeepImageLogin,
-		KeyName:        in.Login.KeyName,
-		UserID:         in.Login.UserID,
-		BYOL:           in.BYOL,
-		AutoPay:        in.AutoPay,
+		InstanceID: in.ID,
+		ImageID:    in.Image,
+		Reinstall:  it.c.Action == plan.ActionReinstall,
+		Running:    running,
+		Options:    in.Options,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]
-	}
-	if d := in.SystemDisk; d != nil {
-		req.SystemDiskSizeGB, req.SystemDiskType, req.SystemDiskResize = d.SizeGB, d.Type, d.Resize
-	}
-	if in.UserData != nil {
-		req.UserDataBase64 = in.UserData.Base64
 	}
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
