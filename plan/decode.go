@@ -625,45 +625,32 @@ type pathOf struct{ parent, name string }
 func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
 
 // uniqueIDs reports an instance id listed twice for one provider, or for two provider entries
-// of the same cloud and region (the same server under two names): two entries for one server
-// would re-image it twice.
+// of the same cloud (the same server under two names): two entries for one server would
+// re-image it twice. Resolve applies the same rule to selected instances (sameServer).
 func (l *loader) uniqueIDs(p *Plan) {
 	type seen struct {
 		index, line int
 		provider    string
 	}
-	// Instance ids are unique within a cloud's region, whatever the account: two
-	// entries of one type and region naming one id are one server.
-	scope := func(name string) string {
-		if pr := p.Providers[name]; pr != nil {
-			return pr.Type + " " + pr.Region
-		}
-		return name
-	}
-	first := make(map[string]map[string]seen, len(p.Providers))
+	first := make(map[string]seen, len(p.Instances))
 	for k, inst := range p.Instances {
 		if inst.ID == "" || inst.Provider == "" {
 			continue
 		}
 		e := l.entries[k]
-		sc := scope(inst.Provider)
-		m := first[sc]
-		if m == nil {
-			m = map[string]seen{}
-			first[sc] = m
-		}
-		if s, ok := m[inst.ID]; ok {
+		id := p.serverOf(inst.Provider, inst.ID)
+		if s, ok := first[id]; ok {
 			_, idNode := field(e.node, "id")
 			path := schema.Field(schema.Index("instances", e.index), "id")
 			if s.provider == inst.Provider {
 				l.errorf(idNode, path, "instance %s is listed twice for provider %q: also instances[%d] (line %d)", inst.ID, inst.Provider, s.index, s.line)
 			} else {
-				l.errorf(idNode, path, "instance %s of provider %q is also instances[%d] (line %d) of provider %q: both are %s, so it is one server that both would re-image",
-					inst.ID, inst.Provider, s.index, s.line, s.provider, sc)
+				l.errorf(idNode, path, "instance %s of provider %q is also instances[%d] (line %d) of provider %q: %s",
+					inst.ID, inst.Provider, s.index, s.line, s.provider, p.oneServer(inst.Provider))
 			}
 			continue
 		}
-		m[inst.ID] = seen{e.index, e.node.Line, inst.Provider}
+		first[id] = seen{e.index, e.node.Line, inst.Provider}
 	}
 }
 

@@ -138,8 +138,16 @@ func diffOne(in *Instance, o Observed, h History) Change {
 			c.Reason += ": " + o.Fault
 		}
 		return c
-	case PowerBusy, PowerUnknown:
+	case PowerBusy:
 		c.Action, c.Reason = ActionBlocked, "instance is busy ("+o.Raw+"); try again when it has settled"
+		return c
+	case PowerUnknown:
+		// Settled, but not running or stopped (suspended, locked, a state the
+		// cloud itself does not know): waiting would not help.
+		c.Action, c.Reason = ActionBlocked, "instance is in a state reimage does not change ("+o.Raw+")"
+		if o.Fault != "" {
+			c.Reason += ": " + o.Fault
+		}
 		return c
 	case PowerRunning:
 		if in.Running == RunningSkip {

@@ -147,7 +147,9 @@ func (p *Plan) NeedsResolve() bool {
 
 // Resolve adds the instances the selectors match (after the explicit ones, each
 // selector's sorted by name and id) and sets the id of every image given by
-// name. An explicit entry wins over a selected instance of the same id. A
+// name. An explicit entry wins over a selected instance of the same provider
+// and id; under another provider entry of the same cloud it is the same server
+// twice, an error. A
 // selector matching nothing, an instance two selectors match, and an image
 // name that names no image or more than one are errors at their position in the
 // plan (a *Diagnostics); an error of the catalog itself is returned as it is.
@@ -176,6 +178,7 @@ func (p *Plan) Resolve(ctx context.Context, c Catalog) error {
 		return err
 	}
 	chosen := map[string]*Selector{}
+	servers := explicitServers(p)
 	var selected []*Instance
 	for i, s := range p.Selectors {
 		prov := s.Template.Provider
@@ -193,7 +196,7 @@ func (p *Plan) Resolve(ctx context.Context, c Catalog) error {
 		s.Matched = found
 		for _, f := range found {
 			k := Key(prov, f.ID)
-			if explicit[k] {
+			if explicit[k] || !servers.claim(d, s, prov, f) {
 				continue
 			}
 			if first := chosen[k]; first != nil {

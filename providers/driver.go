@@ -35,6 +35,9 @@ type Driver struct {
 	// OtherLogins shows, in plan YAML for people, the cloud's login forms
 	// besides a password (discover writes it as a comment); "" for none.
 	OtherLogins string
+	// Durations are the cloud's typical step times, the rollout forecast's
+	// defaults where no run has observed them yet.
+	Durations StepDurations
 	// New builds a client from cfg; close releases it (its batchers and idle
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.

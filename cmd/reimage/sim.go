@@ -37,6 +37,7 @@ type simFlags struct {
 	loseRate, gatewayRate, queueRate float64
 	loseIDs, gatewayIDs, queueIDs    string
 	prepaidIDs                       string
+	lockedIDs, unknownIDs            string
 	faultOps                         string
 	queueTime                        time.Duration
 	// Health checks (rollout.health) and the unhealthy fault.
@@ -103,6 +104,8 @@ Examples:
 	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
 	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
 	fs.StringVar(&f.prepaidIDs, "prepaid-ids", "", "comma-separated ECS server `IDS` that are prepaid: a change without isAutoPay waits in PENDING_PAYMENT and does nothing")
+	fs.StringVar(&f.lockedIDs, "locked-ids", "", "comma-separated instance `IDS` the cloud reports locked: it refuses every operation on them (clouds whose API has locked instances)")
+	fs.StringVar(&f.unknownIDs, "unknown-ids", "", "comma-separated instance `IDS` whose state the cloud reports unknown: it refuses every operation on them (clouds whose API has that state)")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
 	fs.IntVar(&f.healthPort, "health-port", 0, "every running instance answers HTTP (200 to any GET) and TCP health checks on its private address (127.x.y.z) at `PORT` (0: none)")
 	fs.Float64Var(&f.unhealthyRate, "unhealthy-rate", 0, "`FRACTION` of instances that stop answering health checks after their change (chosen from -seed and the id)")
@@ -171,6 +174,7 @@ Examples:
 		FaultOps:   faultOps,
 		QueueDelay: f.queueTime, QueueRate: f.queueRate, QueueIDs: idList(f.queueIDs),
 		PrepaidIDs: idList(f.prepaidIDs),
+		LockedIDs:  idList(f.lockedIDs), UnknownIDs: idList(f.unknownIDs),
 		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
 		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}

@@ -25,6 +25,7 @@ func init() {
 	scriptCmds["sim-instances"] = simInstances
 	scriptCmds["sim-stats"] = simStats
 	scriptCmds["sim-wait"] = simWait
+	scriptCmds["sim-lock"] = simLock
 	scriptCmds["expect-exit"] = expectExit
 }
 
@@ -69,13 +70,14 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 // simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
 // [-seed N] [-lose-answer-ids ID,…] [-lose-answer-rate F] [-gateway-502-ids ID,…]
 // [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…]
+// [-prepaid-ids ID,…] [-locked-ids ID,…] [-unknown-ids ID,…]
 // [-health-port N] [-unhealthy-ids ID,…] [-unhealthy-rate F] [-missing-images ID,…]
 // [-unusable-images ID,…] PLAN
 // starts a simulator seeded with the plan's instances (on an older image) and
 // exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
 // are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-prepaid-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-prepaid-ids ID,...] [-locked-ids ID,...] [-unknown-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
 	seed := fs.Int64("seed", 7, "")
@@ -88,6 +90,8 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	queueRate := fs.Float64("queue-rate", 0, "")
 	queueIDs := fs.String("queue-ids", "", "")
 	prepaidIDs := fs.String("prepaid-ids", "", "")
+	lockedIDs := fs.String("locked-ids", "", "")
+	unknownIDs := fs.String("unknown-ids", "", "")
 	rateLimit := fs.Float64("rate", 0, "")
 	errorRate := fs.Float64("error-rate", 0, "")
 	stopped := fs.Float64("stopped", 0, "")
@@ -108,6 +112,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		FaultOps:   idList(*faultOps),
 		QueueDelay: *queueTime, QueueRate: *queueRate, QueueIDs: idList(*queueIDs),
 		PrepaidIDs: idList(*prepaidIDs),
+		LockedIDs:  idList(*lockedIDs), UnknownIDs: idList(*unknownIDs),
 		HealthPort: *healthPort, UnhealthyIDs: idList(*unhealthyIDs), UnhealthyRate: *unhealthyRate,
 		MissingImages: idList(*missingImages), UnusableImages: idList(*unusableImages),
 	}
@@ -207,4 +212,14 @@ func simWait(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// simLock: sim-lock ID,… locks instances of the running simulator (the cloud
+// refuses every operation on them from now on), as an operator may while a
+// rollout runs.
+func simLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sim-lock ID,...")
+	}
+	scriptSim(ts).SetOptions(func(o *sim.Options) { o.LockedIDs = append(o.LockedIDs, idList(args[0])...) })
 }

@@ -72,6 +72,12 @@
 //     (vpc_id, metering.image_id…) in the detail's metadata. The tags filter
 //     of the detail listing needs every tags=key=value given; name is fuzzy
 //     ("." any character); marker pages after the given id.
+//   - Locked and UNKNOWN servers (Options.LockedIDs, UnknownIDs): ECS shows
+//     "locked": true (status unchanged) or status UNKNOWN with no task; every
+//     operation on either (changeos, reinstallos, os-stop/os-start sub-jobs,
+//     metadata) is refused, a locked one with 409 Ecs.0605 (the reference
+//     gives the code, Nova's 409 the status), an UNKNOWN one with 400
+//     Ecs.0100. KEC has neither and ignores both.
 //   - Tags and metadata survive every rebuild (ModifyInstanceImage, changeos,
 //     reinstallos): the references are silent, and neither lives on the
 //     system disk.

@@ -403,6 +403,29 @@ func (in *inst) chargingMode() string {
 	return "0"
 }
 
+// ecsState is the server's status, task state and vm state as ECS shows
+// them: status UNKNOWN (no task) when the cloud does not know its state.
+func (in *inst) ecsState() (status, task, vm string) {
+	status, task, vm = in.st.ecsState()
+	if in.unknown {
+		return "UNKNOWN", "", vm
+	}
+	return status, task, vm
+}
+
+// ecsRefusal is the error of an operation on a locked server or one whose
+// state ECS does not know, nil for any other. ECS runs on Nova, which answers
+// an operation on a locked server 409; the reference gives its code, Ecs.0605.
+func ecsRefusal(in *inst) *apiError {
+	switch {
+	case in.locked:
+		return ecsErr(http.StatusConflict, "Ecs.0605", "The ECS %s is locked.", in.id)
+	case in.unknown:
+		return ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status UNKNOWN.")
+	}
+	return nil
+}
+
 // ecsMissing is what the detail listing shows for an unknown server_id.
 type ecsMissing struct {
 	ID    string   `json:"id"`
@@ -410,7 +433,7 @@ type ecsMissing struct {
 }
 
 func (in *inst) ecsView() ecsServer {
-	status, task, vm := in.st.ecsState()
+	status, task, vm := in.ecsState()
 	v := ecsServer{
 		ID: in.id, Name: in.name, Status: status, Image: ecsImageRef{ID: in.image},
 		Metadata: ecsMetadata{
@@ -425,6 +448,7 @@ func (in *inst) ecsView() ecsServer {
 		AZ:        in.az,
 		Addresses: in.ecsAddresses(),
 		Tags:      in.ecsTags(),
+		Locked:    in.locked,
 	}
 	if task != "" {
 		v.TaskState = &task
@@ -619,7 +643,10 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s %s.", target, why)
 		}
 	}
-	status, task, _ := in.st.ecsState()
+	if e := ecsRefusal(in); e != nil {
+		return nil, e
+	}
+	status, task, _ := in.ecsState()
 	switch {
 	case in.st.transitional():
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
@@ -715,6 +742,11 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 			continue
 		}
 		in.settle(now)
+		if e := ecsRefusal(in); e != nil {
+			sj.fail, sj.errorCode, sj.failReason = true, e.code, e.message
+			j.fail = true
+			continue
+		}
 		switch {
 		case stop && (in.st == stRunning || in.st == stError):
 			sj.end = s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
@@ -723,7 +755,7 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 		case stop && in.st == stStopped, !stop && in.st == stRunning:
 			// Already there: nothing to do, the sub-job succeeds at once.
 		default:
-			status, task, _ := in.st.ecsState()
+			status, task, _ := in.ecsState()
 			sj.fail, sj.errorCode = true, "Ecs.0100"
 			sj.failReason = fmt.Sprintf("The ECS status does not allow this operation: status %s, task_state %s.", status, task)
 			j.fail = true

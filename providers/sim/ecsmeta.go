@@ -75,8 +75,11 @@ func (s *Server) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	if e := ecsRefusal(in); e != nil {
+		return nil, e
+	}
 	if in.st.transitional() || in.st == stError {
-		status, task, _ := in.st.ecsState()
+		status, task, _ := in.ecsState()
 		return nil, ecsErr(http.StatusConflict, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
 	}
 	if in.meta == nil {
@@ -117,7 +120,7 @@ func newECSListFilter(q url.Values) ecsListFilter {
 
 // matches applies the filter to a settled server.
 func (f ecsListFilter) matches(in *inst) bool {
-	st, _, _ := in.st.ecsState()
+	st, _, _ := in.ecsState()
 	return (f.name == nil || f.name.MatchString(in.name)) &&
 		(f.status == "" || st == f.status) &&
 		(f.ip == "" || strings.Contains(in.ip, f.ip)) &&

@@ -114,9 +114,14 @@ type inst struct {
 	changeFailed bool
 	// prepaid: a yearly/monthly ECS server (Instance.Prepaid).
 	prepaid bool
-	changes int
-	created time.Time
-	updated time.Time
+	// locked: the cloud refuses every operation on the instance until it is
+	// unlocked (Options.LockedIDs); unknown: the cloud reports that it does
+	// not know the instance's state (Options.UnknownIDs) and refuses every
+	// operation. Neither changes the state underneath.
+	locked, unknown bool
+	changes         int
+	created         time.Time
+	updated         time.Time
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
 	createdStr, ip, az string
@@ -326,7 +331,8 @@ func (s *Server) addInstance(in Instance) error {
 	i := &inst{
 		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
 		prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
-		region:  region, index: idx, st: st, created: created, updated: created,
+		locked:  s.lockedIDs[in.ID], unknown: s.unknownIDs[in.ID],
+		region: region, index: idx, st: st, created: created, updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
 		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
 		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),
@@ -397,7 +403,7 @@ func (s *Server) Instances() []InstanceView {
 			if p == Ksyun {
 				st, _ = in.st.kecState()
 			} else {
-				st, _, _ = in.st.ecsState()
+				st, _, _ = in.ecsState()
 			}
 			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes,
 				Name: in.name, Zone: in.az, PrivateIP: in.ip, Tags: copyTags(in.tags), Marks: in.marks()})

@@ -111,6 +111,15 @@ type Options struct {
 	// later or already there: a change without isAutoPay "true" waits in
 	// PENDING_PAYMENT and does nothing (Instance.Prepaid does the same).
 	PrepaidIDs []string
+
+	// LockedIDs are instances the cloud reports locked: it refuses every
+	// operation on them (ECS "locked": true, Ecs.0605). UnknownIDs are
+	// instances whose state the cloud reports unknown (ECS status UNKNOWN);
+	// it refuses every operation on them. Both apply to instances added
+	// later or already there, and may change at run time (SetOptions), so a
+	// test can lock an instance between a look-up and a change. Clouds whose
+	// API has neither (KEC) ignore them.
+	LockedIDs, UnknownIDs []string
 }
 
 // Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
@@ -125,6 +134,7 @@ type Server struct {
 	// Chosen ids of the faults after the effect and of queued changes.
 	loseIDs, gatewayIDs, queueIDs map[string]bool
 	prepaidIDs                    map[string]bool
+	lockedIDs, unknownIDs         map[string]bool
 	projects                      map[string]bool
 	limiters                      map[string]*rate.Limiter
 	images                        map[string]map[string]bool // provider type -> image id -> known
@@ -242,6 +252,15 @@ func (s *Server) applyOptions(opts Options) {
 			in.prepaid = true
 		}
 	}
+	opts.LockedIDs = append([]string(nil), opts.LockedIDs...)
+	opts.UnknownIDs = append([]string(nil), opts.UnknownIDs...)
+	s.opts.LockedIDs, s.opts.UnknownIDs = opts.LockedIDs, opts.UnknownIDs
+	s.lockedIDs, s.unknownIDs = idSet(opts.LockedIDs), idSet(opts.UnknownIDs)
+	for _, m := range s.fleet {
+		for id, in := range m {
+			in.locked, in.unknown = s.lockedIDs[id], s.unknownIDs[id]
+		}
+	}
 	for _, p := range opts.ProjectIDs {
 		s.projects[p] = true
 	}
@@ -281,6 +300,8 @@ func (s *Server) Options() Options {
 	o.QueueIDs = append([]string(nil), o.QueueIDs...)
 	o.FaultOps = append([]string(nil), o.FaultOps...)
 	o.PrepaidIDs = append([]string(nil), o.PrepaidIDs...)
+	o.LockedIDs = append([]string(nil), o.LockedIDs...)
+	o.UnknownIDs = append([]string(nil), o.UnknownIDs...)
 	o.RateLimit = map[string]float64{}
 	for k, v := range s.opts.RateLimit {
 		o.RateLimit[k] = v
