@@ -753,13 +753,13 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	seen := false
 	for {
 		if err := e.tick(ctx); err != nil {
-			return false, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause)
+			return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause))
 		}
 		st, err := prov.Status(ctx, in.ID)
 		switch {
 		case err != nil:
 			if permanent(err) {
-				return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err)
+				return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err))
 			}
 			lastErr = err
 		case st.State == providers.StateInProgress || st.State == providers.StateError:
@@ -775,11 +775,11 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	}
 	switch {
 	case !seen:
-		return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr)
+		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr))
 	case it.c.Action == plan.ActionReinstall:
-		return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
+		return false, markAs(ErrInDoubt, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID))
 	case last.State != want:
-		return false, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID)
+		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID))
 	}
 	return false, nil
 }
@@ -809,6 +809,9 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 			reason := pr.Reason
 			if reason == "" {
 				reason = "the cloud reports the change failed (" + pr.Instance.RawState + ")"
+			}
+			if pr.Instance.State == providers.StateError {
+				return pr.Instance, markAs(ErrErrorState, errors.New(reason))
 			}
 			return pr.Instance, errors.New(reason)
 		}
@@ -932,7 +935,7 @@ func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kin
 		case err != nil:
 			return st, pollError(err)
 		case st.State == providers.StateError:
-			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
+			return st, markAs(ErrErrorState, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st)))
 		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
 		case done(st.State):
