@@ -128,8 +128,8 @@ func (e *Executor) ResolveSecrets(changes []plan.Change) error {
 		if _, ok := e.passwords[ref]; ok {
 			continue
 		}
-		// The cloud's own policy where its client knows it (ECS takes specials
-		// the generic policy does not require, and refuses some it allows).
+		// The cloud's own policy where its client knows it (a cloud may require
+		// characters the generic policy does not, and refuse some it allows).
 		check := plan.CheckPassword
 		if pc, ok := e.opts.Providers[c.Instance.Provider].(providers.PasswordChecker); ok {
 			check = pc.CheckPassword
@@ -581,8 +581,8 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
 	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
-		// An asynchronous failure that leaves the instance stopped (an ECS
-		// job FAIL after the server was shut off) has not changed its
+		// An asynchronous failure that leaves the instance stopped (a failed
+		// job after the server was shut off) has not changed its
 		// disk: it is started again like a refused change.
 		if inst.State == providers.StateStopped && inst.Image != in.Image {
 			return "", untouched(StepWaitDone, err)
@@ -701,25 +701,14 @@ func (e *Executor) intent(it *item, submitting bool) Record {
 func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item, running bool, step func(string)) (providers.Submission, error) {
 	in := it.c.Instance
 	req := providers.ChangeRequest{
-		InstanceID:     in.ID,
-		ImageID:        in.Image,
-		Reinstall:      it.c.Action == plan.ActionReinstall,
-		Running:        running,
-		KeyIDs:         in.Login.KeyIDs,
-		KeepImageLogin: in.Login.KeepImageLogin,
-		KeyName:        in.Login.KeyName,
-		UserID:         in.Login.UserID,
-		BYOL:           in.BYOL,
-		AutoPay:        in.AutoPay,
+		InstanceID: in.ID,
+		ImageID:    in.Image,
+		Reinstall:  it.c.Action == plan.ActionReinstall,
+		Running:    running,
+		Options:    in.Options,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]
-	}
-	if d := in.SystemDisk; d != nil {
-		req.SystemDiskSizeGB, req.SystemDiskType, req.SystemDiskResize = d.SizeGB, d.Type, d.Resize
-	}
-	if in.UserData != nil {
-		req.UserDataBase64 = in.UserData.Base64
 	}
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
@@ -778,13 +767,13 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	seen := false
 	for {
 		if err := e.tick(ctx); err != nil {
-			return false, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause)
+			return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and interrupted before it could be checked", cause))
 		}
 		st, err := prov.Status(ctx, in.ID)
 		switch {
 		case err != nil:
 			if permanent(err) {
-				return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err)
+				return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, err))
 			}
 			lastErr = err
 		case st.State == providers.StateInProgress || st.State == providers.StateError:
@@ -800,11 +789,11 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	}
 	switch {
 	case !seen:
-		return false, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr)
+		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr))
 	case it.c.Action == plan.ActionReinstall:
-		return false, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID)
+		return false, markAs(ErrInDoubt, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID))
 	case last.State != want:
-		return false, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID)
+		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID))
 	}
 	return false, nil
 }
@@ -834,6 +823,9 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 			reason := pr.Reason
 			if reason == "" {
 				reason = "the cloud reports the change failed (" + pr.Instance.RawState + ")"
+			}
+			if pr.Instance.State == providers.StateError {
+				return pr.Instance, markAs(ErrErrorState, errors.New(reason))
 			}
 			return pr.Instance, errors.New(reason)
 		}
@@ -959,7 +951,7 @@ func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kin
 		case err != nil:
 			return st, pollError(err)
 		case st.State == providers.StateError:
-			return st, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st))
+			return st, markAs(ErrErrorState, fmt.Errorf("instance went into an error state (%s)%s", st.RawState, faultSuffix(st)))
 		case st.State == providers.StateNotFound:
 			return st, errors.New("instance no longer exists")
 		case done(st.State):

@@ -17,9 +17,9 @@ const writeBacklog = 500 * time.Millisecond
 
 // Per-provider lanes (issue 16). A wave's instances are started from one queue
 // per provider, each in plan order, instead of in the plan's order across
-// providers: a plan that lists every KEC instance before every ECS one would
-// otherwise fill the concurrency with KEC instances waiting on KEC's rate
-// limit while ECS's budget idles. Each free slot goes to the lane with the most
+// providers: a plan that lists every instance of one cloud before every one of
+// another would otherwise fill the concurrency with instances waiting on the
+// first cloud's rate limit while the second's budget idles. Each free slot goes to the lane with the most
 // instances left, unless that lane's provider already has a backlog of writes
 // (instances about to write or waiting on its limiter) of writeBacklog or
 // more; when every lane has one, the slot waits until a write completes.
