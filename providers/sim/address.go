@@ -21,10 +21,10 @@ const (
 	simSubnet = "3f1e0d2c-5a4b-4c6d-8e7f-000000000002"
 )
 
-func (in *inst) kecInterfaces() []kecNetworkInterface {
+func (in *Inst) kecInterfaces() []kecNetworkInterface {
 	return []kecNetworkInterface{{
-		NetworkInterfaceID: "eni-" + in.id[:min(8, len(in.id))], NetworkInterfaceType: "primary",
-		VpcID: simVPC, SubnetID: simSubnet, PrivateIPAddress: in.ip,
+		NetworkInterfaceID: "eni-" + in.ID[:min(8, len(in.ID))], NetworkInterfaceType: "primary",
+		VpcID: simVPC, SubnetID: simSubnet, PrivateIPAddress: in.IP,
 	}}
 }
 
@@ -63,8 +63,8 @@ type ecsAddress struct {
 
 // ecsAddresses puts the server's address under its VPC id, the key that
 // metadata vpc_id names.
-func (in *inst) ecsAddresses() ecsAddresses {
-	h := strings.ReplaceAll(in.id, "-", "") + "000000"
+func (in *Inst) ecsAddresses() ecsAddresses {
+	h := strings.ReplaceAll(in.ID, "-", "") + "000000"
 	mac := "fa:16:3e:" + h[0:2] + ":" + h[2:4] + ":" + h[4:6]
-	return ecsAddresses{simVPC: {{Addr: in.ip, Version: "4", Type: "fixed", MAC: mac, Primary: true}}}
+	return ecsAddresses{simVPC: {{Addr: in.IP, Version: "4", Type: "fixed", MAC: mac, Primary: true}}}
 }

@@ -81,7 +81,7 @@ func (s *Server) AddKeyPair(k KeyPair) error {
 	s.cat.init()
 	switch k.Provider {
 	case Ksyun:
-		if !isUUID(k.ID) {
+		if !IsUUID(k.ID) {
 			return fmt.Errorf("sim: KEC key pair %q: the id must be a UUID", k.ID)
 		}
 		s.cat.kecKeys[k.ID] = k.Name
@@ -96,10 +96,10 @@ func (s *Server) AddKeyPair(k KeyPair) error {
 	return nil
 }
 
-// image returns what the cloud reports of an image, nil when it does not
+// CatalogImage returns what the cloud reports of an CatalogImage, nil when it does not
 // know it (never catalogued, or made missing by Options.MissingImages); s.mu
 // must be held.
-func (s *Server) image(provider, id string) *Image {
+func (s *Server) CatalogImage(provider, id string) *Image {
 	if !s.images[provider][id] || slices.Contains(s.opts.MissingImages, id) {
 		return nil
 	}
@@ -138,11 +138,11 @@ func (s *Server) image(provider, id string) *Image {
 	return &img
 }
 
-// imageRefusal says why a change to image id must be refused ("" when it may
+// ImageRefusal says why a change to image id must be refused ("" when it may
 // go ahead): the image is unknown or missing, or not in a usable state; s.mu
 // must be held.
-func (s *Server) imageRefusal(provider, id string) string {
-	img := s.image(provider, id)
+func (s *Server) ImageRefusal(provider, id string) string {
+	img := s.CatalogImage(provider, id)
 	switch {
 	case img == nil:
 		return "does not exist"
@@ -154,13 +154,13 @@ func (s *Server) imageRefusal(provider, id string) string {
 	return ""
 }
 
-// imagesOf returns every image the cloud reports for provider, by id; s.mu
+// ImagesOf returns every image the cloud reports for provider, by id; s.mu
 // must be held.
-func (s *Server) imagesOf(provider string) []*Image {
+func (s *Server) ImagesOf(provider string) []*Image {
 	ids := slices.Sorted(maps.Keys(s.images[provider]))
 	out := make([]*Image, 0, len(ids))
 	for _, id := range ids {
-		if img := s.image(provider, id); img != nil {
+		if img := s.CatalogImage(provider, id); img != nil {
 			out = append(out, img)
 		}
 	}
@@ -193,16 +193,16 @@ func tagID(key, value string) int64 {
 	return int64(h.Sum64() & 0x7fffffff)
 }
 
-// copyTags copies a tag map; nil for none.
-func copyTags(m map[string]string) map[string]string {
+// CopyTags copies a tag map; nil for none.
+func CopyTags(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
 	return maps.Clone(m)
 }
 
-// hasTags reports whether every key of want is among tags with that value.
-func hasTags(tags, want map[string]string) bool {
+// HasTags reports whether every key of want is among tags with that value.
+func HasTags(tags, want map[string]string) bool {
 	for k, v := range want {
 		if got, ok := tags[k]; !ok || got != v {
 			return false
@@ -211,8 +211,8 @@ func hasTags(tags, want map[string]string) bool {
 	return true
 }
 
-// parseTagPairs reads "k=v" strings (ECS's tags filter and answers).
-func parseTagPairs(pairs []string) map[string]string {
+// ParseTagPairs reads "k=v" strings (ECS's tags filter and answers).
+func ParseTagPairs(pairs []string) map[string]string {
 	out := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		k, v, _ := strings.Cut(p, "=")

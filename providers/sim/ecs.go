@@ -124,7 +124,7 @@ func (s *Server) newJobID() string { return randHex(s.idRNG, 16) }
 func (s *Server) addJob(j *job) {
 	s.jobs[j.id] = j
 	if len(s.jobs)%1024 == 0 {
-		now := s.now()
+		now := s.Now()
 		for id, old := range s.jobs {
 			if now.Sub(old.end) > jobTTL {
 				delete(s.jobs, id)
@@ -213,9 +213,9 @@ func parseECSRoute(method, path string, body []byte) ecsRoute {
 
 // serveECS answers the ECS API under "/v1/".
 func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+	reqID := s.RequestID()
 	w.Header().Set("X-Request-Id", reqID)
-	body, readErr := readBody(r)
+	body, readErr := ReadBody(r)
 	route := parseECSRoute(r.Method, r.URL.Path, body)
 	if route.op == opListImages {
 		// IMS has no project in its path: the signed header names it.
@@ -223,19 +223,19 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	defer func() {
-		if status != alreadyCounted {
-			s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
+		if status != AlreadyCounted {
+			s.Count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
 		}
 	}()
 	gateway := func(st int, code, msg string) {
 		status = st
-		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
+		WriteJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
 	}
 	fail := func(e *apiError) {
 		status = e.status
-		writeJSON(w, e.status, ecsErrorBody{Error: ecsErrorObj{Code: e.code, Message: e.message}})
+		WriteJSON(w, e.status, ecsErrorBody{Error: ecsErrorObj{Code: e.code, Message: e.message}})
 	}
-	if retry, ok := s.throttle(r, HuaweiCloud); !ok {
+	if retry, ok := s.Throttle(r, HuaweiCloud); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		gateway(http.StatusTooManyRequests, "APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit")
 		return
@@ -252,7 +252,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		gateway(http.StatusUnauthorized, code, msg)
 		return
 	}
-	if fail5xx, second := s.serverError(); fail5xx {
+	if fail5xx, second := s.ServerError(); fail5xx {
 		// Ecs.0002 "failed to submit the task" is a 400 (the API reference's
 		// error codes); the gateway's own failure stays a 500.
 		if second {
@@ -292,9 +292,9 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	answer := func() { writeJSON(w, http.StatusOK, resp) }
+	answer := func() { WriteJSON(w, http.StatusOK, resp) }
 	if kind, ids := ecsWrite(route, body); kind != "" {
-		s.deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
+		s.Deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -331,7 +331,7 @@ func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
 func (s *Server) ecsAuth(r *http.Request, body []byte, project string) (code, msg string) {
 	s.mu.Lock()
 	ak, sk := s.opts.HuaweiAccessKey, s.opts.HuaweiSecretKey
-	now := s.now()
+	now := s.Now()
 	known := s.projects[project]
 	s.mu.Unlock()
 	_, err := huaweicloud.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
@@ -396,8 +396,8 @@ type ecsFault struct {
 }
 
 // chargingMode is metadata.charging_mode: "0" pay-per-use, "1" yearly/monthly.
-func (in *inst) chargingMode() string {
-	if in.prepaid {
+func (in *Inst) chargingMode() string {
+	if in.Prepaid {
 		return "1"
 	}
 	return "0"
@@ -405,9 +405,9 @@ func (in *inst) chargingMode() string {
 
 // ecsState is the server's status, task state and vm state as ECS shows
 // them: status UNKNOWN (no task) when the cloud does not know its state.
-func (in *inst) ecsState() (status, task, vm string) {
-	status, task, vm = in.st.ecsState()
-	if in.unknown {
+func (in *Inst) ecsState() (status, task, vm string) {
+	status, task, vm = in.State.ecsState()
+	if in.Unknown {
 		return "UNKNOWN", "", vm
 	}
 	return status, task, vm
@@ -416,11 +416,11 @@ func (in *inst) ecsState() (status, task, vm string) {
 // ecsRefusal is the error of an operation on a locked server or one whose
 // state ECS does not know, nil for any other. ECS runs on Nova, which answers
 // an operation on a locked server 409; the reference gives its code, Ecs.0605.
-func ecsRefusal(in *inst) *apiError {
+func ecsRefusal(in *Inst) *apiError {
 	switch {
-	case in.locked:
-		return ecsErr(http.StatusConflict, "Ecs.0605", "The ECS %s is locked.", in.id)
-	case in.unknown:
+	case in.Locked:
+		return ecsErr(http.StatusConflict, "Ecs.0605", "The ECS %s is locked.", in.ID)
+	case in.Unknown:
 		return ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status UNKNOWN.")
 	}
 	return nil
@@ -432,29 +432,29 @@ type ecsMissing struct {
 	Fault ecsFault `json:"fault"`
 }
 
-func (in *inst) ecsView() ecsServer {
+func (in *Inst) ecsView() ecsServer {
 	status, task, vm := in.ecsState()
 	v := ecsServer{
-		ID: in.id, Name: in.name, Status: status, Image: ecsImageRef{ID: in.image},
+		ID: in.ID, Name: in.Name, Status: status, Image: ecsImageRef{ID: in.Image},
 		Metadata: ecsMetadata{
-			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
+			ImageName: "image-" + in.Image[:min(8, len(in.Image))], MeteringImage: in.Image,
 			OSType: "Linux", ChargingMode: in.chargingMode(), MeteringImType: "private",
-			VpcID: simVPC, user: in.meta,
+			VpcID: simVPC, user: in.Meta,
 		},
 		VMState:   vm,
-		Updated:   in.updated.UTC().Format(time.RFC3339),
-		Created:   in.created.UTC().Format(time.RFC3339),
-		TenantID:  in.project,
-		AZ:        in.az,
+		Updated:   in.Updated.UTC().Format(time.RFC3339),
+		Created:   in.Created.UTC().Format(time.RFC3339),
+		TenantID:  in.Project,
+		AZ:        in.Zone,
 		Addresses: in.ecsAddresses(),
 		Tags:      in.ecsTags(),
-		Locked:    in.locked,
+		Locked:    in.Locked,
 	}
 	if task != "" {
 		v.TaskState = &task
 	}
-	if in.st == stError {
-		v.Fault = &ecsFault{Code: 500, Message: in.fault, Details: in.fault, Created: in.updated.UTC().Format(time.RFC3339)}
+	if in.State == StateError {
+		v.Fault = &ecsFault{Code: 500, Message: in.Fault, Details: in.Fault, Created: in.Updated.UTC().Format(time.RFC3339)}
 	}
 	return v
 }
@@ -484,7 +484,7 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 	resp := ecsListResponse{Servers: []any{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.Now()
 	if v := q.Get("server_id"); v != "" {
 		// server_id overrides every other filter and paging.
 		ids := strings.Split(v, ",")
@@ -493,14 +493,14 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 		}
 		for _, id := range ids {
 			in := s.fleet[HuaweiCloud][id]
-			if in == nil || in.project != project {
+			if in == nil || in.Project != project {
 				resp.Servers = append(resp.Servers, ecsMissing{ID: id, Fault: ecsFault{
 					Code: 404, Message: "Instance " + id + " could not be found.", Details: "",
 					Created: now.UTC().Format(time.RFC3339),
 				}})
 				continue
 			}
-			in.settle(now)
+			in.Settle(now)
 			resp.Servers = append(resp.Servers, in.ecsView())
 		}
 		resp.Count = len(resp.Servers)
@@ -515,17 +515,17 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 	}
 	past := marker == ""
 	for _, in := range s.order[HuaweiCloud] {
-		if in.project != project {
+		if in.Project != project {
 			continue
 		}
-		in.settle(now)
+		in.Settle(now)
 		if !filter.matches(in) {
 			continue
 		}
 		if past && resp.Count >= skip && len(resp.Servers) < limit {
 			resp.Servers = append(resp.Servers, in.ecsView())
 		}
-		past = past || in.id == marker
+		past = past || in.ID == marker
 		resp.Count++
 	}
 	return resp, nil
@@ -542,12 +542,12 @@ func (s *Server) ecsShow(rt ecsRoute) (any, *apiError) {
 }
 
 // ecsServerByID finds and settles a server of the route's project; s.mu must be held.
-func (s *Server) ecsServerByID(rt ecsRoute) (*inst, *apiError) {
+func (s *Server) ecsServerByID(rt ecsRoute) (*Inst, *apiError) {
 	in := s.fleet[HuaweiCloud][rt.serverID]
-	if in == nil || in.project != rt.project {
+	if in == nil || in.Project != rt.project {
 		return nil, ecsErr(http.StatusNotFound, "Ecs.0114", "The ECS %s does not exist.", rt.serverID)
 	}
-	in.settle(s.now())
+	in.Settle(s.Now())
 	return in, nil
 }
 
@@ -605,7 +605,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	if !reinstall && (c.ImageID == nil || *c.ImageID == "") {
 		return nil, ecsBad("imageid is required")
 	}
-	if !reinstall && !isUUID(*c.ImageID) {
+	if !reinstall && !IsUUID(*c.ImageID) {
 		return nil, ecsBad("imageid %q is not a UUID", *c.ImageID)
 	}
 	if c.KeyName == "" && c.AdminPass == "" {
@@ -636,10 +636,10 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	target := in.image
+	target := in.Image
 	if !reinstall {
 		target = *c.ImageID
-		if why := s.imageRefusal(HuaweiCloud, target); why != "" {
+		if why := s.ImageRefusal(HuaweiCloud, target); why != "" {
 			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s %s.", target, why)
 		}
 	}
@@ -648,41 +648,41 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	}
 	status, task, _ := in.ecsState()
 	switch {
-	case in.st.transitional():
+	case in.State.Transitional():
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
-	case in.st == stError && !in.changeFailed:
+	case in.State == StateError && !in.ChangeFailed:
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status ERROR.")
-	case in.st == stRunning && c.Mode != "withStopServer":
+	case in.State == StateRunning && c.Mode != "withStopServer":
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS is running: stop it first or set mode withStopServer.")
 	}
-	now := s.now()
-	var steps []step
-	if in.st == stRunning {
-		steps = append(steps, step{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)})
+	now := s.Now()
+	var steps []Step
+	if in.State == StateRunning {
+		steps = append(steps, Step{State: StateStopping, Image: in.Image, Lasts: s.Jittered(s.opts.StopDuration)})
 	}
-	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.id, begin: now}
+	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.ID, begin: now}
 	if reinstall {
 		j.typ = "reInitOs"
 	}
-	if in.prepaid && c.IsAutoPay != "true" {
+	if in.Prepaid && c.IsAutoPay != "true" {
 		// The order stays open (14 days) and the server untouched until paid.
 		j.pendingPayment, j.end = true, now.Add(14*24*time.Hour)
 		s.addJob(j)
 		return jobIDResponse{JobID: j.id}, nil
 	}
-	rebuild := s.duration(s.opts.RebuildDuration)
-	var final outcome
-	if s.rebuildFails(in.id) {
-		steps = append(steps, step{st: stRebuilding, image: in.image, d: rebuild})
-		final = outcome{st: stError, image: in.image, fault: "Failed to rebuild the system disk from image " + target, changeFailed: true}
-		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.fault
+	rebuild := s.Jittered(s.opts.RebuildDuration)
+	var final Outcome
+	if s.RebuildFails(in.ID) {
+		steps = append(steps, Step{State: StateRebuilding, Image: in.Image, Lasts: rebuild})
+		final = Outcome{State: StateError, Image: in.Image, Fault: "Failed to rebuild the system disk from image " + target, ChangeFailed: true}
+		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.Fault
 	} else {
 		steps = append(steps,
-			step{st: stRebuilding, image: in.image, d: rebuild, count: true},
-			step{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)})
-		final = outcome{st: stRunning, image: target}
+			Step{State: StateRebuilding, Image: in.Image, Lasts: rebuild, Count: true},
+			Step{State: StateStarting, Image: target, Lasts: s.Jittered(s.opts.StartDuration)})
+		final = Outcome{State: StateRunning, Image: target}
 	}
-	j.end = s.run(in, now, s.queue(in, rt.op, steps), final)
+	j.end = s.Run(in, now, s.Queue(in, rt.op, steps), final)
 	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
@@ -726,7 +726,7 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.Now()
 	j := &job{id: s.newJobID(), typ: "batchStartServer", project: rt.project, begin: now, end: now, subs: []*job{}}
 	subType := "startServer"
 	if stop {
@@ -736,23 +736,23 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 		sj := &job{id: s.newJobID(), typ: subType, project: rt.project, serverID: srv.ID, begin: now, end: now}
 		j.subs = append(j.subs, sj)
 		in := s.fleet[HuaweiCloud][srv.ID]
-		if in == nil || in.project != rt.project {
+		if in == nil || in.Project != rt.project {
 			sj.fail, sj.errorCode, sj.failReason = true, "Ecs.0114", "The ECS "+srv.ID+" does not exist."
 			j.fail = true
 			continue
 		}
-		in.settle(now)
+		in.Settle(now)
 		if e := ecsRefusal(in); e != nil {
 			sj.fail, sj.errorCode, sj.failReason = true, e.code, e.message
 			j.fail = true
 			continue
 		}
 		switch {
-		case stop && (in.st == stRunning || in.st == stError):
-			sj.end = s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
-		case !stop && in.st == stStopped:
-			sj.end = s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
-		case stop && in.st == stStopped, !stop && in.st == stRunning:
+		case stop && (in.State == StateRunning || in.State == StateError):
+			sj.end = s.Run(in, now, []Step{{State: StateStopping, Image: in.Image, Lasts: s.Jittered(s.opts.StopDuration)}}, Outcome{State: StateStopped, Image: in.Image})
+		case !stop && in.State == StateStopped:
+			sj.end = s.Run(in, now, []Step{{State: StateStarting, Image: in.Image, Lasts: s.Jittered(s.opts.StartDuration)}}, Outcome{State: StateRunning, Image: in.Image})
+		case stop && in.State == StateStopped, !stop && in.State == StateRunning:
 			// Already there: nothing to do, the sub-job succeeds at once.
 		default:
 			status, task, _ := in.ecsState()
@@ -774,7 +774,7 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 func (s *Server) ecsJob(rt ecsRoute) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.Now()
 	j := s.jobs[rt.jobID]
 	if j == nil || j.project != rt.project || now.Sub(j.end) > jobTTL {
 		return nil, ecsErr(http.StatusNotFound, "Ecs.0005", "The job %s does not exist.", rt.jobID)
@@ -782,7 +782,7 @@ func (s *Server) ecsJob(rt ecsRoute) (any, *apiError) {
 	// Settle the servers first, so that a job read as SUCCESS and a server
 	// read right after agree.
 	if in := s.fleet[HuaweiCloud][j.serverID]; in != nil {
-		in.settle(now)
+		in.Settle(now)
 	}
 	return j.view(now), nil
 }

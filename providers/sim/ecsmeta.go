@@ -36,10 +36,10 @@ func (m ecsMetadata) MarshalJSON() ([]byte, error) {
 }
 
 // ecsTags are the server's tags as ECS lists them: "key=value", sorted.
-func (in *inst) ecsTags() []string {
-	out := make([]string, 0, len(in.tags))
-	for _, k := range slices.Sorted(maps.Keys(in.tags)) {
-		out = append(out, k+"="+in.tags[k])
+func (in *Inst) ecsTags() []string {
+	out := make([]string, 0, len(in.Tags))
+	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
+		out = append(out, k+"="+in.Tags[k])
 	}
 	return out
 }
@@ -78,15 +78,15 @@ func (s *Server) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
 	if e := ecsRefusal(in); e != nil {
 		return nil, e
 	}
-	if in.st.transitional() || in.st == stError {
+	if in.State.Transitional() || in.State == StateError {
 		status, task, _ := in.ecsState()
 		return nil, ecsErr(http.StatusConflict, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
 	}
-	if in.meta == nil {
-		in.meta = map[string]string{}
+	if in.Meta == nil {
+		in.Meta = map[string]string{}
 	}
-	maps.Copy(in.meta, b.Metadata)
-	return metadataBody{Metadata: maps.Clone(in.meta)}, nil
+	maps.Copy(in.Meta, b.Metadata)
+	return metadataBody{Metadata: maps.Clone(in.Meta)}, nil
 }
 
 // ecsListFilter is what the detail listing filters on besides server_id.
@@ -113,16 +113,16 @@ func newECSListFilter(q url.Values) ecsListFilter {
 		for _, v := range t {
 			pairs = append(pairs, strings.Split(v, ",")...)
 		}
-		f.tags = parseTagPairs(pairs)
+		f.tags = ParseTagPairs(pairs)
 	}
 	return f
 }
 
 // matches applies the filter to a settled server.
-func (f ecsListFilter) matches(in *inst) bool {
+func (f ecsListFilter) matches(in *Inst) bool {
 	st, _, _ := in.ecsState()
-	return (f.name == nil || f.name.MatchString(in.name)) &&
+	return (f.name == nil || f.name.MatchString(in.Name)) &&
 		(f.status == "" || st == f.status) &&
-		(f.ip == "" || strings.Contains(in.ip, f.ip)) &&
-		hasTags(in.tags, f.tags)
+		(f.ip == "" || strings.Contains(in.IP, f.ip)) &&
+		HasTags(in.Tags, f.tags)
 }

@@ -11,39 +11,39 @@ import (
 	"time"
 )
 
-// state is an instance's state, common to both clouds; kecState and ecsState
+// State is an instance's State, common to both clouds; kecState and ecsState
 // spell it as each cloud does.
-type state uint8
+type State uint8
 
 const (
-	stRunning state = iota
-	stStopped
-	stError
-	stStopping
-	stStarting
-	stRebuilding
-	// stOverriding is a KEC reinstall under way (ECS shows it as a rebuild).
-	stOverriding
+	StateRunning State = iota
+	StateStopped
+	StateError
+	StateStopping
+	StateStarting
+	StateRebuilding
+	// StateOverriding is a KEC reinstall under way (ECS shows it as a rebuild).
+	StateOverriding
 )
 
-// transitional reports whether an operation is under way; the clouds refuse
+// Transitional reports whether an operation is under way; the clouds refuse
 // every other operation on the instance meanwhile.
-func (st state) transitional() bool { return st >= stStopping }
+func (st State) Transitional() bool { return st >= StateStopping }
 
 // kecState is KEC's InstanceState.Name and TaskState (empty when idle).
-func (st state) kecState() (name, task string) {
+func (st State) kecState() (name, task string) {
 	switch st {
-	case stRunning:
+	case StateRunning:
 		return "active", ""
-	case stStopped:
+	case StateStopped:
 		return "stopped", ""
-	case stError:
+	case StateError:
 		return "error", ""
-	case stStopping:
+	case StateStopping:
 		return "stopping", "stopping"
-	case stStarting:
+	case StateStarting:
 		return "starting", "starting"
-	case stOverriding:
+	case StateOverriding:
 		return "overriding", "overriding"
 	default:
 		return "rebuilding", "rebuilding"
@@ -51,44 +51,44 @@ func (st state) kecState() (name, task string) {
 }
 
 // ecsState is ECS's status, OS-EXT-STS:task_state ("" for null) and OS-EXT-STS:vm_state.
-func (st state) ecsState() (status, task, vm string) {
+func (st State) ecsState() (status, task, vm string) {
 	switch st {
-	case stRunning:
+	case StateRunning:
 		return "ACTIVE", "", "active"
-	case stStopped:
+	case StateStopped:
 		return "SHUTOFF", "", "stopped"
-	case stError:
+	case StateError:
 		return "ERROR", "", "error"
-	case stStopping:
+	case StateStopping:
 		return "ACTIVE", "powering-off", "active"
-	case stStarting:
+	case StateStarting:
 		return "SHUTOFF", "powering-on", "stopped"
 	default:
 		return "REBUILD", "rebuilding", "stopped"
 	}
 }
 
-// step is one timed stage of an operation: the instance shows st and image
-// until end. count marks the step whose completion is an OS install performed.
-type step struct {
-	st    state
-	image string
-	d     time.Duration // how long the step lasts; run turns it into end
-	end   time.Time
-	count bool
-	// queued marks the wait of a queued change (Options.QueueDelay): the
+// Step is one timed stage of an operation: the instance shows st and image
+// until end. count marks the Step whose completion is an OS install performed.
+type Step struct {
+	State State
+	Image string
+	Lasts time.Duration // how long the step lasts; run turns it into end
+	End   time.Time
+	Count bool
+	// Queued marks the wait of a Queued change (Options.QueueDelay): the
 	// instance looks as before, and the change is already committed.
-	queued bool
+	Queued bool
 }
 
-// outcome is where an operation leaves the instance once its last step ends.
-type outcome struct {
-	st    state
-	image string
-	fault string
-	// changeFailed: a change or reinstall failed; ECS allows changeos on the
+// Outcome is where an operation leaves the instance once its last step ends.
+type Outcome struct {
+	State State
+	Image string
+	Fault string
+	// ChangeFailed: a change or reinstall failed; ECS allows changeos on the
 	// server from there.
-	changeFailed bool
+	ChangeFailed bool
 	// KEC extras applied on success.
 	keys             []string
 	diskType         string
@@ -96,35 +96,35 @@ type outcome struct {
 	setKeys, setDisk bool
 }
 
-// inst is one simulated instance. Its state is evaluated lazily: an operation
+// Inst is one simulated instance. Its state is evaluated lazily: an operation
 // records its steps with end times, and settle moves the instance along when
 // it is looked at. No timer or goroutine per instance.
-type inst struct {
-	provider string
-	id, name string
-	image    string
-	project  string // ECS project id; KEC project id ("0" by default)
+type Inst struct {
+	Provider string
+	ID, Name string
+	Image    string
+	Project  string // ECS project id; KEC project id ("0" by default)
 	// kecProject is a KEC project id as the number DescribeInstances shows.
 	kecProject int64
-	region     string
-	index      int
-	st         state
-	fault      string
-	// changeFailed: the last operation was a change that failed.
-	changeFailed bool
-	// prepaid: a yearly/monthly ECS server (Instance.Prepaid).
-	prepaid bool
-	// locked: the cloud refuses every operation on the instance until it is
-	// unlocked (Options.LockedIDs); unknown: the cloud reports that it does
+	Region     string
+	Index      int
+	State      State
+	Fault      string
+	// ChangeFailed: the last operation was a change that failed.
+	ChangeFailed bool
+	// Prepaid: a yearly/monthly ECS server (Instance.Prepaid).
+	Prepaid bool
+	// Locked: the cloud refuses every operation on the instance until it is
+	// unlocked (Options.LockedIDs); Unknown: the cloud reports that it does
 	// not know the instance's state (Options.UnknownIDs) and refuses every
 	// operation. Neither changes the state underneath.
-	locked, unknown bool
-	changes         int
-	created         time.Time
-	updated         time.Time
+	Locked, Unknown bool
+	Changes         int
+	Created         time.Time
+	Updated         time.Time
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
-	createdStr, ip, az string
+	CreatedStr, IP, Zone string
 	// kecHead and kecTail cache the JSON of the fixed DescribeInstances
 	// fields, made on the first listing.
 	kecHead, kecTail string
@@ -132,31 +132,31 @@ type inst struct {
 	keys     []string
 	diskType string
 	diskSize int
-	// tags are the user's tags (KEC: its tag service; ECS: server tags) and
-	// meta ECS's user metadata; neither changes with a rebuild (catalog.go).
-	tags, meta map[string]string
+	// Tags are the user's Tags (KEC: its tag service; ECS: server Tags) and
+	// Meta ECS's user metadata; neither changes with a rebuild (catalog.go).
+	Tags, Meta map[string]string
 
-	steps []step
-	final outcome
-	// listed is the number of the last listing that showed the instance.
-	listed uint64
+	steps []Step
+	final Outcome
+	// Listed is the number of the last listing that showed the instance.
+	Listed uint64
 }
 
-// settle applies every step that has ended by now; s.mu must be held.
-func (in *inst) settle(now time.Time) {
-	for len(in.steps) > 0 && !now.Before(in.steps[0].end) {
+// Settle applies every step that has ended by now; s.mu must be held.
+func (in *Inst) Settle(now time.Time) {
+	for len(in.steps) > 0 && !now.Before(in.steps[0].End) {
 		s := in.steps[0]
-		if s.count {
-			in.changes++
+		if s.Count {
+			in.Changes++
 		}
-		in.updated = s.end
+		in.Updated = s.End
 		in.steps = in.steps[1:]
 		if len(in.steps) > 0 {
-			in.st, in.image = in.steps[0].st, in.steps[0].image
+			in.State, in.Image = in.steps[0].State, in.steps[0].Image
 			continue
 		}
 		f := in.final
-		in.st, in.image, in.fault, in.changeFailed = f.st, f.image, f.fault, f.changeFailed
+		in.State, in.Image, in.Fault, in.ChangeFailed = f.State, f.Image, f.Fault, f.ChangeFailed
 		if f.setKeys {
 			in.keys = f.keys
 		}
@@ -168,48 +168,48 @@ func (in *inst) settle(now time.Time) {
 				in.diskSize = f.diskSize
 			}
 		}
-		in.steps, in.final = nil, outcome{}
+		in.steps, in.final = nil, Outcome{}
 	}
 }
 
-// run starts an operation on in at now, as in.run does; s.mu must be held. An
+// Run starts an operation on in at now, as in.Run does; s.mu must be held. An
 // operation that arrives while a queued change has not shown yet replaces it
 // in the simulation, but the cloud had accepted that change: it counts as an
 // install performed, so a change submitted twice shows as two.
-func (s *Server) run(in *inst, now time.Time, steps []step, final outcome) time.Time {
-	if len(in.steps) > 0 && in.steps[0].queued && slices.ContainsFunc(in.steps, func(st step) bool { return st.count }) {
-		in.changes++
-		s.countFault(FaultSuperseded, in.provider, OpChange)
+func (s *Server) Run(in *Inst, now time.Time, steps []Step, final Outcome) time.Time {
+	if len(in.steps) > 0 && in.steps[0].Queued && slices.ContainsFunc(in.steps, func(st Step) bool { return st.Count }) {
+		in.Changes++
+		s.CountFault(FaultSuperseded, in.Provider, OpChange)
 	}
 	return in.run(now, steps, final)
 }
 
-// queue puts the wait of a queued change before steps when one is due for
+// Queue puts the wait of a queued change before steps when one is due for
 // in (see Options.QueueDelay); s.mu must be held.
-func (s *Server) queue(in *inst, apiOp string, steps []step) []step {
-	d := s.queueDelay(in.id)
+func (s *Server) Queue(in *Inst, apiOp string, steps []Step) []Step {
+	d := s.queueDelay(in.ID)
 	if d <= 0 {
 		return steps
 	}
-	s.countFault(FaultQueued, in.provider, apiOp)
-	return append([]step{{st: in.st, image: in.image, d: d, queued: true}}, steps...)
+	s.CountFault(FaultQueued, in.Provider, apiOp)
+	return append([]Step{{State: in.State, Image: in.Image, Lasts: d, Queued: true}}, steps...)
 }
 
 // run starts an operation at now: the instance goes through steps, each
 // lasting its d, and ends in final. It returns when the last step ends.
-func (in *inst) run(now time.Time, steps []step, final outcome) time.Time {
+func (in *Inst) run(now time.Time, steps []Step, final Outcome) time.Time {
 	end := now
 	for i := range steps {
-		end = end.Add(steps[i].d)
-		steps[i].end = end
+		end = end.Add(steps[i].Lasts)
+		steps[i].End = end
 	}
 	in.steps, in.final = steps, final
-	in.updated = now
-	in.fault = ""
+	in.Updated = now
+	in.Fault = ""
 	if len(steps) > 0 {
-		in.st, in.image = steps[0].st, steps[0].image
+		in.State, in.Image = steps[0].State, steps[0].Image
 	}
-	in.settle(now)
+	in.Settle(now)
 	return end
 }
 
@@ -285,12 +285,12 @@ func (s *Server) addInstance(in Instance) error {
 	if m[in.ID] != nil {
 		return fmt.Errorf("sim: %s instance %s already exists", in.Provider, in.ID)
 	}
-	var st state
+	var st State
 	switch in.State {
 	case "", "running":
-		st = stRunning
+		st = StateRunning
 	case "stopped":
-		st = stStopped
+		st = StateStopped
 	default:
 		return fmt.Errorf("sim: instance %s: state %q is neither running nor stopped", in.ID, in.State)
 	}
@@ -328,14 +328,14 @@ func (s *Server) addInstance(in Instance) error {
 	if name == "" {
 		name = in.ID
 	}
-	i := &inst{
-		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
-		prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
-		locked:  s.lockedIDs[in.ID], unknown: s.unknownIDs[in.ID],
-		region: region, index: idx, st: st, created: created, updated: created,
+	i := &Inst{
+		Provider: in.Provider, ID: in.ID, Name: name, Image: in.Image, Project: project, kecProject: kecProject,
+		Prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
+		Locked:  s.lockedIDs[in.ID], Unknown: s.unknownIDs[in.ID],
+		Region: region, Index: idx, State: st, Created: created, Updated: created,
 		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
-		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
-		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),
+		CreatedStr: created.Format(time.RFC3339), Zone: zoneOf(region, in.Zone),
+		Tags: CopyTags(in.Tags), IP: s.nextPrivateIP(),
 	}
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
@@ -394,19 +394,19 @@ func (s *Server) Images(providerType string) []string {
 func (s *Server) Instances() []InstanceView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.Now()
 	out := make([]InstanceView, 0, len(s.order[Ksyun])+len(s.order[HuaweiCloud]))
 	for _, p := range []string{Ksyun, HuaweiCloud} {
 		for _, in := range s.order[p] {
-			in.settle(now)
+			in.Settle(now)
 			var st string
 			if p == Ksyun {
-				st, _ = in.st.kecState()
+				st, _ = in.State.kecState()
 			} else {
 				st, _, _ = in.ecsState()
 			}
-			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes,
-				Name: in.name, Zone: in.az, PrivateIP: in.ip, Tags: copyTags(in.tags), Marks: in.marks()})
+			out = append(out, InstanceView{Provider: p, ID: in.ID, Image: in.Image, State: st, Changes: in.Changes,
+				Name: in.Name, Zone: in.Zone, PrivateIP: in.IP, Tags: CopyTags(in.Tags), Marks: in.Marks()})
 		}
 	}
 	return out
@@ -425,5 +425,5 @@ func OlderImage(target string) string {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// isUUID reports whether v has the lowercase UUID form both clouds document.
-func isUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }
+// IsUUID reports whether v has the lowercase UUID form both clouds document.
+func IsUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }

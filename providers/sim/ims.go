@@ -56,7 +56,7 @@ func (s *Server) imsList(r *http.Request) (any, *apiError) {
 		}
 		limit = n
 	}
-	if id := q.Get("id"); id != "" && !isUUID(id) {
+	if id := q.Get("id"); id != "" && !IsUUID(id) {
 		return nil, ecsErr(http.StatusBadRequest, "IMG.0001", "id %q is not a UUID", id)
 	}
 	s.mu.Lock()
@@ -65,7 +65,7 @@ func (s *Server) imsList(r *http.Request) (any, *apiError) {
 		Images []imsImage `json:"images"`
 	}{Images: []imsImage{}}
 	past := q.Get("marker") == ""
-	for _, img := range s.imagesOf(HuaweiCloud) {
+	for _, img := range s.ImagesOf(HuaweiCloud) {
 		if !past {
 			past = img.ID == q.Get("marker")
 			continue

@@ -54,14 +54,14 @@ func badParam(format string, args ...any) *apiError {
 
 // serveKEC answers KEC's query API at "/".
 func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+	reqID := s.RequestID()
 	asJSON := acceptsJSON(r.Header.Get("Accept"))
-	body, err := readBody(r)
+	body, err := ReadBody(r)
 	op := "InvalidAction"
 	status := http.StatusOK
 	defer func() {
-		if status != alreadyCounted {
-			s.count(Ksyun, op, status, status == http.StatusTooManyRequests)
+		if status != AlreadyCounted {
+			s.Count(Ksyun, op, status, status == http.StatusTooManyRequests)
 		}
 	}()
 	fail := func(e *apiError) {
@@ -77,7 +77,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	params, perr := kecParams(r, body)
 	op = kecOp(params)
-	if retry, ok := s.throttle(r, Ksyun); !ok {
+	if retry, ok := s.Throttle(r, Ksyun); !ok {
 		e := kecErr(http.StatusTooManyRequests, "RequestLimitExceeded", "Request rate limit exceeded; retry later.")
 		e.retryAfter = retry
 		fail(e)
@@ -95,7 +95,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(perr)
 		return
 	}
-	if fail5xx, second := s.serverError(); fail5xx {
+	if fail5xx, second := s.ServerError(); fail5xx {
 		// KEC answers both with HTTP 400 (the seed's answers): only the code
 		// tells them from a refusal.
 		if second {
@@ -137,7 +137,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
 	if kind, ids := kecWrite(op, params, resp); kind != "" {
-		s.deliver(w, Ksyun, op, kind, ids, answer, &status)
+		s.Deliver(w, Ksyun, op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -239,7 +239,7 @@ func dryRun(p url.Values) *apiError {
 func (s *Server) kecAuth(r *http.Request, body []byte, service string) *apiError {
 	s.mu.Lock()
 	ak, sk := s.opts.KsyunAccessKey, s.opts.KsyunSecretKey
-	now := s.now()
+	now := s.Now()
 	s.mu.Unlock()
 	_, err := ksyun.VerifyService(r, body, service, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
 	switch {
@@ -391,14 +391,14 @@ func kecFilters(p url.Values) ([]kecFilter, *apiError) {
 	return out, nil
 }
 
-func (in *inst) kecView() kecInstance {
-	name, task := in.st.kecState()
+func (in *Inst) kecView() kecInstance {
+	name, task := in.State.kecState()
 	if in.kecHead == "" {
 		v := in.fixedKECView()
 		in.kecHead, in.kecTail = string(appendKECHead(nil, &v)), string(appendKECTail(nil, &v))
 	}
 	v := in.fixedKECView()
-	v.ImageID = in.image
+	v.ImageID = in.Image
 	v.InstanceState = kecInstanceState{Name: name, TaskState: task}
 	v.SystemDisk = kecSystemDisk{DiskType: in.diskType, DiskSize: in.diskSize}
 	v.KeySet = in.keys
@@ -407,41 +407,41 @@ func (in *inst) kecView() kecInstance {
 }
 
 // fixedKECView fills the fields that never change for an instance.
-func (in *inst) fixedKECView() kecInstance {
+func (in *Inst) fixedKECView() kecInstance {
 	return kecInstance{
-		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
+		InstanceID: in.ID, InstanceName: in.Name, InstanceType: "N3.2B",
 		PrivateIPAddress:    in.privateIP(),
 		ChargeType:          "Daily",
-		CreationDate:        in.createdStr,
-		AvailabilityZone:    in.az,
+		CreationDate:        in.CreatedStr,
+		AvailabilityZone:    in.Zone,
 		ProjectID:           in.kecProject,
 		NetworkInterfaceSet: in.kecInterfaces(),
 	}
 }
 
 // privateIP is a stable address derived from the instance's position.
-func (in *inst) privateIP() string { return in.ip }
+func (in *Inst) privateIP() string { return in.IP }
 
-func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
-	if !anyProject && !projects[in.project] {
+func (in *Inst) kecMatches(filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
+	if !anyProject && !projects[in.Project] {
 		return false
 	}
-	if search != "" && !strings.Contains(in.name, search) && !strings.Contains(in.privateIP(), search) {
+	if search != "" && !strings.Contains(in.Name, search) && !strings.Contains(in.privateIP(), search) {
 		return false
 	}
 	for _, f := range filters {
 		var v string
 		switch f.name {
 		case "instance-id":
-			v = in.id
+			v = in.ID
 		case "image-id":
-			v = in.image
+			v = in.Image
 		case "instance-state.name":
-			v, _ = in.st.kecState()
+			v, _ = in.State.kecState()
 		case "instance-name":
-			v = in.name
+			v = in.Name
 		case "availability-zone-name":
-			v = in.az
+			v = in.Zone
 		}
 		if !f.values[v] {
 			return false
@@ -495,9 +495,9 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	search := p.Get("Search")
 	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: (*setPool.Get().(*[]kecInstance))[:0]}
 	s.mu.Lock()
-	now := s.now()
-	visit := func(in *inst) {
-		in.settle(now)
+	now := s.Now()
+	visit := func(in *Inst) {
+		in.Settle(now)
 		if !in.kecMatches(filters, projects, anyProject, search) {
 			return
 		}
@@ -512,8 +512,8 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		s.listing++
 		fleet := s.fleet[Ksyun]
 		for _, id := range ids {
-			if in := fleet[id]; in != nil && in.listed != s.listing {
-				in.listed = s.listing
+			if in := fleet[id]; in != nil && in.Listed != s.listing {
+				in.Listed = s.listing
 				visit(in)
 			}
 		}
@@ -574,24 +574,24 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 	resp := kecPowerResponse{RequestID: reqID, InstancesSet: make([]kecPowerResult, 0, len(ids))}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.Now()
 	for _, id := range ids {
 		res := kecPowerResult{InstanceID: id}
 		in := s.fleet[Ksyun][id]
 		if in != nil {
-			in.settle(now)
+			in.Settle(now)
 		}
 		switch {
 		case in == nil:
 			res.Message = "InstanceNotFound: the instance " + id + " does not exist"
-		case stop && (in.st == stRunning || in.st == stError):
-			s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+		case stop && (in.State == StateRunning || in.State == StateError):
+			s.Run(in, now, []Step{{State: StateStopping, Image: in.Image, Lasts: s.Jittered(s.opts.StopDuration)}}, Outcome{State: StateStopped, Image: in.Image})
 			res.Return = true
-		case !stop && in.st == stStopped:
-			s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+		case !stop && in.State == StateStopped:
+			s.Run(in, now, []Step{{State: StateStarting, Image: in.Image, Lasts: s.Jittered(s.opts.StartDuration)}}, Outcome{State: StateRunning, Image: in.Image})
 			res.Return = true
 		default:
-			name, _ := in.st.kecState()
+			name, _ := in.State.kecState()
 			want := "active"
 			if !stop {
 				want = "stopped"
@@ -618,7 +618,7 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		return nil, kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.")
 	}
 	imageID, reinstall := p.Get("ImageId"), !p.Has("ImageId")
-	if !reinstall && !isUUID(imageID) {
+	if !reinstall && !IsUUID(imageID) {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	var keys []string
@@ -634,7 +634,7 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		return nil, kecErr(http.StatusBadRequest, "InvalidParameter.InstanceKeyLimitExceeded", "InvalidParameter.InstanceKeyLimitExceeded: at most 10 key pairs per instance, got %d", len(keys))
 	}
 	for _, k := range keys {
-		if !isUUID(k) {
+		if !IsUUID(k) {
 			return nil, kecErr(http.StatusBadRequest, "KeyIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "KeyId" parameter.`)
 		}
 	}
@@ -678,12 +678,12 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	if in == nil {
 		return nil, kecErr(http.StatusBadRequest, "InstanceNotFound", "The instance %s does not exist.", id)
 	}
-	if !reinstall && s.imageRefusal(Ksyun, imageID) != "" {
+	if !reinstall && s.ImageRefusal(Ksyun, imageID) != "" {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
-	now := s.now()
-	in.settle(now)
-	if in.st != stStopped {
+	now := s.Now()
+	in.Settle(now)
+	if in.State != StateStopped {
 		return nil, kecErr(http.StatusBadRequest, "InstanceStateNotSupported", `The InstanceState for this action should be "Stopped"`)
 	}
 	if e := dryRun(p); e != nil {
@@ -691,22 +691,22 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	target := imageID
 	if reinstall {
-		target = in.image
+		target = in.Image
 	}
-	rebuild := s.duration(s.opts.RebuildDuration)
+	rebuild := s.Jittered(s.opts.RebuildDuration)
 	// A reinstall shows as "overriding" (重装中), a change of image as "rebuilding".
-	busy := stRebuilding
+	busy := StateRebuilding
 	if reinstall {
-		busy = stOverriding
+		busy = StateOverriding
 	}
-	if s.rebuildFails(id) {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: busy, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed", changeFailed: true})
+	if s.RebuildFails(id) {
+		s.Run(in, now, s.Queue(in, "ModifyInstanceImage", []Step{{State: busy, Image: in.Image, Lasts: rebuild}}), Outcome{State: StateError, Image: in.Image, Fault: "rebuild failed", ChangeFailed: true})
 	} else {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
-			{st: busy, image: in.image, d: rebuild, count: true},
-			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
-		}), outcome{
-			st: stRunning, image: target,
+		s.Run(in, now, s.Queue(in, "ModifyInstanceImage", []Step{
+			{State: busy, Image: in.Image, Lasts: rebuild, Count: true},
+			{State: StateStarting, Image: target, Lasts: s.Jittered(s.opts.StartDuration)},
+		}), Outcome{
+			State: StateRunning, Image: target,
 			keys: keys, setKeys: len(keys) > 0,
 			diskType: p.Get("SystemDisk.DiskType"), diskSize: diskSize, setDisk: true,
 		})

@@ -542,7 +542,7 @@ func TestKECDescribeEncoder(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	// With the fixed fields cached, as listings write them.
-	in := &inst{id: "i-1", name: `a "b"`, image: "img", keys: []string{}, diskType: "SSD3.0", diskSize: 20, project: "0", ip: "10.0.0.1", az: "x", createdStr: "t"}
+	in := &Inst{ID: "i-1", Name: `a "b"`, Image: "img", keys: []string{}, diskType: "SSD3.0", diskSize: 20, Project: "0", IP: "10.0.0.1", Zone: "x", CreatedStr: "t"}
 	for range 2 {
 		r = kecDescribeResponse{InstancesSet: []kecInstance{in.kecView()}}
 		want, _ = json.Marshal(plain(r))

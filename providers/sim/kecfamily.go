@@ -115,7 +115,7 @@ type kecImagesResponse struct {
 // kecDescribeImages answers DescribeImages: one ImageId or every image, no paging.
 func (s *Server) kecDescribeImages(p url.Values, reqID string) (any, *apiError) {
 	id := p.Get("ImageId")
-	if p.Has("ImageId") && !isUUID(id) {
+	if p.Has("ImageId") && !IsUUID(id) {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	if t := p.Get("ImageType"); t != "" && t != "system" && t != "private" && t != "share" && t != "public" {
@@ -127,7 +127,7 @@ func (s *Server) kecDescribeImages(p url.Values, reqID string) (any, *apiError) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	resp := kecImagesResponse{RequestID: reqID, ImagesSet: []kecImage{}}
-	for _, img := range s.imagesOf(Ksyun) {
+	for _, img := range s.ImagesOf(Ksyun) {
 		if id != "" && img.ID != id {
 			continue
 		}
@@ -179,13 +179,13 @@ func (s *Server) tagList(p url.Values, reqID string) (any, *apiError) {
 		if in == nil {
 			continue
 		}
-		keys := make([]string, 0, len(in.tags))
-		for k := range in.tags {
+		keys := make([]string, 0, len(in.Tags))
+		for k := range in.Tags {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			resp.Tags = append(resp.Tags, kecTag{ResourceUUID: id, TagID: tagID(k, in.tags[k]), TagKey: k, TagValue: in.tags[k]})
+			resp.Tags = append(resp.Tags, kecTag{ResourceUUID: id, TagID: tagID(k, in.Tags[k]), TagKey: k, TagValue: in.Tags[k]})
 		}
 	}
 	return resp, nil
@@ -216,10 +216,10 @@ func (s *Server) tagAttach(p url.Values, reqID string) (any, *apiError) {
 	}
 	for _, id := range ids {
 		in := s.fleet[Ksyun][id]
-		if in.tags == nil {
-			in.tags = map[string]string{}
+		if in.Tags == nil {
+			in.Tags = map[string]string{}
 		}
-		in.tags[key] = value
+		in.Tags[key] = value
 	}
 	return resultResponse{RequestID: reqID, Result: true}, nil
 }
@@ -236,7 +236,7 @@ func (s *Server) tagDetach(p url.Values, reqID string) (any, *apiError) {
 	for _, id := range ids {
 		if in := s.fleet[Ksyun][id]; in != nil {
 			for _, k := range keys {
-				delete(in.tags, k)
+				delete(in.Tags, k)
 			}
 		}
 	}
@@ -317,12 +317,12 @@ func (s *Server) sksDescribeKeys(p url.Values, reqID string) (any, *apiError) {
 	return resp, nil
 }
 
-// marks returns the instance's reimage markers: KEC tags, ECS metadata, whose
+// Marks returns the instance's reimage markers: KEC tags, ECS metadata, whose
 // key starts with "reimage-"; nil for none. s.mu must be held.
-func (in *inst) marks() map[string]string {
-	src := in.tags
-	if in.provider == HuaweiCloud {
-		src = in.meta
+func (in *Inst) Marks() map[string]string {
+	src := in.Tags
+	if in.Provider == HuaweiCloud {
+		src = in.Meta
 	}
 	var out map[string]string
 	for k, v := range src {

@@ -72,7 +72,7 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 				st = "stopped"
 			}
 			if err := s.AddInstance(Instance{Provider: prov.Type, ID: id, Name: name, Image: OlderImage(target), State: st,
-				ProjectID: project, Region: prov.Region, Zone: sel.Where.Zone, Tags: copyTags(sel.Where.Tags)}); err != nil {
+				ProjectID: project, Region: prov.Region, Zone: sel.Where.Zone, Tags: CopyTags(sel.Where.Tags)}); err != nil {
 				return err
 			}
 		}

@@ -138,10 +138,10 @@ type Server struct {
 	projects                      map[string]bool
 	limiters                      map[string]*rate.Limiter
 	images                        map[string]map[string]bool // provider type -> image id -> known
-	fleet                         map[string]map[string]*inst
+	fleet                         map[string]map[string]*Inst
 	// health answers health checks when Options.HealthPort is set (health.go).
 	health *health
-	order  map[string][]*inst // insertion order per provider type, for listings
+	order  map[string][]*Inst // insertion order per provider type, for listings
 	jobs   map[string]*job
 	// listing numbers DescribeInstances calls, to drop duplicate ids.
 	listing uint64
@@ -176,8 +176,8 @@ func New(opts Options) *Server {
 	s := &Server{
 		projects:   map[string]bool{},
 		images:     map[string]map[string]bool{Ksyun: {}, HuaweiCloud: {}},
-		fleet:      map[string]map[string]*inst{Ksyun: {}, HuaweiCloud: {}},
-		order:      map[string][]*inst{},
+		fleet:      map[string]map[string]*Inst{Ksyun: {}, HuaweiCloud: {}},
+		order:      map[string][]*Inst{},
 		jobs:       map[string]*job{},
 		synthImage: map[string]string{},
 		requests:   map[string]int64{},
@@ -249,7 +249,7 @@ func (s *Server) applyOptions(opts Options) {
 	s.prepaidIDs = idSet(opts.PrepaidIDs)
 	for id := range s.prepaidIDs {
 		if in := s.fleet[HuaweiCloud][id]; in != nil {
-			in.prepaid = true
+			in.Prepaid = true
 		}
 	}
 	opts.LockedIDs = append([]string(nil), opts.LockedIDs...)
@@ -258,7 +258,7 @@ func (s *Server) applyOptions(opts Options) {
 	s.lockedIDs, s.unknownIDs = idSet(opts.LockedIDs), idSet(opts.UnknownIDs)
 	for _, m := range s.fleet {
 		for id, in := range m {
-			in.locked, in.unknown = s.lockedIDs[id], s.unknownIDs[id]
+			in.Locked, in.Unknown = s.lockedIDs[id], s.unknownIDs[id]
 		}
 	}
 	for _, p := range opts.ProjectIDs {
@@ -331,8 +331,8 @@ func (s *Server) SetOptions(fn func(*Options)) {
 	s.applyOptions(o)
 }
 
-// now reads the clock; s.mu must be held.
-func (s *Server) now() time.Time {
+// Now reads the clock; s.mu must be held.
+func (s *Server) Now() time.Time {
 	if s.opts.Clock != nil {
 		return s.opts.Clock()
 	}
@@ -344,10 +344,10 @@ func (s *Server) now() time.Time {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sim/instances", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Instances())
+		WriteJSON(w, http.StatusOK, s.Instances())
 	})
 	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Stats())
+		WriteJSON(w, http.StatusOK, s.Stats())
 	})
 	mux.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulator inspection: GET /_sim/instances or GET /_sim/stats", http.StatusNotFound)
@@ -432,7 +432,7 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-func (s *Server) count(provider, op string, status int, throttled bool) {
+func (s *Server) Count(provider, op string, status int, throttled bool) {
 	key := provider + "/" + op + "/" + strconv.Itoa(status)
 	s.statsMu.Lock()
 	s.requests[key]++
@@ -442,8 +442,8 @@ func (s *Server) count(provider, op string, status int, throttled bool) {
 	s.statsMu.Unlock()
 }
 
-// requestID returns a fresh, seed-determined request id shaped like a UUID.
-func (s *Server) requestID() string {
+// RequestID returns a fresh, seed-determined request id shaped like a UUID.
+func (s *Server) RequestID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], s.reqTag)
 	binary.BigEndian.PutUint64(b[8:], s.reqSeq.Add(1))
@@ -462,16 +462,16 @@ func (s *Server) requestID() string {
 	return string(out[:])
 }
 
-// throttle is the first thing every API request meets: the provider's rate
+// Throttle is the first thing every API request meets: the provider's rate
 // limit (ok false: answer 429, Retry-After retryAfter seconds), then the added
 // latency. Injected server errors come later, after authentication.
-func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok bool) {
+func (s *Server) Throttle(r *http.Request, provider string) (retryAfter int, ok bool) {
 	s.mu.Lock()
 	lat := s.opts.Latency
 	lim := s.limiters[provider]
 	ok = true
 	if lim != nil {
-		ok = lim.AllowN(s.now(), 1)
+		ok = lim.AllowN(s.Now(), 1)
 		if !ok {
 			// Seconds until a token is back, rounded up: what Retry-After carries.
 			d := time.Duration(float64(time.Second) / float64(lim.Limit()))
@@ -490,9 +490,9 @@ func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok 
 	return retryAfter, ok
 }
 
-// serverError decides, from the seeded fault stream, whether this request is
+// ServerError decides, from the seeded fault stream, whether this request is
 // answered 5xx; second says which of the two 5xx forms to use.
-func (s *Server) serverError() (fail bool, second bool) {
+func (s *Server) ServerError() (fail bool, second bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.ServerErrorRate <= 0 {
@@ -505,8 +505,8 @@ func (s *Server) serverError() (fail bool, second bool) {
 	return true, s.errorToggle
 }
 
-// rebuildFails decides whether a rebuild of id fails; s.mu must be held.
-func (s *Server) rebuildFails(id string) bool {
+// RebuildFails decides whether a rebuild of id fails; s.mu must be held.
+func (s *Server) RebuildFails(id string) bool {
 	if s.failIDs[id] {
 		return true
 	}
@@ -516,8 +516,8 @@ func (s *Server) rebuildFails(id string) bool {
 	return s.rebuildRNG.Float64() < s.opts.RebuildFailRate
 }
 
-// duration returns d with seeded jitter; s.mu must be held.
-func (s *Server) duration(d time.Duration) time.Duration {
+// Jittered returns d with seeded jitter; s.mu must be held.
+func (s *Server) Jittered(d time.Duration) time.Duration {
 	if d <= 0 || s.opts.Jitter <= 0 {
 		return max(d, 0)
 	}
@@ -525,8 +525,8 @@ func (s *Server) duration(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// readBody reads at most maxBody bytes of the request body.
-func readBody(r *http.Request) ([]byte, error) {
+// ReadBody reads at most maxBody bytes of the request body.
+func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
@@ -554,7 +554,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -197,7 +197,7 @@ func TestSeedSyntheticDeterministic(t *testing.T) {
 		if v.State == "stopped" || v.State == "SHUTOFF" {
 			stopped++
 		}
-		if !isUUID(v.ID) {
+		if !IsUUID(v.ID) {
 			t.Fatalf("id %q", v.ID)
 		}
 	}
@@ -244,7 +244,7 @@ func TestSeedPlan(t *testing.T) {
 	if !s.projects[testProject] {
 		t.Error("plan's project not accepted")
 	}
-	if s.fleet[Ksyun][kecRunning].region != "cn-shanghai-2" {
+	if s.fleet[Ksyun][kecRunning].Region != "cn-shanghai-2" {
 		t.Error("region not taken from the plan")
 	}
 	// Every instance stopped with fraction 1; a second seeding collides.

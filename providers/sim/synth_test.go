@@ -36,7 +36,7 @@ func TestSeedSyntheticVariety(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range []string{Ksyun, HuaweiCloud} {
-		if img := s.image(p, s.synthImage[p]); img == nil || img.Name != synthImageNames[p][0] {
+		if img := s.CatalogImage(p, s.synthImage[p]); img == nil || img.Name != synthImageNames[p][0] {
 			t.Errorf("%s: synthetic image %+v", p, img)
 		}
 	}
