@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Driver is what a cloud's package provides so that the rest of reimage can
@@ -26,6 +28,9 @@ type Driver struct {
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// SimProjectEnv, for a cloud that NeedsProject, is the variable `reimage
+	// sim` reads its accepted project id from and prints it as.
+	SimProjectEnv string
 	// OtherLogins shows, in plan YAML for people, the cloud's login forms
 	// besides a password (discover writes it as a comment); "" for none.
 	OtherLogins string
@@ -36,6 +41,10 @@ type Driver struct {
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.
 	New func(cfg Config) (p Provider, close func(), err error)
+	// Simulator is the cloud's front-end for the simulator (reimage sim,
+	// apply -sim): its API over the cloud-neutral core of package sim. Nil:
+	// the cloud cannot be rehearsed. Register registers it with package sim.
+	Simulator sim.NewFrontend
 }
 
 var (
@@ -60,6 +69,9 @@ func Register(d Driver) {
 	}
 	drivers[d.Type] = d
 	order = append(order, d.Type)
+	if d.Simulator != nil {
+		sim.Register(d.Type, d.Simulator)
+	}
 }
 
 // Lookup returns the registered driver of type typ.

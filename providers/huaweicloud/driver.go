@@ -15,6 +15,7 @@ var Driver = providers.Driver{
 	SimAccessKeyEnv: "HUAWEICLOUD_SDK_AK",
 	SimSecretKeyEnv: "HUAWEICLOUD_SDK_SK",
 	NeedsProject:    true,
+	SimProjectEnv:   "HUAWEICLOUD_SDK_PROJECT_ID",
 	OtherLogins:     "{keyName: KEY-PAIR-NAME}",
 	// Assumed, not measured here: Huawei publishes no figures. changeos of a
 	// running server stops it and starts it again (ChangeRunning); the job of

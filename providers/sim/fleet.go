@@ -7,12 +7,11 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-	"strconv"
 	"time"
 )
 
-// State is an instance's State, common to both clouds; kecState and ecsState
-// spell it as each cloud does.
+// State is an instance's state, common to every cloud; each front-end
+// spells it as its cloud does (Frontend.StateName).
 type State uint8
 
 const (
@@ -22,7 +21,8 @@ const (
 	StateStopping
 	StateStarting
 	StateRebuilding
-	// StateOverriding is a KEC reinstall under way (ECS shows it as a rebuild).
+	// StateOverriding is a reinstall under way, for clouds that show it
+	// apart from a change of image (others show it as a rebuild).
 	StateOverriding
 )
 
@@ -30,50 +30,13 @@ const (
 // every other operation on the instance meanwhile.
 func (st State) Transitional() bool { return st >= StateStopping }
 
-// kecState is KEC's InstanceState.Name and TaskState (empty when idle).
-func (st State) kecState() (name, task string) {
-	switch st {
-	case StateRunning:
-		return "active", ""
-	case StateStopped:
-		return "stopped", ""
-	case StateError:
-		return "error", ""
-	case StateStopping:
-		return "stopping", "stopping"
-	case StateStarting:
-		return "starting", "starting"
-	case StateOverriding:
-		return "overriding", "overriding"
-	default:
-		return "rebuilding", "rebuilding"
-	}
-}
-
-// ecsState is ECS's status, OS-EXT-STS:task_state ("" for null) and OS-EXT-STS:vm_state.
-func (st State) ecsState() (status, task, vm string) {
-	switch st {
-	case StateRunning:
-		return "ACTIVE", "", "active"
-	case StateStopped:
-		return "SHUTOFF", "", "stopped"
-	case StateError:
-		return "ERROR", "", "error"
-	case StateStopping:
-		return "ACTIVE", "powering-off", "active"
-	case StateStarting:
-		return "SHUTOFF", "powering-on", "stopped"
-	default:
-		return "REBUILD", "rebuilding", "stopped"
-	}
-}
-
-// Step is one timed stage of an operation: the instance shows st and image
-// until end. count marks the Step whose completion is an OS install performed.
+// Step is one timed stage of an operation: the instance shows State and
+// Image until End. Count marks the step whose completion is an OS install
+// performed.
 type Step struct {
 	State State
 	Image string
-	Lasts time.Duration // how long the step lasts; run turns it into end
+	Lasts time.Duration // how long the step lasts; Run turns it into End
 	End   time.Time
 	Count bool
 	// Queued marks the wait of a Queued change (Options.QueueDelay): the
@@ -86,14 +49,13 @@ type Outcome struct {
 	State State
 	Image string
 	Fault string
-	// ChangeFailed: a change or reinstall failed; ECS allows changeos on the
-	// server from there.
+	// ChangeFailed: a change or reinstall failed (some clouds allow a change
+	// from there).
 	ChangeFailed bool
-	// KEC extras applied on success.
-	keys             []string
-	diskType         string
-	diskSize         int
-	setKeys, setDisk bool
+	// Then, when set, is applied to the instance as the operation ends: what
+	// the cloud's operation changed besides state and image (key pairs, the
+	// system disk).
+	Then func(*Inst)
 }
 
 // Inst is one simulated instance. Its state is evaluated lazily: an operation
@@ -103,16 +65,14 @@ type Inst struct {
 	Provider string
 	ID, Name string
 	Image    string
-	Project  string // ECS project id; KEC project id ("0" by default)
-	// kecProject is a KEC project id as the number DescribeInstances shows.
-	kecProject int64
-	Region     string
-	Index      int
-	State      State
-	Fault      string
+	Project  string // the cloud's project id, as its front-end admitted it
+	Region   string
+	Index    int
+	State    State
+	Fault    string
 	// ChangeFailed: the last operation was a change that failed.
 	ChangeFailed bool
-	// Prepaid: a yearly/monthly ECS server (Instance.Prepaid).
+	// Prepaid: a yearly/monthly instance (Instance.Prepaid).
 	Prepaid bool
 	// Locked: the cloud refuses every operation on the instance until it is
 	// unlocked (Options.LockedIDs); Unknown: the cloud reports that it does
@@ -125,16 +85,12 @@ type Inst struct {
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
 	CreatedStr, IP, Zone string
-	// kecHead and kecTail cache the JSON of the fixed DescribeInstances
-	// fields, made on the first listing.
-	kecHead, kecTail string
-	// KEC attributes.
-	keys     []string
-	diskType string
-	diskSize int
-	// Tags are the user's Tags (KEC: its tag service; ECS: server Tags) and
-	// Meta ECS's user metadata; neither changes with a rebuild (catalog.go).
+	// Tags are the user's tags and Meta the cloud's user metadata, for
+	// clouds that have them; neither changes with a rebuild (catalog.go).
 	Tags, Meta map[string]string
+	// Ext holds what only the instance's front-end knows of it (set by
+	// Frontend.Admit).
+	Ext any
 
 	steps []Step
 	final Outcome
@@ -157,16 +113,8 @@ func (in *Inst) Settle(now time.Time) {
 		}
 		f := in.final
 		in.State, in.Image, in.Fault, in.ChangeFailed = f.State, f.Image, f.Fault, f.ChangeFailed
-		if f.setKeys {
-			in.keys = f.keys
-		}
-		if f.setDisk {
-			if f.diskType != "" {
-				in.diskType = f.diskType
-			}
-			if f.diskSize > 0 {
-				in.diskSize = f.diskSize
-			}
+		if f.Then != nil {
+			f.Then(in)
 		}
 		in.steps, in.final = nil, Outcome{}
 	}
@@ -215,7 +163,7 @@ func (in *Inst) run(now time.Time, steps []Step, final Outcome) time.Time {
 
 // Instance is an instance to put in the simulated fleet.
 type Instance struct {
-	// Provider is "ksyun" or "huaweicloud".
+	// Provider is the provider type, one the simulator has a front-end for.
 	Provider string
 	ID       string
 	Name     string
@@ -223,18 +171,18 @@ type Instance struct {
 	Image string
 	// State is "running" or "stopped" ("" = running).
 	State string
-	// ProjectID is the ECS project (default: the first of Options.ProjectIDs;
-	// a new one is accepted from then on), or the KEC project id (default "0").
+	// ProjectID is the instance's project, as its cloud has projects ("":
+	// the front-end's default; a project-scoped cloud accepts a new one from
+	// then on).
 	ProjectID string
-	// Region names the KEC region (availability zone REGION+"a"); optional.
+	// Region names the region ("": the front-end's default).
 	Region string
 	// Zone is the availability zone; "" = REGION+"a".
 	Zone string
-	// Tags are the instance's tags (KEC tag service, ECS server tags).
+	// Tags are the instance's tags.
 	Tags map[string]string
-	// Prepaid marks a yearly/monthly ECS server: a change without
-	// isAutoPay "true" opens an order and waits in PENDING_PAYMENT, doing
-	// nothing.
+	// Prepaid marks a yearly/monthly instance, for clouds that bill so: a
+	// change that does not pay its order waits for payment, doing nothing.
 	Prepaid bool
 }
 
@@ -243,13 +191,12 @@ type InstanceView struct {
 	Provider string `json:"provider"`
 	ID       string `json:"id"`
 	Image    string `json:"image"`
-	// State is the cloud's own state string: KEC "active", "stopped",
-	// "rebuilding", "error"…; ECS "ACTIVE", "SHUTOFF", "REBUILD", "ERROR"….
+	// State is the cloud's own state string (Frontend.StateName).
 	State string `json:"state"`
 	// Changes counts OS installs actually performed on the instance.
 	Changes int `json:"changes"`
-	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers:
-	// KEC tags, ECS metadata) were added for selection and markers.
+	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers,
+	// wherever its cloud keeps them) were added for selection and markers.
 	Name      string            `json:"name"`
 	Zone      string            `json:"zone"`
 	PrivateIP string            `json:"privateIp"`
@@ -277,7 +224,7 @@ func (s *Server) AddInstance(in Instance) error {
 func (s *Server) addInstance(in Instance) error {
 	m := s.fleet[in.Provider]
 	if m == nil {
-		return fmt.Errorf("sim: instance %s: provider type %q is neither %q nor %q", in.ID, in.Provider, Ksyun, HuaweiCloud)
+		return fmt.Errorf("sim: instance %s: provider type %q is not simulated (want %s)", in.ID, in.Provider, s.typeList())
 	}
 	if in.ID == "" || in.Image == "" {
 		return fmt.Errorf("sim: %s instance needs an id and an image", in.Provider)
@@ -294,33 +241,6 @@ func (s *Server) addInstance(in Instance) error {
 	default:
 		return fmt.Errorf("sim: instance %s: state %q is neither running nor stopped", in.ID, in.State)
 	}
-	project := in.ProjectID
-	if in.Provider == HuaweiCloud {
-		if project == "" {
-			project = s.opts.ProjectIDs[0]
-		}
-		if !s.projects[project] {
-			s.projects[project] = true
-			s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
-		}
-	} else if project == "" {
-		project = "0"
-	}
-	var kecProject int64
-	if in.Provider == Ksyun {
-		n, err := strconv.ParseInt(project, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("sim: KEC instance %s: project id %q is not a number (KEC project ids are)", in.ID, project)
-		}
-		kecProject = n
-	}
-	region := in.Region
-	if region == "" {
-		region = "cn-beijing-6"
-		if in.Provider == HuaweiCloud {
-			region = "cn-north-4"
-		}
-	}
 	idx := len(s.order[in.Provider])
 	// A fixed creation time keeps answers reproducible across runs.
 	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(idx) * time.Second)
@@ -329,29 +249,37 @@ func (s *Server) addInstance(in Instance) error {
 		name = in.ID
 	}
 	i := &Inst{
-		Provider: in.Provider, ID: in.ID, Name: name, Image: in.Image, Project: project, kecProject: kecProject,
-		Prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
+		Provider: in.Provider, ID: in.ID, Name: name, Image: in.Image, Project: in.ProjectID, Region: in.Region,
+		Prepaid: in.Prepaid || s.prepaidIDs[in.ID],
 		Locked:  s.lockedIDs[in.ID], Unknown: s.unknownIDs[in.ID],
-		Region: region, Index: idx, State: st, Created: created, Updated: created,
-		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
-		CreatedStr: created.Format(time.RFC3339), Zone: zoneOf(region, in.Zone),
-		Tags: CopyTags(in.Tags), IP: s.nextPrivateIP(),
+		Index: idx, State: st, Created: created, Updated: created,
+		CreatedStr: created.Format(time.RFC3339),
+		Tags:       CopyTags(in.Tags),
 	}
+	if err := s.byType[in.Provider].Admit(i, in); err != nil {
+		return err
+	}
+	i.Zone, i.IP = zoneOf(i.Region, in.Zone), s.nextPrivateIP()
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
 	s.images[in.Provider][in.Image] = true
 	return nil
 }
 
-// SeedSynthetic adds n instances, half KEC (the odd one too) and half ECS,
-// with ids, names, images and stopped ones all determined by Options.Seed.
-// Each provider gets three catalogued images: instances run the first, the
-// other two are there to change to.
+// SeedSynthetic adds n instances, shared evenly among the front-ends (the
+// first ones get one more where n does not divide), with ids, names, images
+// and stopped ones all determined by Options.Seed. Each provider gets three
+// catalogued images: instances run the first, the other two are there to
+// change to.
 func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := rand.New(rand.NewPCG(uint64(s.opts.Seed), 6))
-	for _, p := range []string{Ksyun, HuaweiCloud} {
+	types := s.Types()
+	if len(types) == 0 {
+		return
+	}
+	for _, p := range types {
 		for j := range 3 {
 			img := newUUID(r)
 			s.images[p][img] = true
@@ -361,21 +289,31 @@ func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 			}
 		}
 	}
-	nk := (n + 1) / 2
-	for i := range n {
-		p, k := Ksyun, i
-		if i >= nk {
-			p, k = HuaweiCloud, i-nk
+	// The first n%len(types) types get one instance more, in a block each.
+	per, extra := n/len(types), n%len(types)
+	t, k := 0, 0
+	for range n {
+		for k >= per+boolInt(t < extra) {
+			t, k = t+1, 0
 		}
+		p := types[t]
 		st := "running"
 		if r.Float64() < stoppedFraction {
 			st = "stopped"
 		}
 		id := newUUID(r)
-		in := synthInstance(p, k)
+		in := synthInstance(s.byType[p], k)
 		in.ID, in.Image, in.State = id, s.synthImage[p], st
 		_ = s.addInstance(in)
+		k++
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Images returns the catalogue of a provider type.
@@ -389,24 +327,24 @@ func (s *Server) Images(providerType string) []string {
 	return out
 }
 
-// Instances returns every instance as GET /_sim/instances shows it: KEC first,
-// then ECS, each in the order they were added.
+// Instances returns every instance as GET /_sim/instances shows it: by
+// front-end in the order of Options.Frontends, each in the order they were
+// added.
 func (s *Server) Instances() []InstanceView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.Now()
-	out := make([]InstanceView, 0, len(s.order[Ksyun])+len(s.order[HuaweiCloud]))
-	for _, p := range []string{Ksyun, HuaweiCloud} {
+	n := 0
+	for _, f := range s.frontends {
+		n += len(s.order[f.Type()])
+	}
+	out := make([]InstanceView, 0, n)
+	for _, f := range s.frontends {
+		p := f.Type()
 		for _, in := range s.order[p] {
 			in.Settle(now)
-			var st string
-			if p == Ksyun {
-				st, _ = in.State.kecState()
-			} else {
-				st, _, _ = in.ecsState()
-			}
-			out = append(out, InstanceView{Provider: p, ID: in.ID, Image: in.Image, State: st, Changes: in.Changes,
-				Name: in.Name, Zone: in.Zone, PrivateIP: in.IP, Tags: CopyTags(in.Tags), Marks: in.Marks()})
+			out = append(out, InstanceView{Provider: p, ID: in.ID, Image: in.Image, State: f.StateName(in), Changes: in.Changes,
+				Name: in.Name, Zone: in.Zone, PrivateIP: in.IP, Tags: CopyTags(in.Tags), Marks: Marks(f.MarkSource(in))})
 		}
 	}
 	return out
@@ -425,5 +363,5 @@ func OlderImage(target string) string {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// IsUUID reports whether v has the lowercase UUID form both clouds document.
+// IsUUID reports whether v has the lowercase UUID form the clouds document.
 func IsUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }

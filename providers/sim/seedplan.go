@@ -9,7 +9,7 @@ import (
 
 // SeedPlan puts every instance of p in the fleet, running on an older image
 // (OlderImage of its target) except a stoppedFraction of them, and catalogues
-// both images; Huawei providers' project ids become accepted projects.
+// both images; the front-ends accept the plan's project ids (Frontend.Admit).
 // Protected instances are seeded too: the plan decides not to touch them, the
 // cloud still has them. Which instances are stopped depends only on the seed
 // and the instance, so the same plan and seed always give the same fleet.
@@ -22,11 +22,7 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 			return fmt.Errorf("sim: instance %s: provider %q is not in the plan", pi.ID, pi.Provider)
 		}
 		if s.fleet[prov.Type] == nil {
-			return fmt.Errorf("sim: provider %s: type %q is neither %q nor %q", prov.Name, prov.Type, Ksyun, HuaweiCloud)
-		}
-		if prov.Type == plan.TypeHuaweiCloud && prov.ProjectID != "" && !s.projects[prov.ProjectID] {
-			s.projects[prov.ProjectID] = true
-			s.opts.ProjectIDs = append(s.opts.ProjectIDs, prov.ProjectID)
+			return fmt.Errorf("sim: provider %s: type %q is not simulated (want %s)", prov.Name, prov.Type, s.typeList())
 		}
 		s.seedLogin(prov.Type, pi.Login)
 		old := OlderImage(pi.Image)
@@ -35,10 +31,8 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 		if unitHash(s.opts.Seed, prov.Type, pi.ID) < stoppedFraction {
 			st = "stopped"
 		}
+		// The front-end accepts the plan's project (Frontend.Admit).
 		project := prov.ProjectID
-		if prov.Type == plan.TypeKsyun {
-			project = ""
-		}
 		if err := s.addInstance(Instance{
 			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
 			ProjectID: project, Region: prov.Region,

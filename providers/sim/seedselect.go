@@ -51,16 +51,8 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 		if t.ImageByName != nil {
 			target = NamedImageID(prov.Type, t.ImageByName.Name)
 		}
-		project := ""
-		if prov.Type == plan.TypeHuaweiCloud {
-			project = prov.ProjectID
-			s.mu.Lock()
-			if project != "" && !s.projects[project] {
-				s.projects[project] = true
-				s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
-			}
-			s.mu.Unlock()
-		}
+		// The front-end accepts the plan's project (Frontend.Admit).
+		project := prov.ProjectID
 		for k := range perSelector {
 			name, err := nameFor(sel.Where.Name, fmt.Sprintf("%s-%d", prov.Name, sel.Index), k)
 			if err != nil {

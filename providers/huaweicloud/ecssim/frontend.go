@@ -1,0 +1,155 @@
+// Package ecssim is the simulator front-end of Huawei Cloud ECS: its REST API
+// under "/v1/{project_id}/" (servers, changeos and reinstallos, batch power
+// actions, jobs with sub-jobs, metadata), IMS under "/v2/cloudimages" and KPS
+// under "/v3/{project_id}/keypairs/", SDK-HMAC-SHA256 verified with the
+// client's own code, ECS's answers, states and error codes, over the
+// cloud-neutral core of package sim. The choices where ECS's documents are
+// silent are listed in package sim's documentation.
+package ecssim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
+)
+
+// frontend serves ECS, IMS and KPS over the core it embeds. Its own state
+// is guarded by the core's lock.
+type frontend struct {
+	*sim.Server
+	// jobs are ECS's asynchronous jobs by id.
+	jobs map[string]*job
+	// keyNames holds the key pair names KPS knows.
+	keyNames map[string]bool
+}
+
+// New is ECS's front-end constructor (sim.NewFrontend), registered by the
+// driver list.
+func New(core *sim.Server) sim.Frontend {
+	return &frontend{Server: core, jobs: map[string]*job{}, keyNames: map[string]bool{}}
+}
+
+// apiError is an error answer in the making: status and ECS code.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Type implements sim.Frontend.
+func (s *frontend) Type() string { return huaweicloud.Type }
+
+// Name implements sim.Frontend.
+func (s *frontend) Name() string { return "ECS" }
+
+// Where implements sim.Frontend.
+func (s *frontend) Where() string { return "under /v1/{project_id}/" }
+
+// Routes implements sim.Frontend: ECS under /v1/, IMS and KPS beside it,
+// told apart by path.
+func (s *frontend) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("/v1/", s.serveECS)
+	mux.HandleFunc("/v2/", s.serveECS)
+	mux.HandleFunc("/v3/", s.serveECS)
+}
+
+// StateName implements sim.Frontend: the server's status.
+func (s *frontend) StateName(in *sim.Inst) string {
+	status, _, _ := ecsState(in)
+	return status
+}
+
+// MarkSource implements sim.Frontend: ECS keeps reimage's markers as server
+// metadata.
+func (s *frontend) MarkSource(in *sim.Inst) map[string]string { return in.Meta }
+
+// Admit implements sim.Frontend: region cn-north-4 by default; the project
+// is the first accepted one by default, and a new one is accepted from then on.
+func (s *frontend) Admit(in *sim.Inst, spec sim.Instance) error {
+	if in.Project == "" {
+		in.Project = s.Config().ProjectIDs[0]
+	}
+	s.AcceptProject(in.Project)
+	if in.Region == "" {
+		in.Region = "cn-north-4"
+	}
+	return nil
+}
+
+// ImageDefaults implements sim.Frontend: CentOS, a 40 GB minimum disk, a
+// FusionCompute (system disk) image; an unusable image is "killed".
+func (s *frontend) ImageDefaults(img *sim.Image, unusable bool) {
+	if unusable {
+		img.State = "killed"
+	}
+	if img.Platform == "" {
+		img.Platform = "CentOS"
+	}
+	if img.MinDiskGB == 0 {
+		img.MinDiskGB = 40
+	}
+	if img.EnvType == "" {
+		img.EnvType = "FusionCompute"
+	}
+}
+
+// RefuseImage implements sim.Frontend: only a FusionCompute image goes on
+// an ECS system disk ("DataImage" and "Ironic" do not).
+func (s *frontend) RefuseImage(img *sim.Image) string {
+	if img.EnvType != "FusionCompute" {
+		return "is a " + img.EnvType + " image, not an ECS system disk image"
+	}
+	return ""
+}
+
+// NewKeys implements sim.Frontend: upper-case access keys, as Huawei's are.
+func (s *frontend) NewKeys(hex func(n int) string) sim.Credential {
+	return sim.Credential{AccessKey: strings.ToUpper("HWSIM" + hex(8)), SecretKey: hex(20)}
+}
+
+// Synthetic implements sim.Frontend.
+func (s *frontend) Synthetic() sim.Synthetic {
+	return sim.Synthetic{Region: "cn-north-4",
+		ImageNames: []string{"CentOS 7.9 64bit 2026-09", "CentOS 7.9 64bit 2026-11", "Ubuntu 22.04 server 64bit 2026-11"}}
+}
+
+// AddKeyPair implements sim.Frontend: KPS knows a key pair by name.
+func (s *frontend) AddKeyPair(k sim.KeyPair) error {
+	if k.Name == "" {
+		return fmt.Errorf("sim: Huawei key pair needs a name")
+	}
+	s.keyNames[k.Name] = true
+	return nil
+}
+
+// SeedLogin implements sim.Frontend: the key pair a plan's login names.
+func (s *frontend) SeedLogin(l plan.Login) {
+	if l.KeyName != "" {
+		s.keyNames[l.KeyName] = true
+	}
+}
+
+// ecsStatus is ECS's status, OS-EXT-STS:task_state ("" for null) and
+// OS-EXT-STS:vm_state of a state.
+func ecsStatus(st sim.State) (status, task, vm string) {
+	switch st {
+	case sim.StateRunning:
+		return "ACTIVE", "", "active"
+	case sim.StateStopped:
+		return "SHUTOFF", "", "stopped"
+	case sim.StateError:
+		return "ERROR", "", "error"
+	case sim.StateStopping:
+		return "ACTIVE", "powering-off", "active"
+	case sim.StateStarting:
+		return "SHUTOFF", "powering-on", "stopped"
+	default:
+		return "REBUILD", "rebuilding", "stopped"
+	}
+}
