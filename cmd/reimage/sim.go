@@ -94,14 +94,17 @@ func (c SimCommand) Run(ctx context.Context, args []string, stdio Stdio) error {
 		examples = append(examples, "-rate-"+fronts[0].Type+" 20")
 	}
 	fs := newFlagSet(c.Name(), "sim [-listen ADDR] [-fleet PLAN] [-instances N] [fault and timing flags]", `
-Serves `+strings.Join(served, ", ")+` on one HTTP server, with signature
-checks, the clouds' answers and error codes, instances that stop, rebuild and start over time,
-and optional faults. Every start begins from the same seeded fleet.
+Serves, on one HTTP server, every cloud reimage has a simulator front-end for:
+  `+strings.Join(served, "\n  ")+`
+with signature checks, the clouds' answers and error codes, instances that stop, rebuild and
+start over time, and optional faults. Every start begins from the same seeded fleet.
 
 The first line on stdout is the base URL; the next lines are the credentials it accepts, as
-NAME=VALUE (`+strings.Join(creds, ", ")+`). Credentials come from those environment variables
-when set, else are generated. GET /_sim/instances and GET /_sim/stats (not signed) show the fleet
-and the requests served. Stops cleanly on SIGINT or SIGTERM.
+NAME=VALUE:
+  `+strings.Join(creds, ", ")+`
+Credentials come from those environment variables when set, else are generated.
+GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the requests served.
+Stops cleanly on SIGINT or SIGTERM.
 
 Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
 reinstall; -fault-ops narrows them): the cloud carries the write out, then the connection is
@@ -229,7 +232,7 @@ Examples:
 		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
 		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}
-	// The project printed (and given to synthetic ECS instances) is the first accepted one.
+	// The project printed (and given to synthetic instances of project-scoped clouds) is the first accepted one.
 	switch {
 	case f.projectID != "":
 		opts.ProjectIDs = []string{f.projectID}

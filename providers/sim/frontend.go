@@ -20,11 +20,11 @@ import (
 // Server.Lock): front-ends keep their own state (jobs, listings) under the
 // same lock.
 type Frontend interface {
-	// Type is the provider type simulated, as in a plan ("ksyun"); it keys
+	// Type is the provider type simulated, as in a plan; it keys
 	// the stats, the rate limits, the credentials and the instances.
 	Type() string
-	// Name is the cloud's API for people ("KEC"); Where says where it is
-	// served ("at /").
+	// Name names the cloud's API for people; Where says where it is served
+	// ("at /", "under /v1/").
 	Name() string
 	Where() string
 	// Routes registers the cloud's handlers on mux. Handlers begin with

@@ -430,14 +430,14 @@ func (s *Server) Close() error {
 // Stats is what GET /_sim/stats returns.
 type Stats struct {
 	// Requests counts API requests by "<provider>/<operation>/<status>", the
-	// operation as the front-end names it (e.g. "ksyun/DescribeInstances/200").
+	// operation as the front-end names it.
 	Requests map[string]int64 `json:"requests"`
 	// Throttled counts requests answered 429 by the rate limit.
 	Throttled int64 `json:"throttled"`
 	// Faults counts injected faults after the effect and queued changes by
 	// "<kind>/<provider>/<operation>", kind one of FaultLostAnswer,
 	// FaultGateway502, FaultQueued, FaultSuperseded, e.g.
-	// "lost_answer/ksyun/StopInstances".
+	// "lost_answer/TYPE/OPERATION".
 	Faults map[string]int64 `json:"faults"`
 }
 

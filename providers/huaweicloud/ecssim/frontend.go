@@ -1,10 +1,3 @@
-// Package ecssim is the simulator front-end of Huawei Cloud ECS: its REST API
-// under "/v1/{project_id}/" (servers, changeos and reinstallos, batch power
-// actions, jobs with sub-jobs, metadata), IMS under "/v2/cloudimages" and KPS
-// under "/v3/{project_id}/keypairs/", SDK-HMAC-SHA256 verified with the
-// client's own code, ECS's answers, states and error codes, over the
-// cloud-neutral core of package sim. The choices where ECS's documents are
-// silent are listed in package sim's documentation.
 package ecssim
 
 import (

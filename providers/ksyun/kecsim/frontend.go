@@ -1,9 +1,3 @@
-// Package kecsim is the simulator front-end of Kingsoft Cloud KEC: its query
-// API at "/" (KEC 2016-03-04, the tag service 2020-09-01 and SKS 2015-11-01,
-// told apart by Version), SigV4 verified with the client's own code, KEC's
-// answers (JSON or XML), states and error codes, over the cloud-neutral core
-// of package sim. The choices where KEC's documents are silent are listed in
-// package sim's documentation.
 package kecsim
 
 import (
