@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -238,8 +237,6 @@ func vals(kv ...string) url.Values {
 	}
 	return v
 }
-
-func nopBody(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
 
 // modify is a KEC ModifyInstanceImage of id with more parameters.
 func modify(id string, kv ...string) url.Values {

@@ -121,9 +121,6 @@ func (r response) str(path ...string) string {
 	return s
 }
 
-// kecCode is the Error.Code of a KEC answer.
-func (r response) kecCode() string { return r.str("Error", "Code") }
-
 // ecsCode is the error code of an ECS answer, in either the ECS or the gateway shape.
 func (r response) ecsCode() string {
 	if c := r.str("error", "code"); c != "" {
@@ -150,36 +147,6 @@ func (h *harness) do(req *http.Request) response {
 		}
 	}
 	return r
-}
-
-// kecRequest builds a signed KEC request as the official Go SDK does: GET with
-// every parameter in the query, or POST with Action and Version in the query
-// and everything in a form body.
-func (h *harness) kecRequest(method string, p url.Values) *http.Request {
-	h.t.Helper()
-	if p.Get("Version") == "" {
-		p.Set("Version", "2016-03-04") // KEC's
-	}
-	var req *http.Request
-	var body []byte
-	if method == http.MethodGet {
-		req, _ = http.NewRequest(method, h.url+"/?"+p.Encode(), nil)
-	} else {
-		q := url.Values{"Action": {p.Get("Action")}, "Version": {p.Get("Version")}}
-		body = []byte(p.Encode())
-		req, _ = http.NewRequest(method, h.url+"/?"+q.Encode(), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	}
-	req.Header.Set("Accept", "application/json")
-	if err := ksyun.Sign(req, body, testKAK, testKSK, "cn-beijing-6", h.clock.Now()); err != nil {
-		h.t.Fatal(err)
-	}
-	return req
-}
-
-func (h *harness) kec(method string, p url.Values) response {
-	h.t.Helper()
-	return h.do(h.kecRequest(method, p))
 }
 
 // ecsRequest builds a signed ECS request as the official SDK does (signed
