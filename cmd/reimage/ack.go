@@ -68,10 +68,10 @@ Examples:
 	}
 	defer f.Close()
 	// Selected instances, -target and the shard are known once resolved.
-	if err := f.resolve(ctx); err != nil {
-		return err
+	if err := f.Resolve(ctx); err != nil {
+		return operationExit(err)
 	}
-	instances, err := pickInstances(f.plan, f.shard, names)
+	instances, err := pickInstances(f.Plan, f.Shard, names)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ Examples:
 		return fmt.Errorf("state directory: %w", err)
 	}
 	host, _ := os.Hostname()
-	lock, err := executor.AcquireLock(lockPath, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
+	lock, err := executor.AcquireLock(lockPath, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ Examples:
 		return err
 	}
 	defer j.Close()
-	acked, err := executor.Ack(ctx, j, f.providers, instances, operator(host))
+	acked, err := executor.Ack(ctx, j, f.Providers, instances, operator(host))
 	for _, a := range acked {
 		label := a.Instance.ID
 		if a.Instance.Name != "" {

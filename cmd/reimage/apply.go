@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/executor/operation"
+	"github.com/reimage-dev/reimage/plan"
 )
 
 // ApplyCommand converges the fleet.
@@ -134,150 +135,137 @@ Examples:
 	if err != nil {
 		return err
 	}
-	// Closing the fleet waits for its batch calls in flight; the lock is
-	// released only after that (below), so that the next run cannot start
-	// while a stop or start of this one is still on its way to the cloud.
-	fleetOpen := true
-	defer func() {
-		if fleetOpen {
-			f.Close()
-		}
-	}()
+	// Closing the fleet waits for its batch calls in flight: the operation
+	// does it before it releases the lock (Quiesce), so that the next run
+	// cannot start while a stop or start of this one is still on its way to
+	// the cloud; this is for the errors before the lock.
+	defer f.Close()
 	metrics := newRunMetrics(af.metrics, reg, f, logger)
-	// Deferred before the lock's release, so it runs after it: the next run
-	// need not wait for the linger.
+	// Deferred before the operation's return releases the lock, so it runs
+	// after it: the next run need not wait for the linger.
 	defer metrics.close(drain)
 
 	lockPath, journalPath, err := f.stateFiles(af.state)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(lockPath), 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
 	host, _ := os.Hostname()
-	lock, err := executor.AcquireLock(lockPath, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
-	if err != nil {
-		return err
+	now := time.Now()
+	view := &applyView{
+		metrics: metrics, prog: newRunProgress(nil), logger: logger, af: &af, stdio: stdio,
+		outW: outW, errW: errW, applying: applying,
 	}
-	defer func() {
-		f.Close()
-		fleetOpen = false
-		lock.Release()
-	}()
-	// The outputs start once the lock is held: a run refused for a lock held
-	// must not push over the group of the run that holds it.
-	metrics.start()
-	err = c.applyLocked(workCtx, &af, stdio, f, journalPath, logger, metrics, outW, errW, drain, applying)
-	metrics.finish(err)
+	view.events = executor.Observers{metrics, view.prog, newLogView(logger, af.logFormat == "json"), view.runView(),
+		// The display starts after the confirmation, before the first event.
+		executor.ObserverFunc(func(e executor.Event) {
+			if d := view.display; d != nil {
+				d.Observe(e)
+			}
+		})}
+	_, err = operation.Apply(workCtx, f.Fleet, operation.ApplyOptions{
+		LockPath: lockPath, JournalPath: journalPath,
+		Holder: executor.Holder{PID: os.Getpid(), Host: host, Started: now.UTC(), Plan: f.Plan.Name},
+		Adopt: func(j *executor.Journal) error {
+			return f.adoptOtherJournals(j, journalPath, logger)
+		},
+		RunID:        fmt.Sprintf("%s-%d", now.UTC().Format("20060102T150405Z"), os.Getpid()),
+		PollInterval: f.poll, Settle: af.settle, Drain: drain,
+		AutoApprove: af.autoApprove,
+		Confirm: func(ctx context.Context, cs plan.ChangeSet) error {
+			return confirm(ctx, stdio, view.promptOut(), countChanges(cs.Changes).question())
+		},
+		Quiesce: f.Close,
+	}, view)
+	return operationExit(err)
+}
+
+// operationExit maps an operation's error to the exit status: 3 once apply's
+// run began (something may have changed); a -target or -exclude the plan
+// cannot satisfy is a usage error; anything else came before any change (1).
+func operationExit(err error) error {
+	var nc *operation.NotConvergedError
+	var ne *operation.NarrowingError
+	switch {
+	case errors.As(err, &nc):
+		return WithExitCode(ExitNotConverged, nc.Err)
+	case errors.As(err, &ne):
+		return usagef("", "%v", ne.Err)
+	}
 	return err
 }
 
-// applyLocked is apply once the lock is held: look-up, confirmation, the run.
-func (c ApplyCommand) applyLocked(workCtx context.Context, af *applyFlags, stdio Stdio, f *fleet, journalPath string,
-	logger *slog.Logger, metrics *runMetrics, outW, errW *routedWriter, drain, applying chan struct{}) error {
-	journal, err := executor.OpenJournal(journalPath, nil)
-	if err != nil {
-		return err
-	}
-	defer journal.Close()
-	if err := f.adoptOtherJournals(journal, journalPath, logger); err != nil {
-		return err
-	}
+// applyView is apply's view: the plan's review, the confirmation's prompt,
+// the run's events (text or JSON, chosen once), logs, metrics and progress.
+type applyView struct {
+	metrics *runMetrics
+	prog    *runProgress
+	logger  *slog.Logger
+	af      *applyFlags
+	stdio   Stdio
+	// outW and errW route stdout and stderr through the live display while it
+	// runs, so that its redraws never split a line (progress.go).
+	outW, errW *routedWriter
+	applying   chan struct{}
+	events     executor.Observers
+	// display is the live display, set once the run begins.
+	display *liveDisplay
+}
 
-	changes, err := f.lookupAndDiff(workCtx, journal)
-	if err != nil {
-		return err
+// runView is the run's events in the form asked for.
+func (v *applyView) runView() executor.Observer {
+	if v.af.jsonOut {
+		return newJSONView(v.stdio.Out)
 	}
-	pre, err := f.preflight(workCtx, changes, logger)
-	if err != nil {
-		return err
-	}
-	pending := countPending(journal, f.plan)
-	var out io.Writer = outW
-	if af.jsonOut {
-		// stdout carries only JSON lines: the plan is their first event, and
-		// the confirmation prompt (if any) goes to stderr.
-		out = stdio.Err
-		if err := writePlanEvent(stdio.Out, f.plan, f.shard, changes, pending); err != nil {
-			return err
-		}
-	} else {
-		renderPlan(out, f.plan, f.shard, changes, pending)
-	}
-	if err := refuseBadImages(pre); err != nil {
-		return err
-	}
-	counts := countChanges(changes)
-	runID := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
-	var view executor.Observer = &textView{w: outW}
-	if af.jsonOut {
-		view = newJSONView(stdio.Out)
-	}
-	prog := newRunProgress(nil)
-	var display *liveDisplay
-	obs := executor.Observers{metrics, prog, newLogView(logger, af.logFormat == "json"), view,
-		// The display starts after the confirmation, before the first event.
-		executor.ObserverFunc(func(e executor.Event) {
-			if display != nil {
-				display.Observe(e)
-			}
-		})}
-	ex := executor.New(executor.Options{
-		Plan: f.plan, Providers: f.providers, Journal: journal, Observer: obs, RunID: runID,
-		PollInterval: f.poll, Drain: drain, Secret: f.secretResolver(logger), Settle: af.settle,
-	})
-	if err := ex.ResolveSecrets(changes); err != nil {
-		return err
-	}
-	if counts.mutating() > 0 || pending > 0 {
-		if !af.autoApprove {
-			if err := confirm(workCtx, stdio, out, counts.question()); err != nil {
-				return err
-			}
-		}
-	}
-	select {
-	case <-drain:
-		return errors.New("interrupted before any change")
-	default:
-	}
-	close(applying)
+	return &textView{w: v.outW}
+}
 
-	live := !af.jsonOut && (af.progress == progressAlways || af.progress == progressAuto && liveCapable(stdio.Out))
-	if live {
-		routes := []*routedWriter{outW}
-		if isTerminal(stdio.Err) {
-			// Logs share the terminal: they go above the display too.
-			routes = append(routes, errW)
-		}
-		display = startLive(stdio.Out, prog, routes)
-		defer display.stop()
-	} else {
-		defer logProgress(logger, prog, af.progressInterval)()
+// promptOut is where the review and the prompt go: with -json, stdout
+// carries only JSON lines, so they go to stderr.
+func (v *applyView) promptOut() io.Writer {
+	if v.af.jsonOut {
+		return v.stdio.Err
 	}
+	return v.outW
+}
 
-	if pending > 0 {
-		if err := ex.Resolve(workCtx); err != nil {
-			return WithExitCode(ExitNotConverged, err)
-		}
-		// What was resolved may have changed the fleet: look again.
-		if changes, err = f.relook(workCtx, journal); err != nil {
-			return WithExitCode(ExitNotConverged, err)
-		}
-		if _, err := f.preflight(workCtx, changes, logger); err != nil {
-			return WithExitCode(ExitNotConverged, err)
-		}
+// Observe implements executor.Observer.
+func (v *applyView) Observe(e executor.Event) { v.events.Observe(e) }
+
+// Locked implements operation.ApplyView: the metrics outputs start once the
+// lock is held, since a run refused for a lock held must not push over the
+// group of the run that holds it.
+func (v *applyView) Locked() { v.metrics.start() }
+
+// Review implements operation.ApplyView: with -json the plan is the first
+// event on stdout.
+func (v *applyView) Review(cs plan.ChangeSet) error {
+	if v.af.jsonOut {
+		return writePlanEvent(v.stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
 	}
-	sum, err := ex.Apply(workCtx, changes)
-	if err != nil {
-		return WithExitCode(ExitNotConverged, err)
-	}
-	if !sum.Converged() && !sum.OnlyOutsideWindow() {
-		return WithExitCode(ExitNotConverged, nil)
-	}
+	renderPlan(v.outW, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
 	return nil
 }
+
+// Running implements operation.ApplyView: from now on a signal drains rather
+// than stops, and the live display (or the progress log) starts.
+func (v *applyView) Running() func() {
+	close(v.applying)
+	af, stdio := v.af, v.stdio
+	live := !af.jsonOut && (af.progress == progressAlways || af.progress == progressAuto && liveCapable(stdio.Out))
+	if !live {
+		return logProgress(v.logger, v.prog, af.progressInterval)
+	}
+	routes := []*routedWriter{v.outW}
+	if isTerminal(stdio.Err) {
+		// Logs share the terminal: they go above the display too.
+		routes = append(routes, v.errW)
+	}
+	v.display = startLive(stdio.Out, v.prog, routes)
+	return v.display.stop
+}
+
+// Finished implements operation.ApplyView.
+func (v *applyView) Finished(err error) { v.metrics.finish(err) }
 
 // confirm asks for "yes" on a terminal; without one it refuses, since nobody
 // could have reviewed the plan.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/executor/operation"
 	"github.com/reimage-dev/reimage/metricsout"
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
@@ -42,21 +42,11 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	f.narrow.register(fs)
 }
 
-// fleet is a loaded plan with a client per provider.
+// fleet is a loaded plan with a client per provider: the operation's fleet,
+// and how the command line built it (a simulator, endpoints, the clients to
+// close).
 type fleet struct {
-	// plan is what the run acts on: full resolved, narrowed to the targeted
-	// instances and the shard, with the rollout overrides (see resolve).
-	plan *plan.Plan
-	// full is the plan as loaded; resolve adds its selected instances.
-	full     *plan.Plan
-	narrow   narrowFlags
-	resolved bool
-	// listed is what the selectors' listings said of the instances they chose,
-	// for the first look-up (see lookup).
-	listed    map[string]providers.Instance
-	saved     *plan.Saved
-	shard     plan.Shard
-	providers map[string]providers.Provider
+	*operation.Fleet
 	simulator *sim.Server
 	// endpoints: where each provider's calls go (plan.EndpointOf), for
 	// saved plans to bind.
@@ -67,9 +57,13 @@ type fleet struct {
 	closers   []func()
 }
 
+// Close closes the clients (waiting for their calls in flight) and the
+// simulator; a second Close does nothing.
 func (f *fleet) Close() {
-	for i := len(f.closers) - 1; i >= 0; i-- {
-		f.closers[i]()
+	closers := f.closers
+	f.closers = nil
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
 	}
 }
 
@@ -113,31 +107,33 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{saved: saved, poll: ff.pollInterval}
+	var shard plan.Shard
 	if ff.shard != "" {
-		if f.shard, err = plan.ParseShard(ff.shard); err != nil {
+		if shard, err = plan.ParseShard(ff.shard); err != nil {
 			return nil, usagef("", "-shard: %v", err)
 		}
 	}
-	if saved != nil && saved.Shard != f.shard.String() {
-		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, f.shard.String())
+	if saved != nil && saved.Shard != shard.String() {
+		return nil, fmt.Errorf("saved plan %s was made for shard %q, not %q", path, saved.Shard, shard.String())
 	}
-	// Until resolve, plan is the shard of the listed instances: what a command
-	// that does not resolve the plan (or has not yet) may act on.
-	f.full, f.plan, f.narrow = p, p.Select(f.shard), ff.narrow
-	if err := f.narrow.check(); err != nil {
+	narrow := ff.narrow
+	if err := narrow.check(); err != nil {
 		return nil, err
 	}
 	if saved != nil {
-		if err := f.narrow.adoptSaved(path, saved); err != nil {
+		if err := narrow.adoptSaved(path, saved); err != nil {
 			return nil, err
 		}
 	}
+	// Until resolved, Plan is the shard of the listed instances: what a
+	// command that does not resolve the plan (or has not yet) may act on.
+	f := &fleet{Fleet: operation.NewFleet(p, saved, shard, narrow.Narrowing), poll: ff.pollInterval}
 	if ff.sim && ff.simURL != "" {
 		return nil, usagef("", "-sim and -sim-url exclude each other")
 	}
 	simulated := ff.sim || ff.simURL != ""
 	f.simulated = simulated
+	f.Secret = f.secretResolver(logger)
 	endpoint := ff.simURL
 	if ff.sim {
 		opts := sim.Options{
@@ -168,8 +164,8 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		if f.poll == 0 {
 			f.poll = 100 * time.Millisecond
 		}
-		for i := range f.plan.Rollout.Waves {
-			w := &f.plan.Rollout.Waves[i]
+		for i := range f.Plan.Rollout.Waves {
+			w := &f.Plan.Rollout.Waves[i]
 			w.Pause = min(w.Pause, ff.simPause)
 		}
 	}
@@ -179,20 +175,20 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	var metrics *providers.APIMetrics
 	if reg != nil {
 		// The plan (and shard) label every series, as they do the run metrics.
-		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.plan.Name, f.shard.String()))
+		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.Plan.Name, f.Shard.String()))
 	}
-	f.providers = map[string]providers.Provider{}
+	f.Providers = map[string]providers.Provider{}
 	f.endpoints = map[string]string{}
-	names := make([]string, 0, len(f.plan.Providers))
-	for name := range f.plan.Providers {
+	names := make([]string, 0, len(f.Plan.Providers))
+	for name := range f.Plan.Providers {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	var errs []error
 	for _, name := range names {
-		pp := f.plan.Providers[name]
+		pp := f.Plan.Providers[name]
 		cfg := providers.Config{
-			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
+			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, Settings: pp.Settings,
 			RequestsPerSecond: pp.Limits.RequestsPerSecond, Burst: pp.Limits.Burst,
 			Metrics: metrics, Logger: logger,
 		}
@@ -221,7 +217,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			errs = append(errs, err)
 			continue
 		}
-		f.providers[name] = prov
+		f.Providers[name] = prov
 		f.endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
 		f.closers = append(f.closers, closeFn)
 	}
@@ -279,13 +275,13 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 		}
 		f.closers = append(f.closers, func() { os.RemoveAll(dir) })
 	case f.simulated:
-		dir = filepath.Join(filepath.Dir(f.plan.File), ".reimage-sim")
+		dir = filepath.Join(filepath.Dir(f.Plan.File), ".reimage-sim")
 	default:
-		dir = filepath.Join(filepath.Dir(f.plan.File), ".reimage")
+		dir = filepath.Join(filepath.Dir(f.Plan.File), ".reimage")
 	}
-	base := f.plan.Name
-	if f.shard.Count > 1 {
-		base += fmt.Sprintf(".shard-%d-of-%d", f.shard.Index, f.shard.Count)
+	base := f.Plan.Name
+	if f.Shard.Count > 1 {
+		base += fmt.Sprintf(".shard-%d-of-%d", f.Shard.Index, f.Shard.Count)
 	}
 	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
 }
@@ -297,7 +293,7 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
 	dir := filepath.Dir(journalPath)
 	var others []string
-	for _, pattern := range []string{f.plan.Name + ".journal", f.plan.Name + ".shard-*-of-*.journal"} {
+	for _, pattern := range []string{f.Plan.Name + ".journal", f.Plan.Name + ".shard-*-of-*.journal"} {
 		found, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, p := range found {
 			if p != journalPath {
@@ -309,10 +305,10 @@ func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logg
 		return nil
 	}
 	inScope, inPlan := map[string]bool{}, map[string]bool{}
-	for _, in := range f.plan.Instances {
+	for _, in := range f.Plan.Instances {
 		inScope[plan.Key(in.Provider, in.ID)] = true
 	}
-	for _, in := range f.full.Instances {
+	for _, in := range f.Full.Instances {
 		inPlan[plan.Key(in.Provider, in.ID)] = true
 	}
 	mine := func(provider, id string) bool {
@@ -320,52 +316,9 @@ func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logg
 		return inScope[k] || !inPlan[k]
 	}
 	host, _ := os.Hostname()
-	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.plan.Name})
+	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
 	if n > 0 {
 		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
 	}
 	return err
-}
-
-// lookupAndDiff looks every instance up and computes the changes; for a saved
-// plan, it refuses a fleet that changed since (stale) and keeps only the saved
-// changes.
-func (f *fleet) lookupAndDiff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
-	changes, err := f.diff(ctx, j)
-	if err != nil || f.saved == nil {
-		return changes, err
-	}
-	if stale := f.saved.Stale(changes); len(stale) > 0 {
-		return nil, fmt.Errorf("saved plan is stale: the fleet has changed since it was made:\n  %s\nRun reimage plan -out again", strings.Join(stale, "\n  "))
-	}
-	return f.saved.Restrict(changes), nil
-}
-
-// relook is lookupAndDiff without the stale check, for the look-up after an
-// earlier run's instances in doubt were resolved: they changed because of
-// that, not behind the reviewer's back.
-func (f *fleet) relook(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
-	changes, err := f.diff(ctx, j)
-	if err != nil || f.saved == nil {
-		return changes, err
-	}
-	return f.saved.Restrict(changes), nil
-}
-
-// diff looks the instances up, and the markers of those with a reinstall
-// token, and diffs them with what the journal j recorded. The plan is resolved
-// (selectors, image names, -target) first.
-func (f *fleet) diff(ctx context.Context, j *executor.Journal) ([]plan.Change, error) {
-	if err := f.resolve(ctx); err != nil {
-		return nil, err
-	}
-	obs, err := f.lookup(ctx)
-	if err != nil {
-		return nil, err
-	}
-	marks, err := executor.ReadMarks(ctx, f.plan, f.providers)
-	if err != nil {
-		return nil, err
-	}
-	return plan.DiffHistory(f.plan, obs, executor.HistoryOf(f.plan, j, marks)), nil
 }

@@ -64,10 +64,10 @@ var outcomeMetrics = []string{lastSuccessMetric, "reimage_last_run_timestamp_sec
 // newRunMetrics registers the run metrics on reg (which openFleet has given
 // the API metrics), labelled with the plan (and shard) like the API metrics.
 func newRunMetrics(mf metricsFlags, reg *prometheus.Registry, f *fleet, logger *slog.Logger) *runMetrics {
-	labels := metricsout.PlanLabels(f.plan.Name, f.shard.String())
+	labels := metricsout.PlanLabels(f.Plan.Name, f.Shard.String())
 	wrapped := prometheus.WrapRegistererWith(labels, reg)
-	names := make([]string, 0, len(f.plan.Providers))
-	for name := range f.plan.Providers {
+	names := make([]string, 0, len(f.Plan.Providers))
+	for name := range f.Plan.Providers {
 		names = append(names, name)
 	}
 	sort.Strings(names)

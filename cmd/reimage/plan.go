@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/reimage-dev/reimage/executor"
+	"github.com/reimage-dev/reimage/executor/operation"
 	"github.com/reimage-dev/reimage/plan"
 )
 
@@ -55,35 +55,27 @@ Examples:
 		return err
 	}
 	defer f.Close()
-	if f.saved != nil {
+	if f.Saved != nil {
 		return usagef(c.Name(), "%s is a saved plan; apply it with reimage apply %s", path, path)
 	}
 	_, journalPath, err := f.stateFiles(state)
 	if err != nil {
 		return err
 	}
-	j, err := executor.ReadJournal(journalPath)
+	cs, err := operation.Review(ctx, f.Fleet, journalPath)
 	if err != nil {
-		return err
+		return operationExit(err)
 	}
-	changes, err := f.lookupAndDiff(ctx, j)
-	if err != nil {
-		return err
-	}
-	if _, err := f.preflight(ctx, changes, logger); err != nil {
-		return err
-	}
-	pending := countPending(j, f.plan)
 	if jsonOut {
-		if err := renderPlanJSON(stdio.Out, f.plan, f.shard, changes, pending); err != nil {
+		if err := renderPlanJSON(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending); err != nil {
 			return err
 		}
 	} else {
-		renderPlan(stdio.Out, f.plan, f.shard, changes, pending)
+		renderPlan(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
 	}
 	if out != "" {
-		saved := plan.NewSaved(f.plan, f.full.SHA256, f.shard, changes, time.Now())
-		saved.Frozen = f.frozen()
+		saved := plan.NewSaved(cs.Plan, f.Full.SHA256, cs.Shard, cs.Changes, time.Now())
+		saved.Frozen = f.Frozen()
 		saved.Endpoints = f.endpoints
 		if err := saved.Write(out); err != nil {
 			return err
@@ -92,17 +84,10 @@ Examples:
 			fmt.Fprintf(stdio.Out, "\nSaved the plan to %s. To apply exactly these changes: reimage apply %s\n", out, out)
 		}
 	}
-	if detailed && (countChanges(changes).mutating() > 0 || pending > 0) {
+	if detailed && !cs.Empty() {
 		return WithExitCode(ExitChanges, nil)
 	}
 	return nil
-}
-
-// countPending counts the calls an earlier run left in doubt, of instances in
-// the plan or not (apply resolves both: an instance removed from the plan or
-// the shard since may have been stopped by reimage).
-func countPending(j *executor.Journal, _ *plan.Plan) int {
-	return len(j.Pending())
 }
 
 // parseOne parses flags placed before or after the one positional argument,

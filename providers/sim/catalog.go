@@ -5,8 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/reimage-dev/reimage/plan"
 )
 
 // The simulator's model of what the clouds know besides instances: image
@@ -184,12 +182,4 @@ func ParseTagPairs(pairs []string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// seedLogin makes the key pairs a plan's login names known to the cloud, so
-// that pre-flight finds them; s.mu must be held.
-func (s *Server) seedLogin(provider string, l plan.Login) {
-	if f := s.byType[provider]; f != nil {
-		f.SeedLogin(l)
-	}
 }

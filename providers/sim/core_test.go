@@ -35,9 +35,9 @@ func (f *fakeFrontend) RefuseImage(*Image) string               { return "" }
 func (f *fakeFrontend) NewKeys(hex func(int) string) Credential {
 	return Credential{AccessKey: "FAKE" + hex(4), SecretKey: hex(8)}
 }
-func (f *fakeFrontend) Synthetic() Synthetic     { return Synthetic{Region: "fake-1"} }
-func (f *fakeFrontend) AddKeyPair(KeyPair) error { return nil }
-func (f *fakeFrontend) SeedLogin(plan.Login)     {}
+func (f *fakeFrontend) Synthetic() Synthetic                               { return Synthetic{Region: "fake-1"} }
+func (f *fakeFrontend) AddKeyPair(KeyPair) error                           { return nil }
+func (f *fakeFrontend) FromPlan(*plan.Provider, *plan.Instance, *Instance) {}
 
 // fake returns the constructor of a fake front-end of type typ.
 func fake(typ string) NewFrontend {

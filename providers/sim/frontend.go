@@ -52,10 +52,13 @@ type Frontend interface {
 	NewKeys(hex func(n int) string) Credential
 	// Synthetic is what SeedSynthetic gives this cloud's instances.
 	Synthetic() Synthetic
-	// AddKeyPair puts a key pair in the cloud's catalogue; SeedLogin adds
-	// those a plan's login names. Both under the core's lock.
+	// AddKeyPair puts a key pair in the cloud's catalogue.
 	AddKeyPair(k KeyPair) error
-	SeedLogin(l plan.Login)
+	// FromPlan completes spec, an instance being seeded from a plan, with
+	// what prov and in (nil for a selector's) say in the cloud's own words
+	// (its project, a prepaid server), and catalogues the key pairs in's
+	// login names, so that pre-flight finds them.
+	FromPlan(prov *plan.Provider, in *plan.Instance, spec *Instance)
 }
 
 // NewFrontend builds a front-end on core; New calls it once per server.

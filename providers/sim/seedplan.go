@@ -9,7 +9,8 @@ import (
 
 // SeedPlan puts every instance of p in the fleet, running on an older image
 // (OlderImage of its target) except a stoppedFraction of them, and catalogues
-// both images; the front-ends accept the plan's project ids (Frontend.Admit).
+// both images; each front-end reads what the plan says in its cloud's words
+// (Frontend.FromPlan: projects, prepaid servers, key pairs).
 // Protected instances are seeded too: the plan decides not to touch them, the
 // cloud still has them. Which instances are stopped depends only on the seed
 // and the instance, so the same plan and seed always give the same fleet.
@@ -24,21 +25,17 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 		if s.fleet[prov.Type] == nil {
 			return fmt.Errorf("sim: provider %s: type %q is not simulated (want %s)", prov.Name, prov.Type, s.typeList())
 		}
-		s.seedLogin(prov.Type, pi.Login)
 		old := OlderImage(pi.Image)
 		s.images[prov.Type][pi.Image] = true
 		st := "running"
 		if unitHash(s.opts.Seed, prov.Type, pi.ID) < stoppedFraction {
 			st = "stopped"
 		}
-		// The front-end accepts the plan's project (Frontend.Admit).
-		project := prov.ProjectID
-		if err := s.addInstance(Instance{
-			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
-			ProjectID: project, Region: prov.Region,
-			// A plan that pays a server's orders says it is prepaid.
-			Prepaid: pi.AutoPay,
-		}); err != nil {
+		in := Instance{Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st, Region: prov.Region}
+		// What the plan says in the cloud's own words (its project, a
+		// prepaid server, the key pairs its login names).
+		s.byType[prov.Type].FromPlan(prov, pi, &in)
+		if err := s.addInstance(in); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
@@ -121,10 +122,18 @@ func (s *frontend) AddKeyPair(k sim.KeyPair) error {
 	return nil
 }
 
-// SeedLogin implements sim.Frontend: the key pair a plan's login names.
-func (s *frontend) SeedLogin(l plan.Login) {
-	if l.KeyName != "" {
-		s.keyNames[l.KeyName] = true
+// FromPlan implements sim.Frontend: the provider's project (accepted from
+// then on, Admit), a server whose plan pays its orders (isAutoPay) is
+// prepaid, and the key pair its login names is known to KPS.
+func (s *frontend) FromPlan(prov *plan.Provider, in *plan.Instance, spec *sim.Instance) {
+	spec.ProjectID = prov.Settings[providers.ProjectSetting]
+	if in == nil {
+		return
+	}
+	o := huaweicloud.OptionsOf(in.Options)
+	spec.Prepaid = o.AutoPay
+	for _, k := range o.Keys() {
+		s.keyNames[k] = true
 	}
 }
 

@@ -120,9 +120,13 @@ func (s *frontend) AddKeyPair(k sim.KeyPair) error {
 	return nil
 }
 
-// SeedLogin implements sim.Frontend: the key ids a plan's login names.
-func (s *frontend) SeedLogin(l plan.Login) {
-	for _, k := range l.KeyIDs {
+// FromPlan implements sim.Frontend: KEC plans name no project (instances
+// are in the default one); the key ids a login names become key pairs.
+func (s *frontend) FromPlan(prov *plan.Provider, in *plan.Instance, spec *sim.Instance) {
+	if in == nil {
+		return
+	}
+	for _, k := range ksyun.OptionsOf(in.Options).Keys() {
 		if _, ok := s.keys[k]; !ok {
 			s.keys[k] = "key-" + k[:min(8, len(k))]
 		}
