@@ -99,22 +99,22 @@ type jsonView struct {
 func newJSONView(w io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(w)} }
 
 type jsonEvent struct {
-	FormatVersion  string            `json:"format_version"`
-	Type           string            `json:"type"`
-	Time           string            `json:"time"`
-	Wave           int               `json:"wave,omitempty"`
-	Waves          int               `json:"waves,omitempty"`
-	WaveSize       int               `json:"wave_size,omitempty"`
-	Provider       string            `json:"provider,omitempty"`
-	ID             string            `json:"id,omitempty"`
-	Name           string            `json:"name,omitempty"`
-	Action         string            `json:"action,omitempty"`
-	Step           string            `json:"step,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	Reason         string            `json:"reason,omitempty"`
-	ElapsedSeconds float64           `json:"elapsed_seconds,omitempty"`
-	PauseSeconds   float64           `json:"pause_seconds,omitempty"`
-	Summary        *summaryJSON      `json:"summary,omitempty"`
+	FormatVersion  string       `json:"format_version"`
+	Type           string       `json:"type"`
+	Time           string       `json:"time"`
+	Wave           int          `json:"wave,omitempty"`
+	Waves          int          `json:"waves,omitempty"`
+	WaveSize       int          `json:"wave_size,omitempty"`
+	Provider       string       `json:"provider,omitempty"`
+	ID             string       `json:"id,omitempty"`
+	Name           string       `json:"name,omitempty"`
+	Action         string       `json:"action,omitempty"`
+	Step           string       `json:"step,omitempty"`
+	Error          string       `json:"error,omitempty"`
+	Reason         string       `json:"reason,omitempty"`
+	ElapsedSeconds float64      `json:"elapsed_seconds,omitempty"`
+	PauseSeconds   float64      `json:"pause_seconds,omitempty"`
+	Summary        *summaryJSON `json:"summary,omitempty"`
 	// Recap is set on type recap (always a list, empty when nothing is left).
 	Recap *[]executor.RecapEntry `json:"recap,omitempty"`
 }
