@@ -611,7 +611,7 @@ func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *ite
 			return &stepError{StepRecheck, err}
 		}
 		var err error
-		if st, err = prov.Status(ctx, in.ID); err != nil {
+		if st, err = prov.Status(providers.WithFirst(ctx), in.ID); err != nil {
 			return &stepError{StepRecheck, err}
 		}
 	}
