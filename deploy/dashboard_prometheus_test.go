@@ -30,10 +30,12 @@ const (
 	rateInterval   = "2s"
 )
 
-// TestDashboardQueriesOnRealPrometheus runs an apply on the simulator (throttling
+// TestDashboardQueriesOnRealPrometheus runs applies on the simulator (throttling
 // and failing some requests, so that retries and 429s exist) with
-// -metrics-listen, has a real Prometheus scrape it, and runs every query of the
-// dashboard against that Prometheus: each must parse and return data.
+// -metrics-listen, has a real Prometheus scrape them, and runs every query of
+// the dashboard against that Prometheus: each must parse and return data. The
+// first apply has a gate on that Prometheus that halts it before its third
+// wave (reimage_run_gate_halted 1), the second converges the rest (0 again).
 func TestDashboardQueriesOnRealPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Prometheus and a rollout on the simulator (about 15s)")
@@ -89,27 +91,40 @@ defaults:
   login: {keyIds: [552a0523-b9b4-4868-b8d9-52ad7a38bf89]}
 rollout:
   concurrency: 8
-  waves: [1, "100%%"]
+  waves: [1, 12, "100%%%%"]
+%%s
 instances:
 %s`, ecsPrj, kecNew, instances.String())
-	if err := os.WriteFile(planPath, []byte(plan), 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	metricsAddr := freeLoopbackAddr(t)
 	promURL := prometheustest.Start(t, promBin, scrapeInterval, "reimage", metricsAddr)
 
-	start := time.Now()
-	o := s.Options()
-	cmd := exec.Command(bin, "apply", "-sim-url", simURL, "-poll-interval", "100ms", "-auto-approve",
-		"-progress", "never", "-state", filepath.Join(dir, "state"),
-		"-metrics-listen", metricsAddr, "-metrics-linger", "3s", planPath)
-	cmd.Env = append(os.Environ(),
-		"KSYUN_ACCESS_KEY="+o.KsyunAccessKey, "KSYUN_SECRET_KEY="+o.KsyunSecretKey,
-		"HUAWEICLOUD_SDK_AK="+o.HuaweiAccessKey, "HUAWEICLOUD_SDK_SK="+o.HuaweiSecretKey)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("reimage apply: %v\n%s", err, out)
+	// The gate (before waves 2 and 3) expects no sample of wave 2 or later in
+	// the run's own metrics: it passes before wave 2 and halts before wave 3,
+	// since wave 2 (12 instances at concurrency 8, each a stop, a 1s rebuild and
+	// a start) lasts many scrape intervals.
+	gate := fmt.Sprintf(`  gates:
+    - prometheus: {url: %q, query: 'reimage_wave{plan="fleet"} >= 2', expect: empty}`, promURL)
+	apply := func(rollout string, wantExit int) {
+		t.Helper()
+		if err := os.WriteFile(planPath, []byte(fmt.Sprintf(plan, rollout)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o := s.Options()
+		cmd := exec.Command(bin, "apply", "-sim-url", simURL, "-poll-interval", "100ms", "-auto-approve",
+			"-progress", "never", "-state", filepath.Join(dir, "state"),
+			"-metrics-listen", metricsAddr, "-metrics-linger", "3s", planPath)
+		cmd.Env = append(os.Environ(),
+			"KSYUN_ACCESS_KEY="+o.KsyunAccessKey, "KSYUN_SECRET_KEY="+o.KsyunSecretKey,
+			"HUAWEICLOUD_SDK_AK="+o.HuaweiAccessKey, "HUAWEICLOUD_SDK_SK="+o.HuaweiSecretKey)
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != wantExit {
+			t.Fatalf("reimage apply: %v, want exit %d\n%s", err, wantExit, out)
+		}
 	}
+	start := time.Now()
+	apply(gate, 3)
+	apply("", 0)
 	end := time.Now()
 	if st := s.Stats(); st.Throttled == 0 {
 		t.Fatalf("the simulator throttled nothing (%+v): the 429 query would have nothing to show", st)
@@ -130,6 +145,30 @@ instances:
 	if err := json.Unmarshal(data, &dash); err != nil {
 		t.Fatal(err)
 	}
+	// The gate metric shows the halted run, then the converged one.
+	var halted struct {
+		Result []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	promGet(t, promURL, "/api/v1/query_range", url.Values{
+		"query": {`max(reimage_run_gate_halted{plan="fleet"})`},
+		"start": {strconv.FormatInt(start.Add(-time.Second).Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Add(2*time.Second).Unix(), 10)},
+		"step":  {"1"},
+	}, &halted)
+	var seen []string
+	if len(halted.Result) == 1 {
+		for _, v := range halted.Result[0].Values {
+			if f := v[1].(string); len(seen) == 0 || seen[len(seen)-1] != f {
+				seen = append(seen, f)
+			}
+		}
+	}
+	if strings.Join(seen, " ") != "1 0" {
+		t.Errorf("reimage_run_gate_halted over both runs: %v, want 1 (the gate halted the first) then 0", seen)
+	}
+
 	var exprs []string
 	collect(dash, map[string]bool{"expr": true}, &exprs)
 	if len(exprs) < 10 {

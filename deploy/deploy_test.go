@@ -36,6 +36,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	r := &recorder{}
 	executor.NewRunMetrics(r)
+	executor.NewGateMetrics(r)
 	providers.NewAPIMetrics(r, nil)
 	metricsout.NewInfo(r, "test")
 	names := map[string]bool{}
@@ -144,7 +145,8 @@ func TestDashboard(t *testing.T) {
 	}
 	for _, want := range []string{"Instances by state", "Progress of the current run", "Wave", "Change rate",
 		"Change duration quantiles", "Failed instances", "API requests by code", "Throttling and retries",
-		"Rate-limiter wait", "Time since last success"} {
+		"Rate-limiter wait", "Time since last success", "Last run began outside its window",
+		"Window closed during the last run", "Last run halted by a gate"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)
 		}
@@ -193,7 +195,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	sort.Strings(alerts)
-	if strings.Join(alerts, " ") != "ReimageInstancesFailed ReimageNeverSucceeded ReimageNoRecentSuccess ReimageRunNotConverged" {
+	if strings.Join(alerts, " ") != "ReimageGateHalted ReimageInstancesFailed ReimageNeverSucceeded ReimageNoRecentSuccess ReimageRunNotConverged" {
 		t.Errorf("alerts %v", alerts)
 	}
 	checkNames(t, "alerts", exprs)

@@ -56,6 +56,7 @@ func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, i
 		if !strings.Contains(cause.Error(), "reinstall in doubt") {
 			cause = fmt.Errorf("reinstall in doubt, never submitted again: check it by hand, then run reimage ack: %w", cause)
 		}
+		cause = markAs(ErrInDoubt, cause) // as the journal now records it
 	default:
 		if !reached && reinstall {
 			e.closeIntent(ctx, prov, it)

@@ -2,7 +2,7 @@ package executor
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"sync"
 
 	"github.com/reimage-dev/reimage/plan"
@@ -78,11 +78,13 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// failedNext classifies a failure and says what a person does next.
+// failedNext classifies a failure by its type and step (never its text, which
+// may quote a hook's output or a cloud's message) and says what a person does
+// next.
 func failedNext(err error) (outcome, next string) {
-	msg := errText(err)
+	var notTaken *notTakenError
 	switch step := lastStep(err); {
-	case strings.Contains(msg, "interrupted during") || providers.IsInDoubt(err) || strings.Contains(msg, "in doubt"):
+	case errors.Is(err, ErrInDoubt) || providers.IsInDoubt(err) && !errors.As(err, &notTaken):
 		return OutcomeInDoubt, "run apply again: it asks the cloud what became of the change before anything else (a reinstall in doubt stays blocked until reimage ack)"
 	case step == StepBeforeHook:
 		return OutcomeFailed, "the instance was not touched: fix what the before hook reports, then run apply again"
@@ -92,7 +94,7 @@ func failedNext(err error) (outcome, next string) {
 		return OutcomeFailed, "it runs the new image and is healthy, but the after hook failed: finish its work by hand"
 	case step == StepStart || step == StepWaitStart:
 		return OutcomeFailed, "it runs the new image but did not start again: the next apply starts it"
-	case strings.Contains(msg, "error state"):
+	case errors.Is(err, ErrErrorState):
 		return OutcomeFailed, "the cloud shows it in an error state: repair it in the console, then run apply again"
 	}
 	return OutcomeFailed, "check the instance in the cloud's console, then run apply again to retry it"

@@ -185,7 +185,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	for _, name := range names {
 		pp := f.Plan.Providers[name]
 		cfg := providers.Config{
-			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
+			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, Settings: pp.Settings,
 			RequestsPerSecond: pp.Limits.RequestsPerSecond, Burst: pp.Limits.Burst,
 			Metrics: metrics, Logger: logger,
 		}
