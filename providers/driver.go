@@ -26,7 +26,7 @@ type Driver struct {
 	// prints the simulator's credentials as, and that -sim-url reads them from.
 	SimAccessKeyEnv, SimSecretKeyEnv string
 	// Description names the cloud and its service for people, as help texts
-	// list the clouds reimage speaks ("Example Cloud ECS").
+	// list the clouds reimage speaks ("Example Cloud Compute").
 	Description string
 	// Example is what help texts show of the cloud: values an operator of
 	// it would type.
