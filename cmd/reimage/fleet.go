@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
@@ -48,9 +49,6 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 type fleet struct {
 	*operation.Fleet
 	simulator *sim.Server
-	// endpoints: where each provider's calls go (plan.EndpointOf), for
-	// saved plans to bind.
-	endpoints map[string]string
 	// simulated: the clients talk to a simulator (-sim or -sim-url).
 	simulated bool
 	poll      time.Duration
@@ -178,7 +176,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.Plan.Name, f.Shard.String()))
 	}
 	f.Providers = map[string]providers.Provider{}
-	f.endpoints = map[string]string{}
+	f.Endpoints = map[string]string{}
 	names := make([]string, 0, len(f.Plan.Providers))
 	for name := range f.Plan.Providers {
 		names = append(names, name)
@@ -218,7 +216,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			continue
 		}
 		f.Providers[name] = prov
-		f.endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
+		f.Endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
 		f.closers = append(f.closers, closeFn)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -226,7 +224,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		return nil, err
 	}
 	if saved != nil {
-		if stale := saved.StaleEndpoints(f.endpoints); len(stale) > 0 {
+		if stale := saved.StaleEndpoints(f.Endpoints); len(stale) > 0 {
 			f.Close()
 			return nil, fmt.Errorf("saved plan %s is stale: it was made against other endpoints:\n  %s\nRun reimage plan -out again", path, strings.Join(stale, "\n  "))
 		}
@@ -279,46 +277,27 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 	default:
 		dir = filepath.Join(filepath.Dir(f.Plan.File), ".reimage")
 	}
-	base := f.Plan.Name
-	if f.Shard.Count > 1 {
-		base += fmt.Sprintf(".shard-%d-of-%d", f.Shard.Index, f.Shard.Count)
-	}
-	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
+	lock, journal = executor.StateFiles(dir, f.Plan.Name, f.Shard)
+	return lock, journal, nil
 }
 
-// adoptOtherJournals takes over what the plan's journals of other shard
-// counts in the same state directory hold for this run's instances (and for
-// instances no longer in the plan), so that an instance an earlier run stopped
-// is started again, and a token in doubt stays blocked, after -shard changed.
-func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
-	dir := filepath.Dir(journalPath)
-	var others []string
-	for _, pattern := range []string{f.Plan.Name + ".journal", f.Plan.Name + ".shard-*-of-*.journal"} {
-		found, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, p := range found {
-			if p != journalPath {
-				others = append(others, p)
-			}
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	inScope, inPlan := map[string]bool{}, map[string]bool{}
-	for _, in := range f.Plan.Instances {
-		inScope[plan.Key(in.Provider, in.ID)] = true
-	}
-	for _, in := range f.Full.Instances {
-		inPlan[plan.Key(in.Provider, in.ID)] = true
-	}
-	mine := func(provider, id string) bool {
-		k := plan.Key(provider, id)
-		return inScope[k] || !inPlan[k]
+// adoptOtherJournals takes over what the other journals of the state
+// directory hold for this run's instances: the plan's journals of other shard
+// counts (and what they hold for instances no longer in the plan), and those
+// of other names, found by the instances' ids (a plan renamed, and re-sharded,
+// since a run was killed). An instance an earlier run stopped is started
+// again, and a token in doubt stays blocked (executor.AdoptOthers). The plan
+// is resolved first: the instances selectors choose are this run's too, and
+// those of another shard are not.
+func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, logger *slog.Logger) error {
+	if err := f.Resolve(ctx); err != nil {
+		return err
 	}
 	host, _ := os.Hostname()
-	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
+	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, Run: f.Plan.Instances, Full: f.Full.Instances},
+		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
 	if n > 0 {
-		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
+		logger.Info("adopted instances from other journals of the state directory", "instances", n)
 	}
 	return err
 }
