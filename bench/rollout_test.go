@@ -200,6 +200,9 @@ func writeReport(path string) error {
 	if r, ok := results["rollout-grouped"].(rolloutResult); ok {
 		b.WriteString(rolloutReport("Rollout, plan grouped by provider", "grouped: every KEC instance, then every ECS one", groupedScenario, r, "≥ 0.85"))
 	}
+	if r, ok := results["forecast"].(forecastResult); ok {
+		b.WriteString(forecastReport(forecastScenario, r))
+	}
 	if rs, ok := results["scale"].([]scaleResult); ok {
 		b.WriteString("\n## Scale\n\n100,000 instances (50,000 per cloud) in one plan; the simulator holds them all, without rate limits; the plan allows 2,000 requests/s per provider.\n\n")
 		b.WriteString("| command | wall time | CPU time | peak memory (max RSS) | look-up calls | target |\n| --- | --- | --- | --- | --- | --- |\n")
