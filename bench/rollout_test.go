@@ -269,7 +269,7 @@ func rolloutReport(title, order string, sc scenario, r rolloutResult, target str
 		fmt.Fprintf(&b, "| %s | %d |\n", k, r.ByOperation[k])
 	}
 	b.WriteString(`
-The lower bound, computed by the harness from the same parameters (bench/harness_test.go, scenario.bound):
+The lower bound, computed by the harness from the same parameters (bench/harness_test.go, scenario.bound: the rollout model's executor/forecast.Bound):
 for each wave, the larger of (a) each provider's write calls (one change per instance, plus one stop
 batch call per 100 running KEC instances) at the provider's rate, and (b) the wave's instance-seconds
 at nominal step durations (KEC stopped: rebuild + boot; ECS running: stop + rebuild + start) divided
