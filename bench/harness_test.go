@@ -283,6 +283,12 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	if r.exit != 0 {
 		tb.Fatalf("reimage apply exited %d\n%s", r.exit, tail(r.stderr, 40))
 	}
+	if *eventsDir != "" {
+		// For profiling a run: its events, steps included, one JSON per line.
+		if err := os.WriteFile(filepath.Join(*eventsDir, tb.Name()+".jsonl"), r.stdout, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	var first, last time.Time
 	sc2 := bufio.NewScanner(bytes.NewReader(r.stdout))
 	sc2.Buffer(make([]byte, 1<<20), 1<<20)
@@ -378,10 +384,53 @@ func (sc scenario) bound() time.Duration {
 	return total
 }
 
+// waveOrder is the order in which apply starts the instances and its wave
+// sizes: rollout.canary defaults to perImage, so the first wave holds the
+// first instance of each (provider, image) pair (here one per cloud) and the
+// later waves keep their sizes, the last one taking what is left, as
+// plan.WaveOrder does.
+func (sc scenario) waveOrder() ([]struct {
+	kec bool
+	i   int
+}, []int) {
+	all := sc.order()
+	sizes := waveSizes(sc.waves, len(all))
+	var canaries, rest []struct {
+		kec bool
+		i   int
+	}
+	seen := map[bool]bool{}
+	for _, o := range all {
+		if seen[o.kec] {
+			rest = append(rest, o)
+			continue
+		}
+		seen[o.kec] = true
+		canaries = append(canaries, o)
+	}
+	ordered := append(canaries, rest...)
+	if sizes[0] >= len(canaries) {
+		return ordered, sizes
+	}
+	out := []int{len(canaries)}
+	left := len(all) - len(canaries)
+	for _, s := range sizes[1:] {
+		if left == 0 {
+			break
+		}
+		s = min(s, left)
+		out = append(out, s)
+		left -= s
+	}
+	if left > 0 {
+		out = append(out, left)
+	}
+	return ordered, out
+}
+
 // waveBounds is the bound of each wave (see bound).
 func (sc scenario) waveBounds() []waveTime {
-	order := sc.order()
-	sizes := waveSizes(sc.waves, len(order))
+	order, sizes := sc.waveOrder()
 	var out []waveTime
 	next := 0
 	for _, n := range sizes {

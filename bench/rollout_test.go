@@ -55,20 +55,30 @@ func TestHarness(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
-	// Wave sizes 1, 200, 1799 of 2,000 interleaved instances (KEC first);
-	// steps dominate: 4 s (KEC stopped: rebuild + boot), then (100×4 + 100×5)/200
-	// = 4.5 s but at least the 5 s of one ECS instance, then (899×4 + 900×5)/200
-	// = 40.48 s.
+	// Waves of 2, 200 and 1798 of 2,000 interleaved instances (KEC first): the
+	// first holds the canary of each image (one KEC, one ECS: 5 s, the ECS
+	// one's stop, rebuild and start); then (100×4 + 100×5)/200 = 4.5 s but at
+	// least the 5 s of one ECS instance; then (899×4 + 899×5)/200 = 40.455 s.
 	got := rolloutScenario.bound().Round(time.Millisecond)
-	if want := 49480 * time.Millisecond; got != want {
+	if want := 50455 * time.Millisecond; got != want {
 		t.Errorf("bound = %v, want %v", got, want)
 	}
 	if got := fmt.Sprint(waveSizes(`[1, "10%", "100%"]`, 2000)); got != "[1 200 1799]" {
 		t.Errorf("waves = %s", got)
 	}
+	// Grouped: the canaries are KEC 0 and ECS 0; wave 2 is KEC 1–200, at
+	// 20/s 10 s of writes; wave 3 is 799 KEC and 999 ECS: (799×4 + 999×5)/100
+	// = 81.91 s.
+	if got, want := groupedScenario.bound().Round(time.Millisecond), 96910*time.Millisecond; got != want {
+		t.Errorf("grouped bound = %v, want %v", got, want)
+	}
+	for _, w := range groupedScenario.waveBounds() {
+		t.Logf("grouped wave: %d instances, bound %v", w.Size, w.Bound)
+	}
 }
 
 var (
+	eventsDir  = flag.String("events", "", "keep each rollout's apply -json events in `DIR`/BENCHNAME.jsonl, to profile where the time goes")
 	benchPoll  = flag.Duration("poll", 0, "override the rollout scenario's poll interval")
 	benchBurst = flag.Int("burst", 0, "override the rollout scenario's plan burst")
 )
@@ -220,7 +230,7 @@ func rolloutReport(title, order string, sc scenario, r rolloutResult, target str
 	if sc.ecsStopped {
 		ecsState = "stopped"
 	}
-	fmt.Fprintf(&b, "\n## %s\n\n%d instances (%d KEC %s, %d ECS %s), plan order %s; simulated stop %s, rebuild %s, start %s (each ±%.0f %%, seeded); simulator and plan both at %g requests/s per provider; concurrency %d; waves %s without pauses; poll interval %s.\n\n",
+	fmt.Fprintf(&b, "\n## %s\n\n%d instances (%d KEC %s, %d ECS %s), plan order %s; simulated stop %s, rebuild %s, start %s (each ±%.0f %%, seeded); simulator and plan both at %g requests/s per provider; concurrency %d; waves %s without pauses (the default canary, perImage, puts one instance of each cloud in the first wave); poll interval %s.\n\n",
 		title, sc.kec+sc.ecs, sc.kec, kecState, sc.ecs, ecsState, order, sc.stop, sc.rebuild, sc.run, sc.jitter*100, sc.rate, sc.concurrency, sc.waves, sc.poll)
 	b.WriteString("| figure | value | target |\n| --- | --- | --- |\n")
 	fmt.Fprintf(&b, "| makespan (first wave start to run end) | %.1f s | |\n", r.Makespan.Seconds())

@@ -13,55 +13,92 @@ import (
 type Acked struct {
 	Instance *plan.Instance
 	// Cleared lists what was cleared, for people ("reinstall in doubt (token
-	// "t1")", "broken: …"); empty when there was nothing to acknowledge.
+	// "t1")", "broken: …").
 	Cleared []string
+}
+
+// NothingToAckError: reimage ack named instances that are neither in doubt
+// nor broken. Nothing was acknowledged, for them or the others named.
+type NothingToAckError struct {
+	Instances []*plan.Instance
+}
+
+func (e *NothingToAckError) Error() string {
+	labels := make([]string, len(e.Instances))
+	for i, in := range e.Instances {
+		labels[i] = in.ID
+		if in.Name != "" {
+			labels[i] = in.Name + " (" + in.ID + ")"
+		}
+	}
+	verb := "it is"
+	if len(labels) > 1 {
+		verb = "they are"
+	}
+	return fmt.Sprintf("nothing to acknowledge on %s: %s neither in doubt nor broken; nothing was acknowledged", strings.Join(labels, ", "), verb)
 }
 
 // Ack records that a person checked these instances by hand (reimage ack): it
 // clears "in doubt" and "broken" in the journal, with who and when. A
 // reinstall in doubt, in the journal or shown by an open intent marker on the
 // instance, is recorded done, in the journal and on the instance's markers: a
-// token is never carried out twice; to reinstall again, use a new token. The
+// token is never carried out twice; to reinstall again, use a new token.
+// Every instance is looked at before anything is written: when one has
+// nothing to acknowledge (the wrong instance, or acknowledged already), Ack
+// returns a *NothingToAckError and acknowledges none of them, since a person
+// acknowledges what they checked, not a list that was partly a mistake. The
 // caller holds the plan's lock.
 func Ack(ctx context.Context, j *Journal, provs map[string]providers.Provider, instances []*plan.Instance, by string) ([]Acked, error) {
-	out := make([]Acked, 0, len(instances))
+	type ack struct {
+		Acked
+		token string
+		m     providers.Marker
+	}
+	todo := make([]ack, 0, len(instances))
+	var nothing []*plan.Instance
 	for _, in := range instances {
-		a := Acked{Instance: in}
+		a := ack{Acked: Acked{Instance: in}}
 		e := j.Entry(in.Provider, in.ID)
-		var token string
 		if e.InDoubt != nil {
 			a.Cleared = append(a.Cleared, inDoubtText(e.InDoubt))
-			token = e.InDoubt.Token
+			a.token = e.InDoubt.Token
 		}
 		if e.Broken != nil {
 			a.Cleared = append(a.Cleared, "broken: "+e.Broken.Reason)
 		}
-		m, _ := provs[in.Provider].(providers.Marker)
-		if m != nil && in.Reinstall != "" {
+		a.m, _ = provs[in.Provider].(providers.Marker)
+		if a.m != nil && in.Reinstall != "" {
 			enc := EncodeToken(in.Reinstall)
-			marks, err := m.Marks(ctx, []string{in.ID})
+			marks, err := a.m.Marks(ctx, []string{in.ID})
 			if err != nil {
-				return out, fmt.Errorf("ack %s: read its markers: %w", in.ID, err)
+				return nil, fmt.Errorf("ack %s: read its markers (nothing was acknowledged): %w", in.ID, err)
 			}
-			if mk := marks[in.ID]; mk[MarkIntent] == enc && mk[MarkReinstall] != enc && e.DoneToken != in.Reinstall && token == "" {
+			if mk := marks[in.ID]; mk[MarkIntent] == enc && mk[MarkReinstall] != enc && e.DoneToken != in.Reinstall && a.token == "" {
 				a.Cleared = append(a.Cleared, fmt.Sprintf("reinstall in doubt (token %q) on the instance's markers", in.Reinstall))
-				token = in.Reinstall
+				a.token = in.Reinstall
 			}
 		}
 		if len(a.Cleared) == 0 {
-			out = append(out, a)
-			continue
+			nothing = append(nothing, in)
 		}
-		if m != nil && token != "" {
-			if err := m.SetMark(ctx, in.ID, MarkReinstall, EncodeToken(token)); err != nil {
-				return out, fmt.Errorf("ack %s: record reinstall token %q done on the instance: %w", in.ID, token, err)
+		todo = append(todo, a)
+	}
+	if len(nothing) > 0 {
+		return nil, &NothingToAckError{Instances: nothing}
+	}
+	out := make([]Acked, 0, len(todo))
+	for _, a := range todo {
+		in := a.Instance
+		if a.m != nil && a.token != "" {
+			if err := a.m.SetMark(ctx, in.ID, MarkReinstall, EncodeToken(a.token)); err != nil {
+				return out, fmt.Errorf("ack %s: record reinstall token %q done on the instance: %w", in.ID, a.token, err)
 			}
 		}
-		if err := j.Append(Record{Event: EventAck, Provider: in.Provider, ID: in.ID, Token: token, By: by,
+		if err := j.Append(Record{Event: EventAck, Provider: in.Provider, ID: in.ID, Token: a.token, By: by,
 			Reason: "checked by hand: " + strings.Join(a.Cleared, "; ")}); err != nil {
 			return out, err
 		}
-		out = append(out, a)
+		out = append(out, a.Acked)
 	}
 	return out, nil
 }

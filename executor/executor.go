@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
@@ -82,6 +83,9 @@ type Executor struct {
 	// lanes: the write backlog of each provider, for starting instances
 	// per provider lane (lanes.go).
 	lanes *laneState
+	// polling counts the instances whose waits are polling (past their quiet
+	// period): one of them may end at the next tick and free a slot.
+	polling atomic.Int64
 }
 
 // New returns an Executor for the options given.
@@ -124,8 +128,8 @@ func (e *Executor) ResolveSecrets(changes []plan.Change) error {
 		if _, ok := e.passwords[ref]; ok {
 			continue
 		}
-		// The cloud's own policy where its client knows it (ECS takes specials
-		// the generic policy does not require, and refuses some it allows).
+		// The cloud's own policy where its client knows it (a cloud may require
+		// characters the generic policy does not, and refuse some it allows).
 		check := plan.CheckPassword
 		if pc, ok := e.opts.Providers[c.Instance.Provider].(providers.PasswordChecker); ok {
 			check = pc.CheckPassword
@@ -169,6 +173,8 @@ type item struct {
 	// earlier run that stopped it and crashed), so it must run afterwards.
 	wasRunning bool
 	resubmits  int
+	// read is its re-read made ahead of its start (ahead.go), if any.
+	read atomic.Pointer[recheckRead]
 }
 
 // Apply makes the changes: ok, protected and blocked changes are only counted;
@@ -300,6 +306,11 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	// Instances start from per-provider lanes (lanes.go): one cloud's rate
 	// limit never holds the slots another cloud's instances could use.
 	ln := newLanes(wave, e.opts.Plan, e.lanes)
+	ahead := &readAhead{e: e, lanes: ln, free: func() int { return conc - len(slots) }}
+	stopAhead := make(chan struct{})
+	ahead.start(ctx, stopAhead)
+	defer ahead.wait()
+	defer close(stopAhead)
 	for !ln.empty() {
 		// The slot first, then the checks: waiting for a slot can take as long
 		// as an instance does, and a failure, a signal, a journal error or the
@@ -570,8 +581,8 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
 	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
-		// An asynchronous failure that leaves the instance stopped (an ECS
-		// job FAIL after the server was shut off) has not changed its
+		// An asynchronous failure that leaves the instance stopped (a failed
+		// job after the server was shut off) has not changed its
 		// disk: it is started again like a refused change.
 		if inst.State == providers.StateStopped && inst.Image != in.Image {
 			return "", untouched(StepWaitDone, err)
@@ -590,16 +601,19 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 // still says to make it; otherwise it is reported as it is now.
 func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *item) error {
 	in := it.c.Instance
-	// On the poll clock's next tick, with the polls of the instances in
-	// flight: the provider coalesces them into one call, where a read at the
-	// moment of each start would cost a call per instance (and a rate budget
-	// the writes need).
-	if err := e.tick(ctx); err != nil {
-		return &stepError{StepRecheck, err}
-	}
-	st, err := prov.Status(ctx, in.ID)
-	if err != nil {
-		return &stepError{StepRecheck, err}
+	st, ok := e.aheadRead(ctx, it)
+	if !ok {
+		// Not read ahead (or too long ago): on the poll clock's next tick,
+		// with the polls of the instances in flight: the provider coalesces
+		// them into one call, where a read at the moment of each start would
+		// cost a call per instance (and a rate budget the writes need).
+		if err := e.tick(ctx); err != nil {
+			return &stepError{StepRecheck, err}
+		}
+		var err error
+		if st, err = prov.Status(ctx, in.ID); err != nil {
+			return &stepError{StepRecheck, err}
+		}
 	}
 	one := &plan.Plan{Instances: []*plan.Instance{in}}
 	now := plan.DiffHistory(one, map[string]plan.Observed{plan.Key(in.Provider, in.ID): Observe(st)}, HistoryOf(one, e.opts.Journal, nil))[0]
@@ -687,25 +701,14 @@ func (e *Executor) intent(it *item, submitting bool) Record {
 func (e *Executor) submit(ctx context.Context, prov providers.Provider, it *item, running bool, step func(string)) (providers.Submission, error) {
 	in := it.c.Instance
 	req := providers.ChangeRequest{
-		InstanceID:     in.ID,
-		ImageID:        in.Image,
-		Reinstall:      it.c.Action == plan.ActionReinstall,
-		Running:        running,
-		KeyIDs:         in.Login.KeyIDs,
-		KeepImageLogin: in.Login.KeepImageLogin,
-		KeyName:        in.Login.KeyName,
-		UserID:         in.Login.UserID,
-		BYOL:           in.BYOL,
-		AutoPay:        in.AutoPay,
+		InstanceID: in.ID,
+		ImageID:    in.Image,
+		Reinstall:  it.c.Action == plan.ActionReinstall,
+		Running:    running,
+		Options:    in.Options,
 	}
 	if in.Login.Password != nil {
 		req.Password = e.passwords[in.Login.Password]
-	}
-	if d := in.SystemDisk; d != nil {
-		req.SystemDiskSizeGB, req.SystemDiskType, req.SystemDiskResize = d.SizeGB, d.Type, d.Resize
-	}
-	if in.UserData != nil {
-		req.UserDataBase64 = in.UserData.Base64
 	}
 	for {
 		if err := e.journal(e.intent(it, true)); err != nil {
@@ -865,6 +868,8 @@ func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (pro
 	if err := e.quiet.wait(ctx, kind, start); err != nil {
 		return providers.Instance{}, err
 	}
+	e.polling.Add(1)
+	defer e.polling.Add(-1)
 	for {
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, ended(err)

@@ -17,15 +17,17 @@ const writeBacklog = 500 * time.Millisecond
 
 // Per-provider lanes (issue 16). A wave's instances are started from one queue
 // per provider, each in plan order, instead of in the plan's order across
-// providers: a plan that lists every KEC instance before every ECS one would
-// otherwise fill the concurrency with KEC instances waiting on KEC's rate
-// limit while ECS's budget idles. Each free slot goes to the lane with the most
+// providers: a plan that lists every instance of one cloud before every one of
+// another would otherwise fill the concurrency with instances waiting on the
+// first cloud's rate limit while the second's budget idles. Each free slot goes to the lane with the most
 // instances left, unless that lane's provider already has a backlog of writes
 // (instances about to write or waiting on its limiter) of writeBacklog or
 // more; when every lane has one, the slot waits until a write completes.
 // Waves, their order and sizes, and the concurrency limit are unchanged.
 type lanes struct {
-	order  []string           // providers, in order of first appearance in the wave
+	order []string // providers, in order of first appearance in the wave
+	// mu guards queue: the read-ahead (ahead.go) looks at its heads.
+	mu     sync.Mutex
 	queue  map[string][]*item // per provider, what is left to start, in plan order
 	limit  map[string]int     // per provider, the write backlog that saturates it
 	state  *laneState
@@ -116,6 +118,8 @@ func newLanes(wave []*item, p *plan.Plan, state *laneState) *lanes {
 
 // empty reports whether every instance of the wave has been handed out.
 func (l *lanes) empty() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, q := range l.queue {
 		if len(q) > 0 {
 			return false
@@ -145,11 +149,14 @@ func (l *lanes) pick() string {
 // saturated. It returns nil when ctx is done or stop is closed first.
 func (l *lanes) next(ctx context.Context, stop <-chan struct{}) *item {
 	for {
+		l.mu.Lock()
 		if name := l.pick(); name != "" {
 			it := l.queue[name][0]
 			l.queue[name] = l.queue[name][1:]
+			l.mu.Unlock()
 			return it
 		}
+		l.mu.Unlock()
 		// A saturated lane has instances writing, which end or move on, so
 		// the wait ends; the timer is a safety net for a step never reported.
 		t := time.NewTimer(writeBacklog)
@@ -165,4 +172,12 @@ func (l *lanes) next(ctx context.Context, stop <-chan struct{}) *item {
 		}
 		t.Stop()
 	}
+}
+
+// heads returns the first n instances left in provider's lane.
+func (l *lanes) heads(provider string, n int) []*item {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.queue[provider]
+	return append([]*item(nil), q[:min(n, len(q))]...)
 }

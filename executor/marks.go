@@ -32,15 +32,15 @@ const (
 	markNone      = "none"
 )
 
-// maxPlainToken bounds a token kept as it is in a marker value (KEC tag values
-// hold 256 characters, Huawei metadata values 255, and "t." comes first).
+// maxPlainToken bounds a token kept as it is in a marker value (at most
+// providers.MaxMarkValueLen characters, and "t." comes first).
 const maxPlainToken = 128
 
 // EncodeToken returns the marker value of a reinstall token: "t." and the
-// token when it has only characters both clouds accept in a marker value
+// token when it has only characters every cloud accepts in a marker value
 // (letters, digits, + - = . _ : / @) and at most 128 of them; otherwise "h."
-// and the first 32 hex digits of its SHA-256. Either form is valid as a KEC
-// tag value and as a Huawei metadata value, and never equals markNone.
+// and the first 32 hex digits of its SHA-256. Either form is a valid marker
+// value on every cloud (providers.CheckMark), and never equals markNone.
 func EncodeToken(token string) string {
 	if len(token) <= maxPlainToken && plainToken(token) {
 		return "t." + token

@@ -84,7 +84,7 @@ func preflightProvider(ctx context.Context, name string, pf providers.Preflighte
 			seenID[c.Instance.Image] = true
 			ids = append(ids, c.Instance.Image)
 		}
-		for _, k := range loginKeys(c.Instance.Login) {
+		for _, k := range loginKeys(c.Instance) {
 			if !seenKey[k] {
 				seenKey[k] = true
 				keys = append(keys, k)
@@ -112,14 +112,14 @@ func preflightProvider(ctx context.Context, name string, pf providers.Preflighte
 			reasons = append(reasons, fmt.Sprintf("target image %s does not exist in the region (or this account cannot see it)", in.Image))
 		case !img.Usable:
 			reasons = append(reasons, fmt.Sprintf("target image %s cannot be used: %s", in.Image, img.Reason))
-		case in.SystemDisk != nil && in.SystemDisk.SizeGB > 0 && img.MinDiskGB > in.SystemDisk.SizeGB:
-			reasons = append(reasons, fmt.Sprintf("systemDisk.sizeGB %d is smaller than target image %s needs (%d GB)", in.SystemDisk.SizeGB, in.Image, img.MinDiskGB))
+		case in.Options != nil && in.Options.CheckImage(in.Image, img.MinDiskGB) != "":
+			reasons = append(reasons, in.Options.CheckImage(in.Image, img.MinDiskGB))
 		}
 		if len(reasons) > 0 && (!ok || !img.Usable) && !badSeen[in.Image] {
 			badSeen[in.Image] = true
 			bad = append(bad, name+" "+in.Image+": "+strings.TrimPrefix(reasons[0], "target image "+in.Image+" "))
 		}
-		for _, k := range loginKeys(in.Login) {
+		for _, k := range loginKeys(in) {
 			if !found[k] {
 				reasons = append(reasons, fmt.Sprintf("key pair %s does not exist", k))
 			}
@@ -132,12 +132,13 @@ func preflightProvider(ctx context.Context, name string, pf providers.Preflighte
 	return bad, nil
 }
 
-// loginKeys are the key pairs a login names (KEC key ids, a Huawei key pair name).
-func loginKeys(l plan.Login) []string {
-	if l.KeyName != "" {
-		return []string{l.KeyName}
+// loginKeys are the key pairs an instance's login names (its cloud's options
+// know which).
+func loginKeys(in *plan.Instance) []string {
+	if in.Options == nil {
+		return nil
 	}
-	return l.KeyIDs
+	return in.Options.Keys()
 }
 
 // checkPasswords resolves each password reference once per cloud type and

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,17 +67,17 @@ func TestPreflightBlocksBadImagesAndKeysAndNamesEachSecretOnce(t *testing.T) {
 	}
 	p := testPlan(cloud, canaryWaves, plan.Size{}, 2)
 	weak := &plan.SecretRef{Env: "WEAK_PW"}
-	set := func(i int, image string, login plan.Login) {
+	set := func(i int, image string, login plan.Login, opts plan.Options) {
 		p.Instances[i].Image = image
 		p.Instances[i].Login = login
+		p.Instances[i].Options = opts
 	}
-	set(0, "good", plan.Login{KeyName: "kp-ok"})
-	set(1, "missing", plan.Login{KeyName: "kp-ok"})
-	set(2, "killed", plan.Login{KeyName: "kp-ok"})
-	set(3, "good", plan.Login{KeyName: "kp-gone"})
-	set(4, "good", plan.Login{Password: weak})
-	set(5, "missing", plan.Login{Password: weak})
-	p.Instances[0].SystemDisk = &plan.SystemDisk{SizeGB: 20}
+	set(0, "good", plan.Login{}, testOptions{keys: []string{"kp-ok"}, diskGB: 20})
+	set(1, "missing", plan.Login{}, testOptions{keys: []string{"kp-ok"}})
+	set(2, "killed", plan.Login{}, testOptions{keys: []string{"kp-ok"}})
+	set(3, "good", plan.Login{}, testOptions{keys: []string{"kp-gone"}})
+	set(4, "good", plan.Login{Password: weak}, nil)
+	set(5, "missing", plan.Login{Password: weak}, nil)
 
 	provs := map[string]providers.Provider{"fake": pc}
 	obs, err := Lookup(context.Background(), p, provs, nil)
@@ -98,7 +99,7 @@ func TestPreflightBlocksBadImagesAndKeysAndNamesEachSecretOnce(t *testing.T) {
 		t.Errorf("policy checked %d times, cloud asked %d times; want 1 and 2 (images, key pairs)", pc.checked, pc.calls)
 	}
 	want := map[string]string{
-		"i-000": "pre-flight: systemDisk.sizeGB 20 is smaller than target image good needs (40 GB)",
+		"i-000": "pre-flight: a disk of 20 GB is smaller than target image good needs (40 GB)",
 		"i-001": "pre-flight: target image missing does not exist in the region (or this account cannot see it)",
 		"i-002": `pre-flight: target image killed cannot be used: image is in state "killed", not active`,
 		"i-003": "pre-flight: key pair kp-gone does not exist",
@@ -156,3 +157,21 @@ func TestPreflightErrorNamesTheProviderOnce(t *testing.T) {
 		t.Errorf("error %q, want %q", got, want)
 	}
 }
+
+// testOptions are a cloud's options as the engine sees them: the key pairs
+// a login names and a disk size the target image must fit.
+type testOptions struct {
+	keys   []string
+	diskGB int
+}
+
+func (o testOptions) Keys() []string { return o.keys }
+
+func (o testOptions) CheckImage(image string, minDiskGB int) string {
+	if o.diskGB > 0 && minDiskGB > o.diskGB {
+		return fmt.Sprintf("a disk of %d GB is smaller than target image %s needs (%d GB)", o.diskGB, image, minDiskGB)
+	}
+	return ""
+}
+
+func (o testOptions) SpecParts() (string, string) { return "", "" }

@@ -293,8 +293,9 @@ func TestAckNothingToAcknowledge(t *testing.T) {
 	p := reinstallPlan(cloud)
 	j := openJournal(t, t.TempDir())
 	got, err := Ack(context.Background(), j, map[string]providers.Provider{"fake": cloud}, p.Instances, "ops@host")
-	if err != nil || len(got) != 1 || len(got[0].Cleared) != 0 {
-		t.Fatalf("Ack = %+v, %v; want nothing cleared", got, err)
+	var nothing *NothingToAckError
+	if !errors.As(err, &nothing) || len(got) != 0 {
+		t.Fatalf("Ack = %+v, %v; want nothing acknowledged, and the error", got, err)
 	}
 }
 

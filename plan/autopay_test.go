@@ -22,8 +22,8 @@ func TestIsAutoPayPrepaidHuaweiServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Instances[0].AutoPay || p.Instances[1].AutoPay {
-		t.Errorf("AutoPay %v %v, want true false", p.Instances[0].AutoPay, p.Instances[1].AutoPay)
+	if a, b := optionsJSON(p.Instances[0]), optionsJSON(p.Instances[1]); !strings.Contains(a, `"AutoPay":true`) || !strings.Contains(b, `"AutoPay":false`) {
+		t.Errorf("options %s and %s, want AutoPay true and false", a, b)
 	}
 	_, err = Parse("p.yaml", []byte(basePlan+"instances:\n"+"  - id: 98284100-f6d1-4bbf-886a-1b0765024738\n    isAutoPay: true\n"))
 	if err == nil || !strings.Contains(err.Error(), "instances[0].isAutoPay: only huaweicloud providers take isAutoPay") {

@@ -1,14 +1,11 @@
 package plan
 
 import (
-	"encoding/base64"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,12 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxUserData is the most user data KEC takes, decoded.
-const MaxUserData = 16 << 10
-
-// MaxKeyIDs is the most key pairs KEC binds to one instance.
-const MaxKeyIDs = 10
-
 // loader turns a node tree into a Plan. It is defensive: the schema has already reported values
 // of the wrong shape, so a field it cannot read is skipped here rather than reported twice.
 type loader struct {
@@ -32,8 +23,9 @@ type loader struct {
 	providers map[string]*Provider
 	// entries locate p.Instances[i] in the plan: its index in the instances list and its node.
 	entries []entry
-	// userData caches files read for userData: a default shared by 100,000 instances is read once.
-	userData map[string]userDataResult
+	// once holds what Field.Once computed: a file a default shared by 100,000 instances names is
+	// read once.
+	once map[string]any
 	// providerDefaults holds each provider's defaults block, by provider name.
 	providerDefaults map[string]*yaml.Node
 }
@@ -41,11 +33,6 @@ type loader struct {
 type entry struct {
 	index int
 	node  *yaml.Node
-}
-
-type userDataResult struct {
-	base64 string
-	err    string
 }
 
 func (l *loader) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -120,14 +107,7 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 	}
 	p.Type, _ = stringValue(get(n, "type"))
 	p.Region, _ = stringValue(get(n, "region"))
-	if k, val := field(n, "projectId"); val != nil {
-		p.ProjectID, _ = stringValue(val)
-		if p.Type == TypeKsyun {
-			l.errorf(k, schema.Field(path, "projectId"), "projectId is only for huaweicloud providers")
-		}
-	} else if p.Type == TypeHuaweiCloud {
-		l.errorf(n, path, "missing required field \"projectId\" (huaweicloud providers need it)")
-	}
+	l.providerSettings(p, path, n)
 	if _, val := field(n, "endpoint"); val != nil {
 		if s, ok := stringValue(val); ok {
 			p.Endpoint = s
@@ -167,12 +147,46 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 	return p
 }
 
+// providerSettings reads the provider fields only some clouds take: each is
+// required for the clouds that take it and refused for the others.
+func (l *loader) providerSettings(p *Provider, path string, n *yaml.Node) {
+	cloud := cloudOf(p.Type)
+	seen := map[string]bool{}
+	for _, c := range registeredClouds() {
+		for _, name := range c.ProviderFields {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			mine := cloud != nil && slices.Contains(cloud.ProviderFields, name)
+			k, val := field(n, name)
+			switch {
+			case val != nil && (mine || cloud == nil):
+				if s, ok := stringValue(val); ok {
+					if p.Settings == nil {
+						p.Settings = map[string]string{}
+					}
+					p.Settings[name] = s
+				}
+			case val != nil:
+				types := []string{}
+				for _, o := range providerFieldOwners(name) {
+					types = append(types, o.Type)
+				}
+				l.errorf(k, schema.Field(path, name), "%s is only for %s providers", name, orList(types))
+			case mine:
+				l.errorf(n, path, "missing required field %q (%s providers need it)", name, cloud.Type)
+			}
+		}
+	}
+}
+
 // checkEndpoint allows https anywhere and plain http only to this machine (the simulator), so
 // that credentials and signatures never cross a network in clear text.
 func checkEndpoint(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return fmt.Sprintf("must be a URL like https://kec.api.ksyun.com, found %q", s)
+		return fmt.Sprintf("must be a URL like %s, found %q", endpointExample(), s)
 	}
 	if u.User != nil {
 		return "must not carry credentials; use the provider's credentials field"
@@ -307,14 +321,6 @@ func DefaultWaves() []Wave {
 	return []Wave{{Size: Size{Count: 1}}, {Size: Size{Percent: 100, IsPercent: true}}}
 }
 
-// fields only one cloud supports, with the provider type that does.
-var cloudOnly = []struct{ field, cloud string }{
-	{"systemDisk", TypeKsyun},
-	{"userData", TypeKsyun},
-	{"byol", TypeHuaweiCloud},
-	{"isAutoPay", TypeHuaweiCloud},
-}
-
 // instance decodes the instance at path (an entry of instances, or a selector's fields),
 // merging defaults field by field: a field the instance sets replaces the default as a whole (a
 // login is never half from defaults). The provider's defaults come between the instance and the
@@ -361,11 +367,11 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 		l.errorf(n, path, "no provider: set provider on the instance or in defaults (one of %s)", l.providerNames())
 	}
 	// An invalid provider type has been reported; checking fields against it would only repeat that.
-	ptype := ""
-	if prov != nil && (prov.Type == TypeKsyun || prov.Type == TypeHuaweiCloud) {
-		ptype = prov.Type
-	} else {
-		prov = nil
+	var cloud *Cloud
+	if prov != nil {
+		if cloud = cloudOf(prov.Type); cloud == nil {
+			prov = nil
+		}
 	}
 	provDefaults = l.providerDefaults[inst.Provider]
 
@@ -374,8 +380,9 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
+	var loginFields map[string]Field
 	if _, val, at, fromDefaults := pick("login"); val != nil {
-		inst.Login = l.login(val, at.String, prov, fromDefaults)
+		inst.Login, loginFields = l.login(val, at.String, prov, fromDefaults)
 	} else if !misspelt("login", n, provDefaults, defaults) {
 		l.errorf(n, path, "no login: set login on the instance or in defaults")
 	}
@@ -391,32 +398,47 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 	if _, val, _, _ := pick("protect"); val != nil {
 		inst.Protect, _ = boolValue(val)
 	}
-	for _, c := range cloudOnly {
-		k, val, at, fromDefaults := pick(c.field)
-		if val == nil {
-			continue
-		}
-		if ptype != "" && ptype != c.cloud {
-			if fromDefaults {
-				l.errorf(k, at.String(), "only %s providers take %s, but the instances of %s provider %q get it from defaults; set it on the %s instances instead", c.cloud, c.field, ptype, prov.Name, c.cloud)
-			} else {
-				l.errorf(k, at.String(), "only %s providers take %s; provider %q is %s", c.cloud, c.field, prov.Name, ptype)
+	// The cloud-only fields: each is checked against the provider's cloud and decoded by the
+	// cloud that takes it. Without a known cloud (reported already) each owner still decodes
+	// its fields, so that what is wrong in them is reported as well.
+	fields := map[*Cloud]map[string]Field{}
+	for _, c := range registeredClouds() {
+		for _, name := range c.InstanceFields {
+			k, val, at, fromDefaults := pick(name)
+			if val == nil {
+				continue
 			}
-			continue
+			if cloud != nil && cloud != c {
+				if fromDefaults {
+					l.errorf(k, at.String(), "only %s providers take %s, but the instances of %s provider %q get it from defaults; set it on the %s instances instead", c.Type, name, cloud.Type, prov.Name, c.Type)
+				} else {
+					l.errorf(k, at.String(), "only %s providers take %s; provider %q is %s", c.Type, name, prov.Name, cloud.Type)
+				}
+				continue
+			}
+			if fields[c] == nil {
+				fields[c] = map[string]Field{}
+			}
+			fields[c][name] = Field{l: l, n: val, path: at.String}
 		}
-		switch c.field {
-		case "systemDisk":
-			inst.SystemDisk = systemDisk(val)
-		case "userData":
-			inst.UserData = l.userDataOf(val, at.String)
-		case "byol":
-			inst.BYOL, _ = boolValue(val)
-		case "isAutoPay":
-			inst.AutoPay, _ = boolValue(val)
+	}
+	if cloud != nil {
+		inst.Options = cloud.Decode(optionFields{fields: fields[cloud], login: loginFields})
+	} else {
+		for c, f := range fields {
+			c.Decode(optionFields{fields: f})
 		}
 	}
 	return inst
 }
+
+// optionFields are one instance's fields of one cloud.
+type optionFields struct {
+	fields, login map[string]Field
+}
+
+func (o optionFields) Field(name string) Field { return o.fields[name] }
+func (o optionFields) Login(name string) Field { return o.login[name] }
 
 // checkProviderDefaults reports, once and at their position, the fields of a provider's defaults
 // that its type does not take.
@@ -428,13 +450,18 @@ func (l *loader) checkProviderDefaults() {
 	sort.Strings(names)
 	for _, name := range names {
 		prov, n := l.providers[name], l.providerDefaults[name]
-		if prov == nil || (prov.Type != TypeKsyun && prov.Type != TypeHuaweiCloud) {
+		if prov == nil || cloudOf(prov.Type) == nil {
 			continue
 		}
 		path := schema.Field(schema.Field("providers", name), "defaults")
-		for _, c := range cloudOnly {
-			if k, v := field(n, c.field); v != nil && prov.Type != c.cloud {
-				l.errorf(k, schema.Field(path, c.field), "only %s providers take %s; provider %q is %s", c.cloud, c.field, prov.Name, prov.Type)
+		for _, c := range registeredClouds() {
+			if c.Type == prov.Type {
+				continue
+			}
+			for _, f := range c.InstanceFields {
+				if k, v := field(n, f); v != nil {
+					l.errorf(k, schema.Field(path, f), "only %s providers take %s; provider %q is %s", c.Type, f, prov.Name, prov.Type)
+				}
 			}
 		}
 		if _, v := field(n, "login"); v != nil {
@@ -488,83 +515,107 @@ func (l *loader) providerNames() string {
 }
 
 // login decodes a login block and checks that it holds exactly one form that the provider's cloud
-// supports.
-func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefaults bool) Login {
+// supports. It returns the password and, for the cloud's driver, the fields of the other forms.
+func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefaults bool) (Login, map[string]Field) {
 	var lg Login
 	if n.Kind != yaml.MappingNode {
-		return lg
+		return lg, nil
 	}
 	var forms []string
 	var keys []*yaml.Node
+	var fields map[string]Field
+	// with: the fields that go with a form, set, by form; set: the forms set.
+	var with [][2]string
+	set := map[string]bool{}
+	fits := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], deref(n.Content[i+1])
-		switch keyOf(k) {
-		case "password":
+		name := keyOf(k)
+		if name == "password" {
 			lg.Password = secretRef(val)
 			forms = append(forms, "password")
-		case "keyIds":
-			if val.Kind == yaml.SequenceNode {
-				for _, id := range val.Content {
-					if s, ok := stringValue(id); ok {
-						lg.KeyIDs = append(lg.KeyIDs, s)
-					}
-				}
-			}
-			forms = append(forms, "keyIds")
-		case "keepImageLogin":
-			lg.KeepImageLogin, _ = boolValue(val)
-			if lg.KeepImageLogin {
-				forms = append(forms, "keepImageLogin")
-			}
-		case "keyName":
-			lg.KeyName, _ = stringValue(val)
-			forms = append(forms, "keyName")
-		case "userId":
-			lg.UserID, _ = stringValue(val)
-		default:
+			keys = append(keys, k)
+			continue
+		}
+		owner, form := loginOwner(name)
+		if form == nil {
 			continue
 		}
 		keys = append(keys, k)
+		if prov != nil && owner.Type != prov.Type {
+			fits = false
+		}
+		if fields == nil {
+			fields = map[string]Field{}
+		}
+		fields[name] = Field{l: l, n: val, path: func() string { return schema.Field(atf(), name) }}
+		switch {
+		case name != form.Field:
+			if hasValue(val) {
+				with = append(with, [2]string{name, form.Field})
+			}
+		case form.OnlyTrue:
+			if b, _ := boolValue(val); b {
+				forms = append(forms, name)
+			}
+		default:
+			forms = append(forms, name)
+			if hasValue(val) {
+				set[name] = true
+			}
+		}
 	}
-	if len(forms) == 1 && (lg.UserID == "" || lg.KeyName != "") && (prov == nil || loginFitsCloud(forms[0], prov.Type)) {
-		return lg // the common case: no path needed
+	alone := ""
+	for _, w := range with {
+		if !set[w[1]] {
+			alone = w[0] + " goes with " + w[1]
+			break
+		}
+	}
+	if len(forms) == 1 && alone == "" && fits {
+		return lg, fields // the common case: no path needed
 	}
 	at := atf()
 	switch {
-	case len(forms) == 0 && lg.UserID != "":
-		l.errorf(n, at, "userId goes with keyName; add keyName")
+	case len(forms) == 0 && alone != "":
+		l.errorf(n, at, "%s; add %s", alone, strings.SplitN(alone, " goes with ", 2)[1])
 	case len(forms) == 0:
-		l.errorf(n, at, "no login form: set one of password, keyIds, keepImageLogin: true (KEC) or keyName (Huawei)")
+		l.errorf(n, at, "no login form: set one of password, %s", loginFormsHint())
 	case len(forms) > 1:
 		l.errorf(n, at, "exactly one login form is allowed, found %s", strings.Join(forms, " and "))
 	}
-	if lg.UserID != "" && lg.KeyName == "" && len(forms) > 0 {
-		l.errorf(n, at, "userId goes with keyName; remove it or use keyName")
+	if alone != "" && len(forms) > 0 {
+		l.errorf(n, at, "%s; remove it or use %s", alone, strings.SplitN(alone, " goes with ", 2)[1])
 	}
 	if prov == nil {
-		return lg
+		return lg, fields
 	}
+	cloud := cloudOf(prov.Type)
 	for _, k := range keys {
 		name := keyOf(k)
-		var cloud, hint string
-		switch name {
-		case "keyIds", "keepImageLogin":
-			cloud, hint = TypeKsyun, "use keyName or password"
-		case "keyName", "userId":
-			cloud, hint = TypeHuaweiCloud, "use keyIds, keepImageLogin or password"
-		default:
-			continue
-		}
-		if prov.Type == cloud {
+		owner, _ := loginOwner(name)
+		if owner == nil || owner == cloud {
 			continue
 		}
 		if fromDefaults {
-			l.errorf(k, schema.Field(at, name), "only %s providers take %s, but the instances of %s provider %q get it from defaults; set their login on the instances instead", cloud, name, prov.Type, prov.Name)
+			l.errorf(k, schema.Field(at, name), "only %s providers take %s, but the instances of %s provider %q get it from defaults; set their login on the instances instead", owner.Type, name, prov.Type, prov.Name)
 		} else {
-			l.errorf(k, schema.Field(at, name), "only %s providers take %s; provider %q is %s (%s)", cloud, name, prov.Name, prov.Type, hint)
+			use := []string{}
+			for _, f := range cloud.LoginForms {
+				use = append(use, f.Field)
+			}
+			l.errorf(k, schema.Field(at, name), "only %s providers take %s; provider %q is %s (use %s)", owner.Type, name, prov.Name, prov.Type, orList(append(use, "password")))
 		}
 	}
-	return lg
+	return lg, fields
+}
+
+// hasValue reports whether a login field says something: not null, not an empty string.
+func hasValue(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return n != nil
+	}
+	return n.ShortTag() != "!!null" && n.Value != ""
 }
 
 // pathOf is a field's path, rendered only when an error needs it.
@@ -572,99 +623,6 @@ type pathOf struct{ parent, name string }
 
 // String renders the path.
 func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
-
-// loginFitsCloud reports whether a login form is one the cloud takes.
-func loginFitsCloud(form, cloud string) bool {
-	switch form {
-	case "keyIds", "keepImageLogin":
-		return cloud == TypeKsyun
-	case "keyName":
-		return cloud == TypeHuaweiCloud
-	}
-	return true
-}
-
-func systemDisk(n *yaml.Node) *SystemDisk {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	sd := &SystemDisk{}
-	sd.SizeGB, _ = intValue(get(n, "sizeGB"))
-	sd.Type, _ = stringValue(get(n, "type"))
-	sd.Resize, _ = stringValue(get(n, "resize"))
-	return sd
-}
-
-// userDataOf decodes userData and checks it fits KEC's limit. A file is read now, at load time,
-// so that a missing file fails validate rather than instance 4,000 of an apply.
-func (l *loader) userDataOf(n *yaml.Node, atf func() string) *UserData {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	at := atf()
-	if val := get(n, "base64"); val != nil {
-		s, ok := stringValue(val)
-		if !ok {
-			return nil
-		}
-		raw, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			l.errorf(val, schema.Field(at, "base64"), "not valid base64: %v", strings.TrimPrefix(err.Error(), "illegal base64 data "))
-			return nil
-		}
-		if len(raw) > MaxUserData {
-			l.errorf(val, schema.Field(at, "base64"), "user data is %d bytes decoded; KEC takes at most 16 KiB (16384 bytes)", len(raw))
-			return nil
-		}
-		return &UserData{Base64: s}
-	}
-	val := get(n, "file")
-	file, ok := stringValue(val)
-	if !ok || file == "" {
-		return nil
-	}
-	resolved := file
-	if !filepath.IsAbs(file) {
-		resolved = filepath.Join(filepath.Dir(l.file), file)
-	}
-	r, ok := l.userData[resolved]
-	if !ok {
-		r = readUserData(resolved)
-		l.userData[resolved] = r
-	}
-	if r.err != "" {
-		l.errorf(val, schema.Field(at, "file"), "%s", r.err)
-		return nil
-	}
-	return &UserData{File: file, Base64: r.base64}
-}
-
-func readUserData(path string) userDataResult {
-	f, err := os.Open(path)
-	if err != nil {
-		return userDataResult{err: "cannot read user data: " + err.Error()}
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return userDataResult{err: "cannot read user data: " + err.Error()}
-	}
-	// Devices and pipes could block or never end; user data is a file.
-	if !fi.Mode().IsRegular() {
-		return userDataResult{err: fmt.Sprintf("user data %s is not a regular file", path)}
-	}
-	if fi.Size() > MaxUserData {
-		return userDataResult{err: fmt.Sprintf("user data %s is %d bytes; KEC takes at most 16 KiB (16384 bytes)", path, fi.Size())}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxUserData+1))
-	if err != nil {
-		return userDataResult{err: "cannot read user data: " + err.Error()}
-	}
-	if len(data) > MaxUserData {
-		return userDataResult{err: fmt.Sprintf("user data %s is larger than 16 KiB (16384 bytes), the most KEC takes", path)}
-	}
-	return userDataResult{base64: base64.StdEncoding.EncodeToString(data)}
-}
 
 // uniqueIDs reports an instance id listed twice for one provider, or for two provider entries
 // of the same cloud (the same server under two names): two entries for one server would

@@ -67,7 +67,7 @@ func tooBig(file string, size int64) error {
 }
 
 // Parse is Load for a plan already in memory; file names it in diagnostics, and relative
-// userData files are resolved against its directory.
+// files the plan names are resolved against its directory.
 func Parse(file string, data []byte) (p *Plan, err error) {
 	defer func() {
 		// yaml.v3 has panicked on hostile input before; a crash must never be the answer.
@@ -98,7 +98,7 @@ func Parse(file string, data []byte) (p *Plan, err error) {
 	for _, e := range schema.Validate(root) {
 		d.add(file, e.Line, e.Col, e.Path, "%s", e.Message)
 	}
-	l := &loader{file: file, d: d, userData: map[string]userDataResult{}}
+	l := &loader{file: file, d: d}
 	p = l.plan(root)
 	if err := d.err(); err != nil {
 		return nil, err

@@ -77,12 +77,13 @@ func TestDefaults(t *testing.T) {
 	}
 	kec, ecs := p.Instances[0], p.Instances[1]
 	if kec.Provider != "kec-bj" || kec.Image != "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2" || kec.Running != RunningStop ||
-		len(kec.Login.KeyIDs) != 1 || kec.Line != 16 || kec.Col != 5 {
-		t.Errorf("kec instance: %+v", kec)
+		optionsJSON(kec) != `{"KeyIDs":["552a0523-b9b4-4868-b8d9-52ad7a38bf89"],"KeepImageLogin":false,"SystemDisk":null,"UserData":null}` ||
+		kec.Line != 16 || kec.Col != 5 {
+		t.Errorf("kec instance: %+v %s", kec, optionsJSON(kec))
 	}
-	if ecs.Provider != "ecs-n4" || ecs.Login.KeyName != "kp" || ecs.Login.UserID != "7e25b1da389f4697a79df3a0e5bd494e" ||
-		len(ecs.Login.KeyIDs) != 0 || ecs.Running != RunningSkip || !ecs.BYOL || ecs.Line != 17 {
-		t.Errorf("ecs instance: %+v", ecs)
+	if ecs.Provider != "ecs-n4" || optionsJSON(ecs) != `{"KeyName":"kp","UserID":"7e25b1da389f4697a79df3a0e5bd494e","BYOL":true,"AutoPay":false}` ||
+		ecs.Running != RunningSkip || ecs.Line != 17 {
+		t.Errorf("ecs instance: %+v %s", ecs, optionsJSON(ecs))
 	}
 	if got := p.Summary(); got["kec-bj"] != 1 || got["ecs-n4"] != 1 {
 		t.Errorf("summary: %v", got)
@@ -133,11 +134,11 @@ func TestUserDataFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ud := p.Instances[0].UserData; ud == nil || ud.File != "init.sh" || ud.Base64 != "IyEvYmluL3NoCg==" {
-		t.Errorf("file user data: %+v", ud)
+	if ud := optionsJSON(p.Instances[0]); !strings.Contains(ud, `"UserData":{"File":"init.sh","Base64":"IyEvYmluL3NoCg=="}`) {
+		t.Errorf("file user data: %s", ud)
 	}
-	if ud := p.Instances[1].UserData; ud == nil || ud.File != "" || ud.Base64 != "aGk=" {
-		t.Errorf("base64 user data: %+v", ud)
+	if ud := optionsJSON(p.Instances[1]); !strings.Contains(ud, `"UserData":{"File":"","Base64":"aGk="}`) {
+		t.Errorf("base64 user data: %s", ud)
 	}
 }
 

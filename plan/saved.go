@@ -51,8 +51,7 @@ type SavedChange struct {
 	ToImage   string `json:"to_image"`
 	StopFirst bool   `json:"stop_first,omitempty"`
 	// Spec sums everything the change submits but secrets' values: image,
-	// token, login (references), system disk, user data (content), BYOL,
-	// isAutoPay.
+	// token, login (references) and the cloud's options (Spec).
 	Spec string `json:"spec"`
 }
 
@@ -63,26 +62,21 @@ func Sum(data []byte) string {
 }
 
 // Spec sums what a change of the instance would submit, secrets excepted
-// (their references count): two specs differ when the change would.
+// (their references count): two specs differ when the change would. The bytes
+// summed are those of format version 1, when every cloud's fields were the
+// plan's: the cloud's options (Options.SpecParts) write theirs around the
+// password's reference, so that plans saved before still apply.
 func Spec(in *Instance) string {
 	h := sha256.New()
-	l := in.Login
 	pw := ""
-	if l.Password != nil {
-		pw = l.Password.String()
+	if in.Login.Password != nil {
+		pw = in.Login.Password.String()
 	}
-	fmt.Fprintf(h, "image=%s\x00token=%s\x00running=%s\x00byol=%t\x00pw=%s\x00keys=%q\x00keep=%t\x00keyname=%s\x00user=%s",
-		in.Image, in.Reinstall, in.Running, in.BYOL, pw, l.KeyIDs, l.KeepImageLogin, l.KeyName, l.UserID)
-	if d := in.SystemDisk; d != nil {
-		fmt.Fprintf(h, "\x00disk=%d/%s/%s", d.SizeGB, d.Type, d.Resize)
+	before, after := "", ""
+	if in.Options != nil {
+		before, after = in.Options.SpecParts()
 	}
-	if u := in.UserData; u != nil {
-		fmt.Fprintf(h, "\x00userdata=%s", Sum([]byte(u.Base64)))
-	}
-	if in.AutoPay {
-		// Only when set, so that the specs of plans saved before it existed stay valid.
-		fmt.Fprint(h, "\x00autopay=true")
-	}
+	fmt.Fprintf(h, "image=%s\x00token=%s\x00running=%s\x00%spw=%s%s", in.Image, in.Reinstall, in.Running, before, pw, after)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

@@ -31,11 +31,11 @@ func TestSavedPlanStaleWhenActionOrTargetDiffers(t *testing.T) {
 			return func(string, string) History { return History{InDoubt: "reinstall in doubt"} }
 		}, "kec/a: the saved plan would reinstall it, it is now blocked"},
 		{"another login", func(in *Instance) func(string, string) History {
-			in.Login.KeyName = "other"
+			in.Login.Password = &SecretRef{Env: "OTHER"}
 			return nil
 		}, "kec/a: what the change submits"},
-		{"other user data", func(in *Instance) func(string, string) History {
-			in.UserData = &UserData{File: "boot.sh", Base64: "ZWNobyB0d28K"}
+		{"other cloud options", func(in *Instance) func(string, string) History {
+			in.Options = testOptions{after: "\x00userdata=other"}
 			return nil
 		}, "kec/a: what the change submits"},
 	}
@@ -108,30 +108,101 @@ func TestSavedPlanStaleEndpoints(t *testing.T) {
 }
 
 // TestSpecBindsEverythingTheChangeSubmits: a saved plan is stale when anything
-// its change would submit differs, isAutoPay (a prepaid server's order paid at
-// once) included.
+// its change would submit differs, the cloud's options (isAutoPay, a prepaid
+// server's order paid at once, included) as well.
 func TestSpecBindsEverythingTheChangeSubmits(t *testing.T) {
-	base := func() *Instance {
-		return &Instance{ID: "i-1", Image: "img", Login: Login{KeyName: "k"}}
+	const plan = `version: 1
+name: spec
+providers:
+  kec: {type: ksyun, region: cn-beijing-6}
+  ecs: {type: huaweicloud, region: cn-north-4, projectId: 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e}
+defaults: {image: 11111111-f6d1-4bbf-886a-1b0765024738}
+instances:
+  - id: 98284100-f6d1-4bbf-886a-1b0765024731
+`
+	specOf := func(t *testing.T, fields string) string {
+		t.Helper()
+		p, err := Parse("p.yaml", []byte(plan+fields))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Spec(p.Instances[0])
 	}
-	for _, tc := range []struct {
-		name   string
-		change func(*Instance)
-	}{
-		{"image", func(in *Instance) { in.Image = "other" }},
-		{"token", func(in *Instance) { in.Reinstall = "2026-12" }},
-		{"byol", func(in *Instance) { in.BYOL = true }},
-		{"isAutoPay", func(in *Instance) { in.AutoPay = true }},
-		{"key pair", func(in *Instance) { in.Login.KeyName = "other" }},
-		{"system disk", func(in *Instance) { in.SystemDisk = &SystemDisk{SizeGB: 40} }},
-		{"user data", func(in *Instance) { in.UserData = &UserData{Base64: "aGk="} }},
+	for _, tc := range []struct{ name, base, changed string }{
+		{"image", "    provider: ecs\n    login: {keyName: k}\n", "    provider: ecs\n    login: {keyName: k}\n    image: 22222222-f6d1-4bbf-886a-1b0765024738\n"},
+		{"token", "    provider: ecs\n    login: {keyName: k}\n", "    provider: ecs\n    login: {keyName: k}\n    reinstall: 2026-12\n"},
+		{"byol", "    provider: ecs\n    login: {keyName: k}\n", "    provider: ecs\n    login: {keyName: k}\n    byol: true\n"},
+		{"isAutoPay", "    provider: ecs\n    login: {keyName: k}\n", "    provider: ecs\n    login: {keyName: k}\n    isAutoPay: true\n"},
+		{"key pair", "    provider: ecs\n    login: {keyName: k}\n", "    provider: ecs\n    login: {keyName: other}\n"},
+		{"password reference", "    provider: ecs\n    login: {password: {env: A}}\n", "    provider: ecs\n    login: {password: {env: B}}\n"},
+		{"key ids", "    provider: kec\n    login: {keyIds: [22222222-f6d1-4bbf-886a-1b0765024738]}\n", "    provider: kec\n    login: {keyIds: [33333333-f6d1-4bbf-886a-1b0765024738]}\n"},
+		{"system disk", "    provider: kec\n    login: {keepImageLogin: true}\n", "    provider: kec\n    login: {keepImageLogin: true}\n    systemDisk: {sizeGB: 40}\n"},
+		{"user data", "    provider: kec\n    login: {keepImageLogin: true}\n", "    provider: kec\n    login: {keepImageLogin: true}\n    userData: {base64: aGk=}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := base()
-			tc.change(in)
-			if Spec(in) == Spec(base()) {
+			if specOf(t, tc.changed) == specOf(t, tc.base) {
 				t.Errorf("a change of %s leaves the spec as it was", tc.name)
 			}
 		})
+	}
+}
+
+// TestSpecUnchangedSinceOptionsMovedToDrivers: the spec of each kind of
+// instance is byte for byte what it was when the clouds' fields were the
+// plan's (the sums below were printed by that code), so that plans saved
+// before still apply.
+func TestSpecUnchangedSinceOptionsMovedToDrivers(t *testing.T) {
+	p, err := Parse("spec.yaml", []byte(`version: 1
+name: spec
+providers:
+  kec:
+    type: ksyun
+    region: cn-beijing-6
+  ecs:
+    type: huaweicloud
+    region: cn-north-4
+    projectId: 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e
+instances:
+  - id: 98284100-f6d1-4bbf-886a-1b0765024731
+    provider: kec
+    image: 11111111-f6d1-4bbf-886a-1b0765024738
+    login: {password: {env: PW}}
+  - id: 98284100-f6d1-4bbf-886a-1b0765024732
+    provider: kec
+    image: 11111111-f6d1-4bbf-886a-1b0765024738
+    login: {keyIds: [22222222-f6d1-4bbf-886a-1b0765024738, 33333333-f6d1-4bbf-886a-1b0765024738]}
+    systemDisk: {sizeGB: 40, type: SSD3.0, resize: online}
+    userData: {base64: aGk=}
+    reinstall: "2026-11"
+  - id: 98284100-f6d1-4bbf-886a-1b0765024733
+    provider: kec
+    image: 11111111-f6d1-4bbf-886a-1b0765024738
+    login: {keepImageLogin: true}
+    running: skip
+  - id: 98284100-f6d1-4bbf-886a-1b0765024734
+    provider: ecs
+    image: 11111111-f6d1-4bbf-886a-1b0765024738
+    login: {keyName: kp, userId: 7e25b1da389f4697a79df3a0e5bd494e}
+    byol: true
+    isAutoPay: true
+  - id: 98284100-f6d1-4bbf-886a-1b0765024735
+    provider: ecs
+    image: 11111111-f6d1-4bbf-886a-1b0765024738
+    login: {password: {file: pw.txt}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"98284100-f6d1-4bbf-886a-1b0765024731": "f369ae78e50a0f8a866fff8c76fa4fb8",
+		"98284100-f6d1-4bbf-886a-1b0765024732": "6262a601b156f1546d4cc62917c378ce",
+		"98284100-f6d1-4bbf-886a-1b0765024733": "7f1c9cb6a2fb1323c0b8ea7d7c76f8c7",
+		"98284100-f6d1-4bbf-886a-1b0765024734": "ec385c4b4d823a09d0255fd0cb201f96",
+		"98284100-f6d1-4bbf-886a-1b0765024735": "bb07d0ea0d8cd61835d0fb290a2e3d0e",
+	}
+	for _, in := range p.Instances {
+		if got := Spec(in); got != want[in.ID] {
+			t.Errorf("instance %s: spec %s, want %s", in.ID, got, want[in.ID])
+		}
 	}
 }

@@ -65,8 +65,8 @@ func (s *SecretRef) Resolve() (string, error) {
 	return "", errors.New("empty secret reference: use {env: NAME} or {file: PATH}")
 }
 
-// CheckPassword applies the clouds' password policy (the KEC seed's, which Huawei's also meets):
-// 8 to 32 visible ASCII characters with at least one upper-case letter, one lower-case letter and
+// CheckPassword applies the policy every cloud's password meets (a cloud's
+// stricter one is its client's, checked in pre-flight): 8 to 32 visible ASCII characters with at least one upper-case letter, one lower-case letter and
 // one digit. The error says what is wrong, never what the password is.
 func CheckPassword(pw string) error {
 	if n := len(pw); n < 8 || n > 32 {

@@ -306,14 +306,14 @@ instances:
   - {id: `+idC+`, provider: ecs-n4}
 `)
 	a, b, c := p.Instances[0], p.Instances[1], p.Instances[2]
-	if a.Image != imgNew || a.Running != RunningSkip || !a.Login.KeepImageLogin {
-		t.Errorf("kec instance from provider defaults: %+v", a)
+	if a.Image != imgNew || a.Running != RunningSkip || !strings.Contains(optionsJSON(a), `"KeepImageLogin":true`) {
+		t.Errorf("kec instance from provider defaults: %+v %s", a, optionsJSON(a))
 	}
 	if b.Image != imgOld {
 		t.Errorf("the instance's own image must win: %s", b.Image)
 	}
-	if c.Image != imgOld || c.Login.KeyName != "kp" || c.Login.KeepImageLogin || c.Running != RunningStop {
-		t.Errorf("ecs instance: %+v %+v", c, c.Login)
+	if c.Image != imgOld || optionsJSON(c) != `{"KeyName":"kp","UserID":"","BYOL":false,"AutoPay":false}` || c.Running != RunningStop {
+		t.Errorf("ecs instance: %+v %s", c, optionsJSON(c))
 	}
 }
 

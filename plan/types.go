@@ -27,21 +27,17 @@ type Plan struct {
 	Narrowing *Narrowing
 }
 
-// Provider types understood by reimage.
-const (
-	TypeKsyun       = "ksyun"
-	TypeHuaweiCloud = "huaweicloud"
-)
-
 // Provider is one cloud account in one region.
 type Provider struct {
-	Name   string
-	Type   string // TypeKsyun or TypeHuaweiCloud
+	Name string
+	// Type is a registered cloud's type (Cloud.Type).
+	Type   string
 	Region string
 	// Endpoint overrides the cloud's default endpoint; empty for the default.
 	Endpoint string
-	// ProjectID is required for huaweicloud, empty for ksyun.
-	ProjectID   string
+	// Settings are the provider fields only its cloud takes
+	// (Cloud.ProviderFields), by name; nil when it has none.
+	Settings    map[string]string
 	Credentials Credentials
 	Limits      Limits
 }
@@ -124,38 +120,17 @@ type Instance struct {
 	// Reinstall is an optional token: reinstall once per token even when the image matches.
 	Reinstall string
 	Protect   bool
-	// KEC only.
-	SystemDisk *SystemDisk
-	UserData   *UserData
-	// Huawei only.
-	BYOL bool
-	// AutoPay: the server is prepaid (yearly/monthly) and the order a change
-	// opens is paid at once (ECS isAutoPay); without it the change waits for
-	// payment and fails.
-	AutoPay bool
+	// Options are the instance's cloud-only fields and login forms, decoded
+	// by its cloud's driver (Cloud.Decode); nil when the plan could not tell
+	// the cloud, or for an instance built by hand.
+	Options Options
 
 	// Line and Col locate the instance's entry in the plan file (1-based).
 	Line, Col int
 }
 
-// Login is exactly one login form.
+// Login is the login's password, when that is the form. The other forms are
+// the cloud's (Cloud.LoginForms), in Instance.Options.
 type Login struct {
-	Password       *SecretRef
-	KeyIDs         []string // KEC, at most 10
-	KeepImageLogin bool     // KEC, custom images
-	KeyName        string   // Huawei
-	UserID         string   // Huawei, optional with KeyName
-}
-
-// SystemDisk is KEC's system disk configuration for ModifyInstanceImage.
-type SystemDisk struct {
-	SizeGB int
-	Type   string
-	Resize string // "online" | "offline" | ""
-}
-
-// UserData is KEC user data: exactly one of File or Base64 is set in the plan.
-type UserData struct {
-	File   string
-	Base64 string
+	Password *SecretRef
 }

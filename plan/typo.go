@@ -1,16 +1,20 @@
 package plan
 
 import (
+	"slices"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/reimage-dev/reimage/schema"
 )
 
-// instanceFields are the fields an instance (and defaults) can set: a key
-// that is one of them is never someone's typo of another.
-var instanceFields = map[string]bool{
-	"id": true, "name": true, "provider": true, "image": true, "login": true, "running": true,
-	"reinstall": true, "protect": true, "systemDisk": true, "userData": true, "byol": true,
+// coreInstanceFields are the fields an instance (and defaults) of any cloud can set.
+var coreInstanceFields = []string{"id", "name", "provider", "image", "login", "running", "reinstall", "protect"}
+
+// isInstanceField reports whether k is a field an instance can set, of any
+// cloud: such a key is never someone's typo of another.
+func isInstanceField(k string) bool {
+	return slices.Contains(coreInstanceFields, k) || fieldOwner(k) != nil
 }
 
 // misspelt reports whether one of blocks (the instance, its provider's
@@ -25,7 +29,7 @@ func misspelt(field string, blocks ...*yaml.Node) bool {
 		}
 		for i := 0; i+1 < len(b.Content); i += 2 {
 			k := b.Content[i].Value
-			if k != field && !instanceFields[k] && schema.Suggest(k, []string{field}) == field {
+			if k != field && !isInstanceField(k) && schema.Suggest(k, []string{field}) == field {
 				return true
 			}
 		}

@@ -60,7 +60,7 @@ func (p RetryPolicy) backoff(retry int) time.Duration {
 
 // Dialect is what the shared plumbing needs to know of one cloud's API.
 type Dialect struct {
-	// Type is the provider type, "ksyun" or "huaweicloud".
+	// Type is the provider type, the driver's Type.
 	Type string
 	// Prepare sets the cloud's headers and signs req (at time now); body is
 	// the exact bytes req sends. It runs for every attempt so that each
@@ -297,7 +297,7 @@ func contextErr(ctx context.Context, err error) error {
 	return err
 }
 
-// noReplayBody is the body of a write without one (KEC writes are GETs): a
+// noReplayBody is the body of a write without one (a cloud whose writes are GETs): a
 // non-nil body without GetBody makes net/http treat the request as not
 // replayable, so the transport never resends it by itself on a reused
 // connection that broke after the request was written. It reads as empty, and
@@ -420,8 +420,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return min(d, time.Minute)
 }
 
-// redactURLError drops the URL from a *url.Error: a KEC write carries every
-// parameter, the instance password included, in its query.
+// redactURLError drops the URL from a *url.Error: a write sent as a GET carries
+// every parameter, the instance password included, in its query.
 func redactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Err != nil {

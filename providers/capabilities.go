@@ -47,8 +47,8 @@ type Preflighter interface {
 	// ImagesByName returns every image visible to the account whose name is
 	// exactly name.
 	ImagesByName(ctx context.Context, name string) ([]Image, error)
-	// KeyPairs returns which of the given key pairs exist (KEC: key ids; Huawei:
-	// key pair names).
+	// KeyPairs returns which of the given key pairs exist, named as the
+	// cloud's login options name them (plan.Options.Keys): ids or names.
 	KeyPairs(ctx context.Context, keys []string) (map[string]bool, error)
 }
 
@@ -60,7 +60,7 @@ type PasswordChecker interface {
 }
 
 // Marker keeps reimage's markers (small key/value pairs) on the instance itself, where
-// the cloud can hold them (Huawei: server metadata; KEC: tags of its tag service), so
+// the cloud can hold them (server metadata, or tags of the cloud's tag service), so
 // that what reimage did to an instance is known from any host, state directory or plan.
 type Marker interface {
 	// SetMark sets key=value on the instance, keeping its other markers and tags;

@@ -14,10 +14,12 @@ import (
 // how fast, and where to report.
 type Config struct {
 	// Name is the plan's provider name; it is the "provider" label of the API metrics.
-	Name      string
-	Region    string
-	Endpoint  string // "" = the cloud's default; http only to loopback (error otherwise)
-	ProjectID string // Huawei
+	Name     string
+	Region   string
+	Endpoint string // "" = the cloud's default; http only to loopback (error otherwise)
+	// Settings are the plan's provider fields only this cloud takes
+	// (plan.Provider.Settings), by name.
+	Settings map[string]string
 	// AccessKey and SecretKey are the resolved credentials; they never appear in errors or logs.
 	AccessKey, SecretKey string
 	// RequestsPerSecond and Burst size the provider's one token bucket (0: the plan's default).
@@ -38,6 +40,10 @@ type Config struct {
 	// short window gathers them without delaying every poll by BatchWindow.
 	StatusWindow time.Duration
 }
+
+// ProjectSetting is the setting of a cloud whose API is scoped to a project
+// as well as a region (Driver.NeedsProject): the plan's projectId.
+const ProjectSetting = "projectId"
 
 // DefaultStatusWindow is the gathering window of status polls.
 const DefaultStatusWindow = 5 * time.Millisecond

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 	_ "github.com/reimage-dev/reimage/providers/drivers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -37,13 +40,25 @@ type cloud struct {
 	changeOp string
 	// region and projectID place the client; the simulator takes any region.
 	region, projectID string
+	// keyLogin is the driver's options of a login by the key pair keyID.
+	keyLogin plan.Options
+}
+
+// settings are the fixture's provider settings.
+func (c cloud) settings() map[string]string {
+	if c.projectID == "" {
+		return nil
+	}
+	return map[string]string{providers.ProjectSetting: c.projectID}
 }
 
 // fixtures: one entry per registered driver. A driver registered without one
 // fails TestEveryDriverHasAFixture, so a new cloud cannot skip the suite.
 var fixtures = map[string]cloud{
-	sim.Ksyun:       {lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage", region: "cn-beijing-6"},
-	sim.HuaweiCloud: {lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit", region: "cn-north-4", projectID: projectID},
+	sim.Ksyun: {lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage", region: "cn-beijing-6",
+		keyLogin: &ksyun.Options{KeyIDs: []string{keyID}}},
+	sim.HuaweiCloud: {lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit", region: "cn-north-4", projectID: projectID,
+		keyLogin: &huaweicloud.Options{KeyName: "KeyPair-350b"}},
 }
 
 // clouds is every registered driver that has a fixture, in registration order.
@@ -83,7 +98,7 @@ func (c cloud) newClient(t testing.TB, s *sim.Server, baseURL string, cfg provid
 	if cfg.AccessKey == "" && cfg.SecretKey == "" {
 		cfg.AccessKey, cfg.SecretKey = ak, sk
 	}
-	cfg.Endpoint, cfg.Region, cfg.ProjectID = baseURL, c.region, c.projectID
+	cfg.Endpoint, cfg.Region, cfg.Settings = baseURL, c.region, c.settings()
 	p, closeFn, err := d.New(cfg)
 	if err != nil {
 		return nil, err
@@ -234,13 +249,7 @@ func reimage(ctx context.Context, p providers.Provider, req providers.ChangeRequ
 }
 
 func changeReq(typ, iid string, running bool) providers.ChangeRequest {
-	r := providers.ChangeRequest{InstanceID: iid, ImageID: newImage, Running: running}
-	if typ == sim.Ksyun {
-		r.KeyIDs = []string{keyID}
-	} else {
-		r.KeyName = "KeyPair-350b"
-	}
-	return r
+	return providers.ChangeRequest{InstanceID: iid, ImageID: newImage, Running: running, Options: fixtures[typ].keyLogin}
 }
 
 func forEachCloud(t *testing.T, f func(t *testing.T, c cloud)) {

@@ -10,12 +10,14 @@ import (
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 	_ "github.com/reimage-dev/reimage/providers/drivers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
 )
 
 func TestResolveCredentialsFromEnv(t *testing.T) {
 	t.Setenv("KSYUN_ACCESS_KEY", "AKLTx")
 	t.Setenv("KSYUN_SECRET_KEY", "kec-secret")
-	ak, sk, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: plan.TypeKsyun})
+	ak, sk, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: ksyun.Type})
 	if err != nil || ak != "AKLTx" || sk != "kec-secret" {
 		t.Fatalf("got %q, %q, %v", ak, sk, err)
 	}
@@ -23,7 +25,7 @@ func TestResolveCredentialsFromEnv(t *testing.T) {
 	t.Setenv("HUAWEICLOUD_SDK_AK", "")
 	t.Setenv("HW_ACCESS_KEY", "HWAK")
 	t.Setenv("HUAWEICLOUD_SDK_SK", "hw-secret")
-	ak, sk, err = providers.ResolveCredentials(&plan.Provider{Name: "ecs-n4", Type: plan.TypeHuaweiCloud})
+	ak, sk, err = providers.ResolveCredentials(&plan.Provider{Name: "ecs-n4", Type: huaweicloud.Type})
 	if err != nil || ak != "HWAK" || sk != "hw-secret" {
 		t.Fatalf("got %q, %q, %v", ak, sk, err)
 	}
@@ -32,18 +34,18 @@ func TestResolveCredentialsFromEnv(t *testing.T) {
 func TestResolveCredentialsErrorsNameTheSource(t *testing.T) {
 	t.Setenv("KSYUN_ACCESS_KEY", "AKLTx")
 	t.Setenv("KSYUN_SECRET_KEY", "")
-	_, _, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: plan.TypeKsyun})
+	_, _, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: ksyun.Type})
 	if err == nil || !strings.Contains(err.Error(), "KSYUN_SECRET_KEY") || strings.Contains(err.Error(), "AKLTx") {
 		t.Errorf("error %v, want it to name KSYUN_SECRET_KEY and show no value", err)
 	}
 	t.Setenv("HUAWEICLOUD_SDK_AK", "")
 	t.Setenv("HW_ACCESS_KEY", "")
-	_, _, err = providers.ResolveCredentials(&plan.Provider{Name: "ecs-n4", Type: plan.TypeHuaweiCloud})
+	_, _, err = providers.ResolveCredentials(&plan.Provider{Name: "ecs-n4", Type: huaweicloud.Type})
 	if err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_AK") || !strings.Contains(err.Error(), "HW_ACCESS_KEY") {
 		t.Errorf("error %v, want it to name both variables", err)
 	}
 	missing := filepath.Join(t.TempDir(), "sk")
-	_, _, err = providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: plan.TypeKsyun, Credentials: plan.Credentials{
+	_, _, err = providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: ksyun.Type, Credentials: plan.Credentials{
 		SecretKey: &plan.SecretRef{File: missing},
 	}})
 	if err == nil || !strings.Contains(err.Error(), missing) {
@@ -59,7 +61,7 @@ func TestResolveCredentialsFromPlanRefs(t *testing.T) {
 	}
 	t.Setenv("MY_AK", "plan-ak")
 	t.Setenv("KSYUN_ACCESS_KEY", "ignored")
-	ak, sk, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: plan.TypeKsyun, Credentials: plan.Credentials{
+	ak, sk, err := providers.ResolveCredentials(&plan.Provider{Name: "kec-bj", Type: ksyun.Type, Credentials: plan.Credentials{
 		AccessKey: &plan.SecretRef{Env: "MY_AK"}, SecretKey: &plan.SecretRef{File: f},
 	}})
 	if err != nil || ak != "plan-ak" || sk != "file-secret" {
@@ -72,8 +74,8 @@ func TestResolveCredentialsFromPlanRefs(t *testing.T) {
 func TestResolveCredentialsErrorsLeaveTheProviderToTheCaller(t *testing.T) {
 	t.Setenv("KSYUN_ACCESS_KEY", "")
 	for _, p := range []*plan.Provider{
-		{Name: "kec-bj", Type: plan.TypeKsyun},
-		{Name: "kec-bj", Type: plan.TypeKsyun, Credentials: plan.Credentials{AccessKey: &plan.SecretRef{Env: "KSYUN_ACCESS_KEY"}}},
+		{Name: "kec-bj", Type: ksyun.Type},
+		{Name: "kec-bj", Type: ksyun.Type, Credentials: plan.Credentials{AccessKey: &plan.SecretRef{Env: "KSYUN_ACCESS_KEY"}}},
 	} {
 		_, _, err := providers.ResolveCredentials(p)
 		if err == nil || strings.Contains(err.Error(), "kec-bj") ||

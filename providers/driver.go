@@ -5,16 +5,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/reimage-dev/reimage/plan"
 )
 
 // Driver is what a cloud's package provides so that the rest of reimage can
 // use the cloud without naming it: its type, where its credentials come from,
-// and how to build a client. Each cloud package declares one (ksyun.Driver,
-// huaweicloud.Driver); package providers/drivers is the one list that
+// and how to build a client. Each cloud package declares one (its Driver
+// variable); package providers/drivers is the one list that
 // registers them, and the conformance suite runs against every registered
 // driver.
 type Driver struct {
-	// Type is the plan's provider type ("ksyun"), equal to the client's Type().
+	// Type is the plan's provider type, equal to the client's Type().
 	Type string
 	// AccessKeyEnv and SecretKeyEnv are the ecosystem's environment variables
 	// for the credentials, in order of preference (the official SDK's first,
@@ -26,6 +28,10 @@ type Driver struct {
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// Plan is what a plan may say only of this cloud: its provider and
+	// instance fields, login forms and schema fragment, with Plan.Type equal
+	// to Type. Package providers/drivers registers it with package plan.
+	Plan plan.Cloud
 	// OtherLogins shows, in plan YAML for people, the cloud's login forms
 	// besides a password (discover writes it as a comment); "" for none.
 	OtherLogins string

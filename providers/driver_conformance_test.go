@@ -15,9 +15,9 @@ func TestDriverErrorsNameTheClient(t *testing.T) {
 		t.Run(c.typ, func(t *testing.T) {
 			d, _ := providers.Lookup(c.typ)
 			for name, cfg := range map[string]providers.Config{
-				"no credentials": {Name: "p1", Region: c.region, ProjectID: c.projectID},
-				"no region":      {Name: "p1", ProjectID: c.projectID, AccessKey: "a", SecretKey: "s"},
-				"plain http":     {Name: "p1", Region: c.region, ProjectID: c.projectID, AccessKey: "a", SecretKey: "s", Endpoint: "http://example.com"},
+				"no credentials": {Name: "p1", Region: c.region, Settings: c.settings()},
+				"no region":      {Name: "p1", Settings: c.settings(), AccessKey: "a", SecretKey: "s"},
+				"plain http":     {Name: "p1", Region: c.region, Settings: c.settings(), AccessKey: "a", SecretKey: "s", Endpoint: "http://example.com"},
 			} {
 				p, closeFn, err := d.New(cfg)
 				if err == nil {

@@ -10,9 +10,9 @@ import (
 // APIError is an answer in which the cloud refused a call. It keeps what the
 // cloud said so that people (and the journal) can quote it.
 type APIError struct {
-	// Type is the provider type ("ksyun", "huaweicloud"); Provider the plan's name for it.
+	// Type is the provider type (the driver's Type); Provider the plan's name for it.
 	Type, Provider string
-	// Operation is the API operation (KEC Action, ECS SDK operation name).
+	// Operation is the API operation, named as the cloud's API or official SDK names it.
 	Operation string
 	// Resource is the instance (or job) the error is about, when there is one.
 	Resource string
@@ -26,7 +26,7 @@ type APIError struct {
 	Throttled bool
 }
 
-// Error reads like "huaweicloud ecs-n4: ChangeServerOsWithoutCloudInit 9828…: Ecs.0100 (HTTP 400, request 1a2b…): message".
+// Error reads like "TYPE PROVIDER: OPERATION 9828…: CODE (HTTP 400, request 1a2b…): message".
 func (e *APIError) Error() string {
 	var b strings.Builder
 	if p := prefix(e.Type, e.Provider, e.Operation, e.Resource); p != "" {

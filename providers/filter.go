@@ -70,7 +70,7 @@ func (f Filter) NameLiteral() (run string, exact bool) {
 	return best, false
 }
 
-// UserTags returns tags without reimage's markers (KEC keeps markers as
+// UserTags returns tags without reimage's markers (a cloud may keep markers as
 // tags): what Instance.Tags shows.
 func UserTags(tags map[string]string) map[string]string {
 	out := make(map[string]string, len(tags))

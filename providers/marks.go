@@ -5,16 +5,16 @@ import (
 	"strings"
 )
 
-// Limits of a marker, the strictest of both clouds: Huawei server metadata
-// takes keys of A-Z a-z 0-9 - _ : . (up to 255) and values up to 255
-// characters; KEC's tag service keys up to 128 and values up to 256 of letters,
-// digits and + - = . _ : / @ (values also ( ) { }), a comma separating values.
+// Limits of a marker, the strictest of the clouds' rules for the metadata or
+// tags that hold markers (each cloud's reference notes list its own), so that
+// one marker is valid on every cloud: keys of letters, digits and - _ : . up
+// to 128, values up to 255 of those and + = / @ ( ) { }.
 const (
 	MaxMarkKeyLen   = 128
 	MaxMarkValueLen = 255
 )
 
-// CheckMark reports whether key=value can be a marker on both clouds; the
+// CheckMark reports whether key=value can be a marker on every cloud; the
 // error names the rule broken (and the key, never the value: a value may be
 // a token someone wants kept out of logs).
 func CheckMark(key, value string) error {

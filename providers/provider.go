@@ -3,12 +3,15 @@
 // retries that never repeat a write the cloud may have accepted, coalescing of
 // concurrent single-instance calls into batch calls, and API metrics.
 //
-// The cloud clients live in providers/ksyun and providers/huaweicloud.
+// Each cloud's client, with its plan options, lives in its own package under
+// providers/, registered by the one list in providers/drivers.
 package providers
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/reimage-dev/reimage/plan"
 )
 
 // State is an instance's state, normalised across clouds.
@@ -17,13 +20,13 @@ type State int
 // Normalised instance states.
 const (
 	StateUnknown State = iota
-	// StateRunning is KEC "active", ECS "ACTIVE" with no task.
+	// StateRunning is a running instance with no task under way.
 	StateRunning
-	// StateStopped is KEC "stopped", ECS "SHUTOFF" with no task.
+	// StateStopped is a stopped instance with no task under way.
 	StateStopped
 	// StateInProgress is any transitional state: stopping, starting, rebuilding…
 	StateInProgress
-	// StateError is KEC "error", ECS "ERROR".
+	// StateError is the cloud's error state.
 	StateError
 	// StateNotFound means the cloud does not know the id.
 	StateNotFound
@@ -61,29 +64,19 @@ type ChangeRequest struct {
 	InstanceID string
 	// ImageID is the target image. With Reinstall the image stays the same.
 	ImageID string
-	// Reinstall reinstalls the current image (KEC: no ImageId; ECS: reinstallos).
+	// Reinstall reinstalls the current image (each cloud has its own way to say it).
 	Reinstall bool
 	// Running says the instance runs now; a provider with Capabilities.ChangeStopsRunning
-	// stops it as part of the change (ECS mode withStopServer).
+	// stops it as part of the change.
 	Running bool
 
-	// Exactly one login form.
-	Password       string // resolved secret; never logged
-	KeyIDs         []string
-	KeepImageLogin bool
-	KeyName        string
-	UserID         string
-
-	// KEC only.
-	SystemDiskSizeGB int
-	SystemDiskType   string
-	SystemDiskResize string
-	UserDataBase64   string
-	// Huawei only.
-	BYOL bool
-	// AutoPay pays at once the order a change of a prepaid (yearly/monthly)
-	// server opens (ECS isAutoPay).
-	AutoPay bool
+	// Password is the resolved login password, when that is the login form;
+	// never logged.
+	Password string
+	// Options are the instance's cloud-only fields and other login forms, as
+	// the cloud's driver decoded them from the plan; only that cloud's client
+	// reads them. Nil for none.
+	Options plan.Options
 }
 
 // String leaves out the password so that a request can be logged.
@@ -101,7 +94,7 @@ type Submission struct {
 	InstanceID string
 	ImageID    string
 	Reinstall  bool
-	// JobID is the cloud's asynchronous job id (ECS); empty where the cloud has none (KEC).
+	// JobID is the cloud's asynchronous job id; empty where the cloud has none.
 	JobID string
 	// RequestID is the cloud's request id of the accepted call, for people.
 	RequestID string
@@ -140,7 +133,7 @@ type Progress struct {
 // Capabilities tells the engine how a cloud's change call behaves.
 type Capabilities struct {
 	// ChangeStopsRunning: the change call itself stops a running instance
-	// (ECS changeos mode withStopServer), so the engine need not stop it first.
+	// (a mode of the change call), so the engine need not stop it first.
 	ChangeStopsRunning bool
 }
 
@@ -149,7 +142,7 @@ type Capabilities struct {
 // (Stop, Start, Status, Progress) are coalesced into batch API calls, so the
 // engine calls them per instance without multiplying API calls.
 type Provider interface {
-	// Type is the plan's provider type: "ksyun" or "huaweicloud".
+	// Type is the plan's provider type: its driver's Type.
 	Type() string
 	Capabilities() Capabilities
 	// Lookup returns every id's current state, in batch calls. Unknown ids come

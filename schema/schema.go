@@ -29,14 +29,26 @@ var planSchema []byte
 // ID is the schema's $id.
 const ID = "https://reimage.dev/schema/plan-v1.schema.json"
 
-// JSON returns the text of plan.schema.json. The caller may modify the returned slice.
-func JSON() []byte { return bytes.Clone(planSchema) }
+// JSON returns the plan schema: the core (plan.schema.json) with every
+// registered cloud's fragment. The caller may modify the returned slice.
+func JSON() []byte {
+	doc, err := document()
+	if err != nil {
+		// The core and the fragments are embedded and covered by tests: failing here is a build defect.
+		panic("schema: the plan schema does not assemble: " + err.Error())
+	}
+	return bytes.Clone(doc)
+}
 
 // compiled is compiled once: compiling costs far more than validating a small plan.
 var compiled = sync.OnceValues(func() (*compiledSchema, error) {
+	doc, err := document()
+	if err != nil {
+		return nil, err
+	}
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
-	if err := c.AddResource(ID, bytes.NewReader(planSchema)); err != nil {
+	if err := c.AddResource(ID, bytes.NewReader(doc)); err != nil {
 		return nil, err
 	}
 	s, err := c.Compile(ID)
@@ -48,7 +60,7 @@ var compiled = sync.OnceValues(func() (*compiledSchema, error) {
 		return nil, err
 	}
 	var raw map[string]any
-	if err := json.Unmarshal(planSchema, &raw); err != nil {
+	if err := json.Unmarshal(doc, &raw); err != nil {
 		return nil, err
 	}
 	return &compiledSchema{schema: s, instance: inst, raw: raw}, nil
@@ -91,7 +103,7 @@ func Validate(doc *yaml.Node) []Error {
 	cs, err := compiled()
 	if err != nil {
 		// The schema is embedded and covered by tests: failing here is a build defect.
-		panic("schema: plan.schema.json does not compile: " + err.Error())
+		panic("schema: the plan schema does not compile: " + err.Error())
 	}
 	root := doc
 	if root.Kind == yaml.DocumentNode {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -109,32 +110,54 @@ Examples:
 }
 
 // pickInstances finds each id or name in the plan's instances (of this shard),
-// and names every one it cannot find.
+// and names every one it cannot find, and every one that names more than one
+// instance (two instances may share a name, even an id on two clouds): a
+// person acknowledges the instance they checked, never a namesake.
 func pickInstances(p *plan.Plan, shard plan.Shard, names []string) ([]*plan.Instance, error) {
 	var out []*plan.Instance
-	var unknown []string
+	var unknown, ambiguous []string
 	seen := map[*plan.Instance]bool{}
 	for _, n := range names {
-		found := false
+		var found []*plan.Instance
 		for _, in := range p.Instances {
-			if in.ID == n || in.Name == n {
-				found = true
-				if !seen[in] {
-					seen[in] = true
-					out = append(out, in)
+			if in.ID == n {
+				found = append(found, in)
+			}
+		}
+		if len(found) == 0 {
+			for _, in := range p.Instances {
+				if in.Name == n {
+					found = append(found, in)
 				}
 			}
 		}
-		if !found {
+		switch {
+		case len(found) == 0:
 			unknown = append(unknown, n)
+		case len(found) > 1:
+			which := make([]string, len(found))
+			for i, in := range found {
+				which[i] = in.Provider + " " + in.ID
+			}
+			ambiguous = append(ambiguous, fmt.Sprintf("%q is %d instances (%s)", n, len(found), strings.Join(which, ", ")))
+		case !seen[found[0]]:
+			seen[found[0]] = true
+			out = append(out, found[0])
 		}
 	}
+	where := "plan " + p.Name
+	if shard.Count > 1 {
+		where += ", shard " + shard.String()
+	}
+	var errs []string
 	if len(unknown) > 0 {
-		where := "plan " + p.Name
-		if shard.Count > 1 {
-			where += ", shard " + shard.String()
-		}
-		return nil, fmt.Errorf("no instance with id or name %s in %s: nothing was acknowledged", strings.Join(quoteAll(unknown), ", "), where)
+		errs = append(errs, fmt.Sprintf("no instance with id or name %s in %s", strings.Join(quoteAll(unknown), ", "), where))
+	}
+	if len(ambiguous) > 0 {
+		errs = append(errs, fmt.Sprintf("%s in %s: give the id", strings.Join(ambiguous, "; "), where))
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; ") + ": nothing was acknowledged")
 	}
 	return out, nil
 }

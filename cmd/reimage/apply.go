@@ -166,7 +166,7 @@ Examples:
 		LockPath: lockPath, JournalPath: journalPath,
 		Holder: executor.Holder{PID: os.Getpid(), Host: host, Started: now.UTC(), Plan: f.Plan.Name},
 		Adopt: func(j *executor.Journal) error {
-			return f.adoptOtherJournals(j, journalPath, logger)
+			return f.adoptOtherJournals(workCtx, j, logger)
 		},
 		RunID:        fmt.Sprintf("%s-%d", now.UTC().Format("20060102T150405Z"), os.Getpid()),
 		PollInterval: f.poll, Settle: af.settle, Drain: drain,

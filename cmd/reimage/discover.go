@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,13 +147,17 @@ func (df *discoverFlags) provider() (*plan.Provider, error) {
 			return nil, usagef(cmd, "%s %q: use lowercase letters, digits and '-', at most 63 characters, not starting with '-'", flagName, v)
 		}
 	}
-	return &plan.Provider{Name: df.providerName, Type: df.typ, Region: df.region, ProjectID: df.project, Endpoint: df.endpoint,
-		Limits: plan.Limits{RequestsPerSecond: plan.DefaultRequestsPerSecond}}, nil
+	pp := &plan.Provider{Name: df.providerName, Type: df.typ, Region: df.region, Endpoint: df.endpoint,
+		Limits: plan.Limits{RequestsPerSecond: plan.DefaultRequestsPerSecond}}
+	if df.project != "" {
+		pp.Settings = map[string]string{providers.ProjectSetting: df.project}
+	}
+	return pp, nil
 }
 
 // discover lists the matching instances and what the cloud says of their images.
 func (df *discoverFlags) discover(ctx context.Context, pp *plan.Provider, logger *slog.Logger) ([]providers.Instance, map[string]providers.Image, error) {
-	cfg := providers.Config{Name: pp.Name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
+	cfg := providers.Config{Name: pp.Name, Region: pp.Region, Endpoint: pp.Endpoint, Settings: pp.Settings,
 		RequestsPerSecond: pp.Limits.RequestsPerSecond, Logger: logger}
 	var err error
 	if df.simURL != "" {
@@ -254,8 +260,8 @@ func writeDiscovered(w io.Writer, df discoverFlags, pp *plan.Provider, found []p
 	fmt.Fprintf(&b, "name: %s\n", df.planName)
 	b.WriteString("providers:\n")
 	fmt.Fprintf(&b, "  %s:\n    type: %s\n    region: %s\n", pp.Name, pp.Type, yamlString(pp.Region))
-	if pp.ProjectID != "" {
-		fmt.Fprintf(&b, "    projectId: %s\n", yamlString(pp.ProjectID))
+	for _, k := range slices.Sorted(maps.Keys(pp.Settings)) {
+		fmt.Fprintf(&b, "    %s: %s\n", k, yamlString(pp.Settings[k]))
 	}
 	if pp.Endpoint != "" {
 		fmt.Fprintf(&b, "    endpoint: %s\n", yamlString(pp.Endpoint))

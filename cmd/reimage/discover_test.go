@@ -6,6 +6,8 @@ import (
 
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
 )
 
 // TestDiscoveredPlanReadsBack: whatever names the cloud gives, the printed
@@ -25,10 +27,10 @@ func TestDiscoveredPlanReadsBack(t *testing.T) {
 		}
 		found = append(found, providers.Instance{ID: "e0a4c9d2-7b1f-4e35-9a6c-2d8f0b3e5a" + string(rune('a'+i/10)) + string(rune('0'+i%10)), Name: n, Image: img})
 	}
-	for _, typ := range []string{plan.TypeKsyun, plan.TypeHuaweiCloud} {
+	for _, typ := range []string{ksyun.Type, huaweicloud.Type} {
 		t.Run(typ, func(t *testing.T) {
 			df := discoverFlags{typ: typ, region: "cn-north-4", tags: tagFlags{"role": "web"}, name: "we\nb*", planName: "discovered", schemaRef: "x.json"}
-			if typ == plan.TypeHuaweiCloud {
+			if typ == huaweicloud.Type {
 				df.project = "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e"
 			}
 			pp, err := df.provider()

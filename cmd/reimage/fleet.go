@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
@@ -188,7 +189,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 	for _, name := range names {
 		pp := f.Plan.Providers[name]
 		cfg := providers.Config{
-			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, ProjectID: pp.ProjectID,
+			Name: name, Region: pp.Region, Endpoint: pp.Endpoint, Settings: pp.Settings,
 			RequestsPerSecond: pp.Limits.RequestsPerSecond, Burst: pp.Limits.Burst,
 			Metrics: metrics, Logger: logger,
 		}
@@ -279,46 +280,27 @@ func (f *fleet) stateFiles(dir string) (lock, journal string, err error) {
 	default:
 		dir = filepath.Join(filepath.Dir(f.Plan.File), ".reimage")
 	}
-	base := f.Plan.Name
-	if f.Shard.Count > 1 {
-		base += fmt.Sprintf(".shard-%d-of-%d", f.Shard.Index, f.Shard.Count)
-	}
-	return filepath.Join(dir, base+".lock"), filepath.Join(dir, base+".journal"), nil
+	lock, journal = executor.StateFiles(dir, f.Plan.Name, f.Shard)
+	return lock, journal, nil
 }
 
-// adoptOtherJournals takes over what the plan's journals of other shard
-// counts in the same state directory hold for this run's instances (and for
-// instances no longer in the plan), so that an instance an earlier run stopped
-// is started again, and a token in doubt stays blocked, after -shard changed.
-func (f *fleet) adoptOtherJournals(j *executor.Journal, journalPath string, logger *slog.Logger) error {
-	dir := filepath.Dir(journalPath)
-	var others []string
-	for _, pattern := range []string{f.Plan.Name + ".journal", f.Plan.Name + ".shard-*-of-*.journal"} {
-		found, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, p := range found {
-			if p != journalPath {
-				others = append(others, p)
-			}
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	inScope, inPlan := map[string]bool{}, map[string]bool{}
-	for _, in := range f.Plan.Instances {
-		inScope[plan.Key(in.Provider, in.ID)] = true
-	}
-	for _, in := range f.Full.Instances {
-		inPlan[plan.Key(in.Provider, in.ID)] = true
-	}
-	mine := func(provider, id string) bool {
-		k := plan.Key(provider, id)
-		return inScope[k] || !inPlan[k]
+// adoptOtherJournals takes over what the other journals of the state
+// directory hold for this run's instances: the plan's journals of other shard
+// counts (and what they hold for instances no longer in the plan), and those
+// of other names, found by the instances' ids (a plan renamed, and re-sharded,
+// since a run was killed). An instance an earlier run stopped is started
+// again, and a token in doubt stays blocked (executor.AdoptOthers). The plan
+// is resolved first: the instances selectors choose are this run's too, and
+// those of another shard are not.
+func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, logger *slog.Logger) error {
+	if err := f.Resolve(ctx); err != nil {
+		return err
 	}
 	host, _ := os.Hostname()
-	n, err := executor.Adopt(j, others, mine, executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
+	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, Run: f.Plan.Instances, Full: f.Full.Instances},
+		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
 	if n > 0 {
-		logger.Info("adopted instances from the journals of other shard counts", "instances", n)
+		logger.Info("adopted instances from other journals of the state directory", "instances", n)
 	}
 	return err
 }

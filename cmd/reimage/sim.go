@@ -248,12 +248,12 @@ func idList(v string) []string {
 func planProject(p *plan.Plan) string {
 	best := ""
 	for name, prov := range p.Providers {
-		if d, _ := providers.Lookup(prov.Type); d.NeedsProject && prov.ProjectID != "" && (best == "" || name < best) {
+		if d, _ := providers.Lookup(prov.Type); d.NeedsProject && prov.Settings[providers.ProjectSetting] != "" && (best == "" || name < best) {
 			best = name
 		}
 	}
 	if best == "" {
 		return ""
 	}
-	return p.Providers[best].ProjectID
+	return p.Providers[best].Settings[providers.ProjectSetting]
 }

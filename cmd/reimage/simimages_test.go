@@ -58,7 +58,7 @@ func TestSimImageAndKeyFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer kec.Close()
-	ecs, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Endpoint: base, ProjectID: env["HUAWEICLOUD_SDK_PROJECT_ID"],
+	ecs, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Endpoint: base, Settings: map[string]string{providers.ProjectSetting: env["HUAWEICLOUD_SDK_PROJECT_ID"]},
 		AccessKey: env["HUAWEICLOUD_SDK_AK"], SecretKey: env["HUAWEICLOUD_SDK_SK"]})
 	if err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ type diagnosticJSON struct {
 	Message string `json:"message"`
 }
 
-// summary renders "67 instances (ecs-n4: 25, kec-bj: 42)".
+// summary renders "67 instances (east: 25, west: 42)".
 func summary(p *plan.Plan) string {
 	counts := p.Summary()
 	names := make([]string, 0, len(counts))

@@ -1,10 +1,12 @@
 // Package drivers is the one list of the clouds reimage speaks: importing it
-// registers each cloud package's driver with package providers, as a
-// program's imports of database/sql drivers do. Adding a cloud is one package
-// under providers/ and one line here.
+// registers each cloud package's driver with package providers, and its plan
+// options with package plan (which cannot import the drivers), as a program's
+// imports of database/sql drivers do. Adding a cloud is one package under
+// providers/ and one line here.
 package drivers
 
 import (
+	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
 	"github.com/reimage-dev/reimage/providers/ksyun"
@@ -19,5 +21,6 @@ var All = []providers.Driver{
 func init() {
 	for _, d := range All {
 		providers.Register(d)
+		plan.RegisterCloud(d.Plan)
 	}
 }

@@ -78,7 +78,7 @@ func DefaultEndpoint(region string) string {
 	return "https://ecs." + region + ".myhuaweicloud.com"
 }
 
-// New returns a client for cfg. ProjectID is required (HUAWEICLOUD_SDK_PROJECT_ID
+// New returns a client for cfg. The project id is required (HUAWEICLOUD_SDK_PROJECT_ID
 // or HW_PROJECT_ID when the config has none); plain http is refused except to
 // a loopback address.
 func New(cfg providers.Config) (*Client, error) {
@@ -88,7 +88,7 @@ func New(cfg providers.Config) (*Client, error) {
 	if cfg.AccessKey == "" || cfg.SecretKey == "" {
 		return nil, fmt.Errorf("huaweicloud %s: access key and secret key are required", cfg.Name)
 	}
-	project := cfg.ProjectID
+	project := cfg.Settings[providers.ProjectSetting]
 	for _, env := range []string{"HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"} {
 		if project == "" {
 			project = os.Getenv(env)
@@ -499,14 +499,15 @@ type metadata struct {
 // changeBody builds the request body; mode withStopServer lets ECS stop a
 // running server itself (without it, Ecs.0100).
 func changeBody(req providers.ChangeRequest) any {
-	o := osChange{AdminPass: req.Password, KeyName: req.KeyName, UserID: req.UserID}
-	if req.BYOL {
+	opts := OptionsOf(req.Options)
+	o := osChange{AdminPass: req.Password, KeyName: opts.KeyName, UserID: opts.UserID}
+	if opts.BYOL {
 		o.Metadata = &metadata{BYOL: "true"}
 	}
 	if req.Running {
 		o.Mode = "withStopServer"
 	}
-	if req.AutoPay {
+	if opts.AutoPay {
 		o.IsAutoPay = "true"
 	}
 	if req.Reinstall {

@@ -51,7 +51,7 @@ func fakeECS(t *testing.T, answer func(r *http.Request) (int, string)) (*httptes
 
 func newTestClient(t *testing.T, endpoint string) *Client {
 	t.Helper()
-	c, err := New(providers.Config{Name: "ecs-n4", Region: "cn-north-4", ProjectID: vecProject, Endpoint: endpoint,
+	c, err := New(providers.Config{Name: "ecs-n4", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: vecProject}, Endpoint: endpoint,
 		AccessKey: vecAK, SecretKey: vecSK, BatchWindow: 5 * time.Millisecond,
 		Retry: providers.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	if err != nil {
@@ -66,7 +66,7 @@ func TestChangeOSRequestForm(t *testing.T) {
 	c := newTestClient(t, ts.URL)
 	sub, err := c.Change(context.Background(), providers.ChangeRequest{
 		InstanceID: "98284100-f6d1-4bbf-886a-1b0765024738", ImageID: "e215580f-73ad-429d-b6f2-5433947433b0",
-		KeyName: "KeyPair-350b", UserID: "7e25b1da389f4697a79df3a0e5bd494e", Running: true,
+		Options: &Options{KeyName: "KeyPair-350b", UserID: "7e25b1da389f4697a79df3a0e5bd494e"}, Running: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestChangeOSRequestForm(t *testing.T) {
 	}
 
 	// Reinstall: reinstallos without imageid; a stopped server gets no mode; BYOL and a password.
-	if _, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "s-2", ImageID: "img", Reinstall: true, Password: "Pa55word<&>", BYOL: true}); err != nil {
+	if _, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "s-2", ImageID: "img", Reinstall: true, Password: "Pa55word<&>", Options: &Options{BYOL: true}}); err != nil {
 		t.Fatal(err)
 	}
 	r = (*reqs)[1]

@@ -10,6 +10,7 @@ import (
 // The credential variables are the official SDK's, then Terraform's.
 var Driver = providers.Driver{
 	Type:            Type,
+	Plan:            PlanCloud,
 	AccessKeyEnv:    []string{"HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY"},
 	SimAccessKeyEnv: "HUAWEICLOUD_SDK_AK",

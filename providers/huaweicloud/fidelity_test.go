@@ -92,7 +92,7 @@ func TestIsAutoPaySent(t *testing.T) {
 	ts, reqs := fakeECS(t, func(*http.Request) (int, string) { return 200, `{"job_id":"j"}` })
 	c := newTestClient(t, ts.URL)
 	for _, pay := range []bool{true, false} {
-		if _, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "a", ImageID: "new", Password: "Passw0rd!", AutoPay: pay}); err != nil {
+		if _, err := c.Change(context.Background(), providers.ChangeRequest{InstanceID: "a", ImageID: "new", Password: "Passw0rd!", Options: &Options{AutoPay: pay}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -150,7 +150,7 @@ func TestEndpointListFailsOverForReadsOnly(t *testing.T) {
 	}()
 	dead := "http://" + ln.Addr().String()
 	t.Setenv("HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4", dead+", "+ts.URL)
-	c, err := New(providers.Config{Name: "ecs-n4", Region: "cn-north-4", ProjectID: vecProject, AccessKey: vecAK, SecretKey: vecSK,
+	c, err := New(providers.Config{Name: "ecs-n4", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: vecProject}, AccessKey: vecAK, SecretKey: vecSK,
 		BatchWindow: time.Millisecond, Retry: providers.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 // every service goes to it.
 func TestServiceHosts(t *testing.T) {
 	t.Setenv("HUAWEICLOUD_SDK_REGION_KPS_CN_NORTH_4", "https://kps.example.com")
-	cfg := providers.Config{Name: "h", Region: "cn-north-4", ProjectID: "p", AccessKey: "a", SecretKey: "s"}
+	cfg := providers.Config{Name: "h", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: "p"}, AccessKey: "a", SecretKey: "s"}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

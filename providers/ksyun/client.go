@@ -368,26 +368,29 @@ func changeParams(req providers.ChangeRequest) url.Values {
 	if !req.Reinstall && req.ImageID != "" {
 		p.Set("ImageId", req.ImageID)
 	}
-	if req.SystemDiskSizeGB > 0 {
-		p.Set("SystemDisk.DiskSize", strconv.Itoa(req.SystemDiskSizeGB))
-	}
-	if req.SystemDiskType != "" {
-		p.Set("SystemDisk.DiskType", req.SystemDiskType)
-	}
-	if req.SystemDiskResize != "" {
-		p.Set("SystemDisk.ResizeType", req.SystemDiskResize)
+	opts := OptionsOf(req.Options)
+	if d := opts.SystemDisk; d != nil {
+		if d.SizeGB > 0 {
+			p.Set("SystemDisk.DiskSize", strconv.Itoa(d.SizeGB))
+		}
+		if d.Type != "" {
+			p.Set("SystemDisk.DiskType", d.Type)
+		}
+		if d.Resize != "" {
+			p.Set("SystemDisk.ResizeType", d.Resize)
+		}
 	}
 	switch {
-	case req.KeepImageLogin:
+	case opts.KeepImageLogin:
 		p.Set("KeepImageLogin", "true")
 	case req.Password != "":
 		p.Set("InstancePassword", req.Password)
 	}
-	for i, k := range req.KeyIDs {
+	for i, k := range opts.KeyIDs {
 		p.Set("KeyId."+strconv.Itoa(i+1), k)
 	}
-	if req.UserDataBase64 != "" {
-		p.Set("UserData", req.UserDataBase64)
+	if u := opts.UserData; u != nil && u.Base64 != "" {
+		p.Set("UserData", u.Base64)
 	}
 	return p
 }

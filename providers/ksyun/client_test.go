@@ -67,8 +67,8 @@ func TestModifyInstanceImageRequestForm(t *testing.T) {
 	c := newTestClient(t, ts.URL)
 	req := providers.ChangeRequest{
 		InstanceID: "98284100-f6d1-4bbf-886a-1b0765024738", ImageID: "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2",
-		Password: "1qaQ!abc", KeyIDs: []string{"k1", "k2"}, SystemDiskSizeGB: 40, SystemDiskType: "SSD3.0",
-		SystemDiskResize: "online", UserDataBase64: "IyEvYmluL3No",
+		Password: "1qaQ!abc", Options: &Options{KeyIDs: []string{"k1", "k2"},
+			SystemDisk: &SystemDisk{SizeGB: 40, Type: "SSD3.0", Resize: "online"}, UserData: &UserData{Base64: "IyEvYmluL3No"}},
 	}
 	sub, err := c.Change(context.Background(), req)
 	if err != nil {
@@ -104,7 +104,7 @@ func TestModifyInstanceImageRequestForm(t *testing.T) {
 	}
 
 	// A reinstall sends no ImageId; KeepImageLogin replaces the password.
-	req = providers.ChangeRequest{InstanceID: "i-2", ImageID: "img-current", Reinstall: true, KeepImageLogin: true, Password: "ignored1A"}
+	req = providers.ChangeRequest{InstanceID: "i-2", ImageID: "img-current", Reinstall: true, Options: &Options{KeepImageLogin: true}, Password: "ignored1A"}
 	if _, err := c.Change(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 // Driver describes Kingsoft Cloud KEC to reimage; providers/drivers registers it.
 var Driver = providers.Driver{
 	Type:            Type,
+	Plan:            PlanCloud,
 	AccessKeyEnv:    []string{"KSYUN_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"KSYUN_SECRET_KEY"},
 	SimAccessKeyEnv: "KSYUN_ACCESS_KEY",

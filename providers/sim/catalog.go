@@ -223,14 +223,19 @@ func parseTagPairs(pairs []string) map[string]string {
 
 // seedLogin makes the key pairs a plan's login names known to the cloud, so
 // that pre-flight finds them; s.mu must be held.
-func (s *Server) seedLogin(provider string, l plan.Login) {
+func (s *Server) seedLogin(provider string, in *plan.Instance) {
 	s.cat.init()
-	for _, k := range l.KeyIDs {
-		if _, ok := s.cat.kecKeys[k]; !ok && provider == Ksyun {
-			s.cat.kecKeys[k] = "key-" + k[:min(8, len(k))]
-		}
+	if in.Options == nil {
+		return
 	}
-	if l.KeyName != "" && provider == HuaweiCloud {
-		s.cat.ecsKeys[l.KeyName] = true
+	for _, k := range in.Options.Keys() {
+		switch provider {
+		case Ksyun:
+			if _, ok := s.cat.kecKeys[k]; !ok {
+				s.cat.kecKeys[k] = "key-" + k[:min(8, len(k))]
+			}
+		case HuaweiCloud:
+			s.cat.ecsKeys[k] = true
+		}
 	}
 }

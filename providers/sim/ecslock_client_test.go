@@ -17,7 +17,7 @@ import (
 func TestLockedServerThroughTheClient(t *testing.T) {
 	h := newHarness(t)
 	h.clock.Advance(time.Until(h.clock.Now()) * -1) // the client signs with the real time
-	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", ProjectID: testProject, Endpoint: h.url,
+	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}, Endpoint: h.url,
 		AccessKey: testHAK, SecretKey: testHSK, BatchWindow: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", ProjectID: testProject, Endpoint: h.url,
+	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}, Endpoint: h.url,
 		AccessKey: testHAK, SecretKey: testHSK, BatchWindow: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	for _, pay := range []bool{false, true} {
-		sub, err := c.Change(ctx, providers.ChangeRequest{InstanceID: prepaid, ImageID: imgECSNew, Password: "Passw0rd!x", AutoPay: pay})
+		sub, err := c.Change(ctx, providers.ChangeRequest{InstanceID: prepaid, ImageID: imgECSNew, Password: "Passw0rd!x", Options: &huaweicloud.Options{AutoPay: pay}})
 		if err != nil {
 			t.Fatal(err)
 		}

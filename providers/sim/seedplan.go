@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
 )
 
 // SeedPlan puts every instance of p in the fleet, running on an older image
@@ -24,26 +26,26 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 		if s.fleet[prov.Type] == nil {
 			return fmt.Errorf("sim: provider %s: type %q is neither %q nor %q", prov.Name, prov.Type, Ksyun, HuaweiCloud)
 		}
-		if prov.Type == plan.TypeHuaweiCloud && prov.ProjectID != "" && !s.projects[prov.ProjectID] {
-			s.projects[prov.ProjectID] = true
-			s.opts.ProjectIDs = append(s.opts.ProjectIDs, prov.ProjectID)
+		project := prov.Settings[providers.ProjectSetting]
+		if prov.Type == HuaweiCloud && project != "" && !s.projects[project] {
+			s.projects[project] = true
+			s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
 		}
-		s.seedLogin(prov.Type, pi.Login)
+		s.seedLogin(prov.Type, pi)
 		old := OlderImage(pi.Image)
 		s.images[prov.Type][pi.Image] = true
 		st := "running"
 		if unitHash(s.opts.Seed, prov.Type, pi.ID) < stoppedFraction {
 			st = "stopped"
 		}
-		project := prov.ProjectID
-		if prov.Type == plan.TypeKsyun {
+		if prov.Type == Ksyun {
 			project = ""
 		}
 		if err := s.addInstance(Instance{
 			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
 			ProjectID: project, Region: prov.Region,
 			// A plan that pays a server's orders says it is prepaid.
-			Prepaid: pi.AutoPay,
+			Prepaid: prov.Type == HuaweiCloud && huaweicloud.OptionsOf(pi.Options).AutoPay,
 		}); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // SeedSelection makes what a plan chooses through the clouds exist on the
@@ -52,8 +53,8 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 			target = NamedImageID(prov.Type, t.ImageByName.Name)
 		}
 		project := ""
-		if prov.Type == plan.TypeHuaweiCloud {
-			project = prov.ProjectID
+		if prov.Type == HuaweiCloud {
+			project = prov.Settings[providers.ProjectSetting]
 			s.mu.Lock()
 			if project != "" && !s.projects[project] {
 				s.projects[project] = true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
 )
 
 func TestThrottle(t *testing.T) {
@@ -214,8 +215,8 @@ func TestSeedPlan(t *testing.T) {
 	p := &plan.Plan{
 		Name: "fleet",
 		Providers: map[string]*plan.Provider{
-			"kec": {Name: "kec", Type: plan.TypeKsyun, Region: "cn-shanghai-2"},
-			"ecs": {Name: "ecs", Type: plan.TypeHuaweiCloud, Region: "cn-north-4", ProjectID: testProject},
+			"kec": {Name: "kec", Type: Ksyun, Region: "cn-shanghai-2"},
+			"ecs": {Name: "ecs", Type: HuaweiCloud, Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}},
 		},
 		Instances: []*plan.Instance{
 			{ID: kecRunning, Name: "web-01", Provider: "kec", Image: imgNew},
@@ -286,7 +287,7 @@ func TestStartAndClose(t *testing.T) {
 // TestSeedPlanStoppedShare: ids that differ only in their last digits still
 // split near the requested fraction.
 func TestSeedPlanStoppedShare(t *testing.T) {
-	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Name: "kec", Type: plan.TypeKsyun}}}
+	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Name: "kec", Type: Ksyun}}}
 	for i := range 200 {
 		p.Instances = append(p.Instances, &plan.Instance{ID: fmt.Sprintf("98284100-f6d1-4bbf-886a-1b07650247%02d", i), Provider: "kec", Image: imgNew})
 	}
