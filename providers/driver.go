@@ -25,6 +25,12 @@ type Driver struct {
 	// SimAccessKeyEnv and SimSecretKeyEnv are the variables `reimage sim`
 	// prints the simulator's credentials as, and that -sim-url reads them from.
 	SimAccessKeyEnv, SimSecretKeyEnv string
+	// Description names the cloud and its service for people, as help texts
+	// list the clouds reimage speaks ("Example Cloud Compute").
+	Description string
+	// Example is what help texts show of the cloud: values an operator of
+	// it would type.
+	Example Example
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
@@ -44,6 +50,19 @@ type Driver struct {
 	New func(cfg Config) (p Provider, close func(), err error)
 }
 
+// Example holds a cloud's values for help texts' examples.
+type Example struct {
+	// Region is a region id of the cloud.
+	Region string
+	// Zone is an availability zone of Region.
+	Zone string
+	// Project is a project id, for a cloud that NeedsProject.
+	Project string
+	// Discover is the rest of a `reimage discover -provider TYPE -region
+	// REGION [-project PROJECT]` example: its filters and redirection.
+	Discover string
+}
+
 var (
 	driversMu sync.RWMutex
 	drivers   = map[string]Driver{}
@@ -56,7 +75,8 @@ var (
 // found at start-up, as database/sql's Register does.
 func Register(d Driver) {
 	if d.Type == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
-		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" {
+		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" || d.Description == "" || d.Example.Region == "" ||
+		d.NeedsProject != (d.Example.Project != "") {
 		panic(fmt.Sprintf("providers: Register: driver %q is incomplete", d.Type))
 	}
 	driversMu.Lock()
