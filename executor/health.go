@@ -286,10 +286,39 @@ func (e *Executor) failChanged(it *item, w, waves int, err error, elapsed time.D
 	if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
 		return jerr
 	}
+	if step := lastStep(err); step == StepHealth || step == StepWarmup {
+		// It runs its target, so the next look-up calls it ok: the journal
+		// keeps it broken until a health check passes (provenHealthy) or a
+		// person acknowledges it, so that a rerun neither forgets the failure
+		// nor converges over it.
+		if jerr := e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Image: in.Image, Step: StepHealth,
+			WasRunning: it.wasRunning, Reason: "unhealthy after its change: " + err.Error()}); jerr != nil {
+			return jerr
+		}
+	}
 	e.mu.Lock()
 	e.sum.Failed++
 	e.failures++
 	e.mu.Unlock()
 	e.emit(Event{Type: EventInstanceFail, Wave: w, Waves: waves, Change: it.c, Err: err, Elapsed: elapsed})
 	return nil
+}
+
+// provenHealthy reports whether an instance recorded broken may be called
+// healed, beyond what the look-up shows: one its health check found unhealthy
+// must pass one check now (the plan's check; with none left in the plan,
+// there is nothing to prove).
+func (e *Executor) provenHealthy(ctx context.Context, c *plan.Change, broken *Record) bool {
+	h := e.opts.Plan.Rollout.Health
+	if broken.Step != StepHealth || h == nil {
+		return true
+	}
+	prov := e.opts.Providers[c.Instance.Provider]
+	if prov == nil {
+		return false
+	}
+	bound := max(h.Interval, 500*time.Millisecond)
+	cctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	return checkOnce(cctx, h, e.vars(cctx, prov, c.Instance, providers.Instance{})) == nil
 }

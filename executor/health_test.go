@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,5 +47,49 @@ func TestHealthCheckWithoutAnswerSaysSo(t *testing.T) {
 				t.Errorf("error %v, want one with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestUnhealthyInstanceStaysBrokenUntilHealthy: an instance that failed its
+// health check runs its target, so the next look-up calls it ok; the journal
+// keeps it broken, so that a rerun does not converge over it, until a check
+// passes (then it is healed) or a person acknowledges it.
+func TestUnhealthyInstanceStaysBrokenUntilHealthy(t *testing.T) {
+	var sick atomic.Bool
+	sick.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() && r.URL.Query().Get("id") == "i-001" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	cloud := newFakeCloud(3, false)
+	withPrivateIPs(cloud)
+	p := testPlan(cloud, []plan.Wave{{Size: plan.Size{Count: 3}}}, plan.Size{Count: 1}, 1)
+	p.Rollout.Health = &plan.Health{Timeout: 100 * time.Millisecond, Interval: 50 * time.Millisecond,
+		HTTP: &plan.HTTPCheck{URL: mustTemplates(t, srv.URL+"/?id={{.ID}}")[0], Status: 200}}
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "journal"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+
+	sum, _ := runPlan(t, cloud, p, j)
+	if sum.Done != 2 || sum.Failed != 1 {
+		t.Fatalf("first run: %+v, want 2 done and i-001 failed", sum)
+	}
+	// The rerun: every instance runs its target, i-001 is still unhealthy.
+	sum, _ = runPlan(t, cloud, p, j)
+	if sum.Broken != 1 || sum.Converged() {
+		t.Errorf("rerun, i-001 unhealthy: %+v, want it broken and the run not converged", sum)
+	}
+	// Healthy again: the next run heals it and converges.
+	sick.Store(false)
+	sum, _ = runPlan(t, cloud, p, j)
+	if sum.Broken != 0 || !sum.Converged() {
+		t.Errorf("rerun, i-001 healthy: %+v, want converged", sum)
+	}
+	if ent := j.Entry("fake", "i-001"); ent.Broken != nil {
+		t.Errorf("i-001 still broken in the journal: %+v", ent.Broken)
 	}
 }
