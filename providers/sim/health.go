@@ -138,15 +138,15 @@ type healthAddr struct {
 func (s *Server) reconcileHealth(h *health) {
 	var addrs []healthAddr
 	s.mu.Lock()
-	now := s.now()
+	now := s.Now()
 	for _, m := range s.fleet {
 		for id, in := range m {
-			ip, ok := ip4(in.ip)
+			ip, ok := ip4(in.IP)
 			if !ok {
 				continue
 			}
-			in.settle(now)
-			up := in.st == stRunning && !(in.changes > 0 && s.unhealthy(id))
+			in.Settle(now)
+			up := in.State == StateRunning && !(in.Changes > 0 && s.unhealthy(id))
 			addrs = append(addrs, healthAddr{ip: ip, id: id, up: up})
 		}
 	}

@@ -95,8 +95,8 @@ func TestHealthAnswersRunningInstancesAndFaultsAfterChange(t *testing.T) {
 	}
 	// The change of the chosen instance happens: it runs, but no longer answers.
 	h.sim.mu.Lock()
-	h.sim.fleet[Ksyun][kecRunning].changes = 1
-	h.sim.fleet[Ksyun][kecOther].changes = 1
+	h.sim.fleet[Ksyun][kecRunning].Changes = 1
+	h.sim.fleet[Ksyun][kecOther].Changes = 1
 	h.sim.mu.Unlock()
 	h.sim.reconcileHealth(hs)
 	if answers(Ksyun, kecRunning) {
@@ -132,7 +132,7 @@ func TestUnhealthyRateIsSeededPerID(t *testing.T) {
 // and an address of no instance not at all.
 func TestHealthOneListenerForTenThousandInstances(t *testing.T) {
 	port := freeLoopbackPort(t)
-	s := New(Options{Seed: 1, HealthPort: port})
+	s := New(Options{Seed: 1, HealthPort: port, Frontends: []NewFrontend{fake(Ksyun), fake(HuaweiCloud)}})
 	const n = 10000
 	for i := range n {
 		st := ""
@@ -176,7 +176,7 @@ func TestHealthOneListenerForTenThousandInstances(t *testing.T) {
 // socket; each answers as its state says.
 func TestHealthAlternatingStatesOneListener(t *testing.T) {
 	port := freeLoopbackPort(t)
-	s := New(Options{Seed: 1, HealthPort: port})
+	s := New(Options{Seed: 1, HealthPort: port, Frontends: []NewFrontend{fake(Ksyun), fake(HuaweiCloud)}})
 	const n = 6000
 	for i := range n {
 		st := ""
