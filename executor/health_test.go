@@ -3,9 +3,9 @@ package executor
 import (
 	"context"
 	"net"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
