@@ -98,6 +98,9 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 			// Under way: it took.
 		case c.Action == plan.ActionChange:
 			// On the target image already: done.
+		case e.neverSubmitted(rctx, prov, rec):
+			// Stopped before its intent marker was set: nothing was submitted.
+			return e.stoppedEarlier(rec, st)
 		default:
 			return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
 		}
@@ -123,6 +126,33 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	e.sum.Resolved++
 	e.mu.Unlock()
 	return false, nil
+}
+
+// neverSubmitted reports whether the instance's markers prove that the
+// reinstall of intent rec, which has no submission recorded, was never
+// submitted. Every submission comes after its intent marker is set
+// (markIntent), and markers are only ever overwritten, never removed, so the
+// proof is an instance that shows no intent since the last token this
+// journal saw done: no intent marker at all, or intent and done markers both
+// holding that token. Anything else (this token's intent, a marker closed by
+// a refusal, a token this journal does not know, an error reading them) may
+// hide this reinstall, so it stays in doubt.
+func (e *Executor) neverSubmitted(ctx context.Context, prov providers.Provider, rec Record) bool {
+	m, ok := prov.(providers.Marker)
+	if !ok || rec.Token == "" {
+		return false
+	}
+	marks, err := m.Marks(ctx, []string{rec.ID})
+	if err != nil {
+		return false
+	}
+	mk := marks[rec.ID]
+	intent, has := mk[MarkIntent]
+	if !has || intent == "" {
+		return true
+	}
+	done := e.opts.Journal.Entry(rec.Provider, rec.ID).DoneToken
+	return done != "" && done != rec.Token && intent == EncodeToken(done) && mk[MarkReinstall] == intent
 }
 
 // stoppedEarlier handles an instance whose earlier change did not happen: if
