@@ -98,11 +98,18 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 			// Under way: it took.
 		case c.Action == plan.ActionChange:
 			// On the target image already: done.
-		case e.neverSubmitted(rctx, prov, rec):
-			// Stopped before its intent marker was set: nothing was submitted.
-			return e.stoppedEarlier(rec, st)
 		default:
-			return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
+			switch e.markers(rctx, prov, rec) {
+			case markedNever:
+				// Stopped before its intent marker was set: nothing was
+				// submitted.
+				return e.stoppedEarlier(rec, st)
+			case markedDone:
+				// Stopped after the done marker, before the journal's
+				// record: followed below (it is idle), recorded done.
+			default:
+				return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
+			}
 		}
 	}
 	inst, err := e.follow(rctx, prov, sub, "")
@@ -128,31 +135,51 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	return false, nil
 }
 
-// neverSubmitted reports whether the instance's markers prove that the
-// reinstall of intent rec, which has no submission recorded, was never
-// submitted. Every submission comes after its intent marker is set
-// (markIntent), and markers are only ever overwritten, never removed, so the
-// proof is an instance that shows no intent since the last token this
-// journal saw done: no intent marker at all, or intent and done markers both
-// holding that token. Anything else (this token's intent, a marker closed by
-// a refusal, a token this journal does not know, an error reading them) may
-// hide this reinstall, so it stays in doubt.
-func (e *Executor) neverSubmitted(ctx context.Context, prov providers.Provider, rec Record) bool {
+// markerProof is what an instance's markers prove about a reinstall intent
+// with no submission recorded.
+type markerProof int
+
+const (
+	markedUnknown markerProof = iota
+	// markedNever: the reinstall was never submitted.
+	markedNever
+	// markedDone: the token was carried out (or acknowledged).
+	markedDone
+)
+
+// markers reads what the instance's markers prove about the reinstall of
+// intent rec, which has no submission recorded. The done marker holding the
+// token proves it done: only a completed reinstall or a person's ack sets it.
+// Every submission comes after its intent marker is set (markIntent), and
+// markers are only ever overwritten, never removed, so an instance that shows
+// no intent since the last token this journal saw done (no intent marker at
+// all, or intent and done markers both holding that token) was never
+// submitted to. Anything else (this token's intent open, a marker closed by a
+// refusal, a token this journal does not know, an error reading them) may
+// hide this reinstall: unknown, so it stays in doubt.
+func (e *Executor) markers(ctx context.Context, prov providers.Provider, rec Record) markerProof {
 	m, ok := prov.(providers.Marker)
 	if !ok || rec.Token == "" {
-		return false
+		return markedUnknown
 	}
 	marks, err := m.Marks(ctx, []string{rec.ID})
 	if err != nil {
-		return false
+		return markedUnknown
 	}
 	mk := marks[rec.ID]
-	intent, has := mk[MarkIntent]
-	if !has || intent == "" {
-		return true
+	enc := EncodeToken(rec.Token)
+	if mk[MarkReinstall] == enc {
+		return markedDone
+	}
+	intent := mk[MarkIntent]
+	if intent == "" {
+		return markedNever
 	}
 	done := e.opts.Journal.Entry(rec.Provider, rec.ID).DoneToken
-	return done != "" && done != rec.Token && intent == EncodeToken(done) && mk[MarkReinstall] == intent
+	if done != "" && intent == EncodeToken(done) && mk[MarkReinstall] == intent {
+		return markedNever
+	}
+	return markedUnknown
 }
 
 // stoppedEarlier handles an instance whose earlier change did not happen: if

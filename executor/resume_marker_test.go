@@ -65,3 +65,21 @@ func TestReinstallCrashBeforeIntentMarkerIsNotInDoubt(t *testing.T) {
 		})
 	}
 }
+
+// A crash after a reinstall's done marker was set and before the journal's
+// done record: the marker proves the token carried out, so the next run
+// records it done instead of blocking it in doubt, and never submits it again.
+func TestReinstallCrashAfterDoneMarkerIsDone(t *testing.T) {
+	cloud := newMarkerCloud(1, true)
+	cloud.marks["i-000"] = map[string]string{MarkIntent: EncodeToken("t1"), MarkReinstall: EncodeToken("t1")}
+	p := reinstallPlan(cloud)
+	j := openJournal(t, t.TempDir())
+	must(t, j.Append(Record{Event: EventIntent, Provider: "fake", ID: "i-000", Action: "reinstall", Image: "new", Token: "t1", WasRunning: true}))
+	sum, changes := flow(t, cloud, p, j)
+	if c := actionOf(changes, "i-000"); c.Action != plan.ActionOK || !sum.Converged() || cloud.reinstalls["i-000"] != 0 {
+		t.Fatalf("i-000 %s (%s), %+v, %d reinstalls; want ok, converged, never submitted", c.Action, c.Reason, sum, cloud.reinstalls["i-000"])
+	}
+	if e := j.Entry("fake", "i-000"); e.DoneToken != "t1" || e.InDoubt != nil || e.Pending != nil {
+		t.Fatalf("journal %+v, want t1 done, nothing open", e)
+	}
+}
