@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Driver is what a cloud's package provides so that the rest of reimage can
@@ -25,9 +26,18 @@ type Driver struct {
 	// SimAccessKeyEnv and SimSecretKeyEnv are the variables `reimage sim`
 	// prints the simulator's credentials as, and that -sim-url reads them from.
 	SimAccessKeyEnv, SimSecretKeyEnv string
+	// Description names the cloud and its service for people, as help texts
+	// list the clouds reimage speaks ("Example Cloud Compute").
+	Description string
+	// Example is what help texts show of the cloud: values an operator of
+	// it would type.
+	Example Example
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// SimProjectEnv, for a cloud that NeedsProject, is the variable `reimage
+	// sim` reads its accepted project id from and prints it as.
+	SimProjectEnv string
 	// Plan is what a plan may say only of this cloud: its provider and
 	// instance fields, login forms and schema fragment, with Plan.Type equal
 	// to Type. Package providers/drivers registers it with package plan.
@@ -42,6 +52,23 @@ type Driver struct {
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.
 	New func(cfg Config) (p Provider, close func(), err error)
+	// Simulator is the cloud's front-end for the simulator (reimage sim,
+	// apply -sim): its API over the cloud-neutral core of package sim. Nil:
+	// the cloud cannot be rehearsed. Register registers it with package sim.
+	Simulator sim.NewFrontend
+}
+
+// Example holds a cloud's values for help texts' examples.
+type Example struct {
+	// Region is a region id of the cloud.
+	Region string
+	// Zone is an availability zone of Region.
+	Zone string
+	// Project is a project id, for a cloud that NeedsProject.
+	Project string
+	// Discover is the rest of a `reimage discover -provider TYPE -region
+	// REGION [-project PROJECT]` example: its filters and redirection.
+	Discover string
 }
 
 var (
@@ -56,7 +83,8 @@ var (
 // found at start-up, as database/sql's Register does.
 func Register(d Driver) {
 	if d.Type == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
-		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" {
+		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" || d.Description == "" || d.Example.Region == "" ||
+		d.NeedsProject != (d.Example.Project != "") {
 		panic(fmt.Sprintf("providers: Register: driver %q is incomplete", d.Type))
 	}
 	driversMu.Lock()
@@ -66,6 +94,9 @@ func Register(d Driver) {
 	}
 	drivers[d.Type] = d
 	order = append(order, d.Type)
+	if d.Simulator != nil {
+		sim.Register(d.Type, d.Simulator)
+	}
 }
 
 // Lookup returns the registered driver of type typ.

@@ -24,7 +24,7 @@ import (
 //	  "instance": {instance fields only it takes: name: schema}
 //	}
 //
-// The core document (plan.schema.json) names no cloud; the assembled one adds
+// The core document (core.schema.json) names no cloud; the assembled one adds
 // the provider type enum, the clouds' fields, and the words that list them.
 
 var (
@@ -62,7 +62,7 @@ var document = sync.OnceValues(func() ([]byte, error) {
 	assembledUsed = true
 	frags := cloudFragments
 	fragmentsMu.Unlock()
-	return assemble(planSchema, frags)
+	return assemble(coreSchema, frags)
 })
 
 // assemble adds the fragments to the core document.

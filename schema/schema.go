@@ -1,10 +1,13 @@
-// Package schema holds plan.schema.json, the JSON Schema (2020-12) of reimage plans, and checks a
-// YAML document against it, reporting each violation at its line and column in words an operator
-// understands.
+// Package schema holds the JSON Schema (2020-12) of reimage plans, and checks a YAML document
+// against it, reporting each violation at its line and column in words an operator understands.
 //
 // The schema is the single description of the plan's shape: editors use it (yaml-language-server)
 // for completion and help, `reimage schema` prints it, and the plan loader validates with it. Checks
 // a schema cannot express (references between fields, per-cloud fields, secrets) live in package plan.
+//
+// The document is assembled from a core that names no cloud (core.schema.json) and each registered
+// cloud's fragment (Register; see assemble.go). plan.schema.json is the assembled document as
+// reimage's drivers make it, kept for editors and the release image.
 package schema
 
 import (
@@ -23,14 +26,18 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed plan.schema.json
-var planSchema []byte
+// coreSchema is the plan schema without any cloud's fragment.
+//
+//go:embed core.schema.json
+var coreSchema []byte
 
 // ID is the schema's $id.
 const ID = "https://reimage.dev/schema/plan-v1.schema.json"
 
-// JSON returns the plan schema: the core (plan.schema.json) with every
-// registered cloud's fragment. The caller may modify the returned slice.
+// JSON returns the plan schema: the core (core.schema.json) with every
+// registered cloud's fragment. plan.schema.json, beside it, is a copy of the
+// document reimage assembles with its drivers, for editors and the release
+// image; a test keeps the two the same. The caller may modify the returned slice.
 func JSON() []byte {
 	doc, err := document()
 	if err != nil {

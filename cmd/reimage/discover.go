@@ -79,11 +79,9 @@ instances and images are kept where the cloud gives them. Exits 1 when nothing m
 Credentials come from the cloud's usual variables (`+credentialVars(",\n", false)+`).
 
 Examples:
-  reimage discover -provider ksyun -region cn-beijing-6 -tag role=web > web.yaml
-  reimage discover -provider huaweicloud -region cn-north-4 -project 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e -name 'db-*'
-  reimage discover -provider ksyun -region cn-beijing-6 -sim-url http://127.0.0.1:8080 -zone cn-beijing-6a`, stdio)
+`+discoverExamples(), stdio)
 	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
-	fs.StringVar(&df.region, "region", "", "`REGION` id, like cn-beijing-6 or cn-north-4 (required)")
+	fs.StringVar(&df.region, "region", "", "`REGION` id, like "+regionExamples()+" (required)")
 	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")
 	fs.StringVar(&df.endpoint, "endpoint", "", "the cloud's API base `URL` (default its regional endpoint); written into the plan")
 	fs.StringVar(&df.simURL, "sim-url", "", "list from a simulator running at `URL` (reimage sim) instead of the cloud")

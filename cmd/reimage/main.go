@@ -1,4 +1,4 @@
-// Command reimage re-images cloud server fleets (Kingsoft Cloud KEC, Huawei Cloud ECS) from a
+// Command reimage re-images cloud server fleets (the clouds providers/drivers registers) from a
 // declarative YAML plan. This package only parses the command line and wires packages together;
 // the logic lives in plan, schema, executor and providers.
 package main
@@ -157,7 +157,7 @@ func exitCode(err error, w io.Writer) int {
 
 func usage(w io.Writer) {
 	var b strings.Builder
-	b.WriteString(`reimage re-images cloud server fleets (Kingsoft Cloud KEC, Huawei Cloud ECS)
+	b.WriteString(`reimage re-images cloud server fleets (` + cloudNames() + `)
 from a declarative YAML plan.
 
 Usage:

@@ -14,6 +14,8 @@ var Driver = providers.Driver{
 	SecretKeyEnv:    []string{"KSYUN_SECRET_KEY"},
 	SimAccessKeyEnv: "KSYUN_ACCESS_KEY",
 	SimSecretKeyEnv: "KSYUN_SECRET_KEY",
+	Description:     "Kingsoft Cloud KEC",
+	Example:         providers.Example{Region: "cn-beijing-6", Zone: "cn-beijing-6a", Discover: "-tag role=web > web.yaml"},
 	OtherLogins:     "{keyIds: [KEY-ID]}, or {keepImageLogin: true} for custom images",
 	// Assumed, not measured here: KEC publishes no figures. A rebuilt
 	// instance boots by itself, so Change includes the boot. Runs replace
