@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Driver is what a cloud's package provides so that the rest of reimage can
@@ -34,6 +35,9 @@ type Driver struct {
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// SimProjectEnv, for a cloud that NeedsProject, is the variable `reimage
+	// sim` reads its accepted project id from and prints it as.
+	SimProjectEnv string
 	// Plan is what a plan may say only of this cloud: its provider and
 	// instance fields, login forms and schema fragment, with Plan.Type equal
 	// to Type. Package providers/drivers registers it with package plan.
@@ -48,6 +52,10 @@ type Driver struct {
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.
 	New func(cfg Config) (p Provider, close func(), err error)
+	// Simulator is the cloud's front-end for the simulator (reimage sim,
+	// apply -sim): its API over the cloud-neutral core of package sim. Nil:
+	// the cloud cannot be rehearsed. Register registers it with package sim.
+	Simulator sim.NewFrontend
 }
 
 // Example holds a cloud's values for help texts' examples.
@@ -86,6 +94,9 @@ func Register(d Driver) {
 	}
 	drivers[d.Type] = d
 	order = append(order, d.Type)
+	if d.Simulator != nil {
+		sim.Register(d.Type, d.Simulator)
+	}
 }
 
 // Lookup returns the registered driver of type typ.

@@ -18,6 +18,7 @@ var Driver = providers.Driver{
 	Description:     "Huawei Cloud ECS",
 	Example:         providers.Example{Region: "cn-north-4", Zone: "cn-north-4a", Project: "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e", Discover: "-name 'db-*'"},
 	NeedsProject:    true,
+	SimProjectEnv:   "HUAWEICLOUD_SDK_PROJECT_ID",
 	OtherLogins:     "{keyName: KEY-PAIR-NAME}",
 	// Assumed, not measured here: Huawei publishes no figures. changeos of a
 	// running server stops it and starts it again (ChangeRunning); the job of
