@@ -17,7 +17,6 @@ type (
 	response = simtest.Response
 )
 
-
 const (
 	testKAK, testKSK = simtest.KECAccessKey, simtest.KECSecretKey
 	testHAK, testHSK = simtest.ECSAccessKey, simtest.ECSSecretKey
