@@ -18,6 +18,11 @@ import (
 type Driver struct {
 	// Type is the plan's provider type, equal to the client's Type().
 	Type string
+	// Title names the cloud for people, in help texts.
+	Title string
+	// DiscoverExample is the arguments of an example `reimage discover` of
+	// the cloud, for its help.
+	DiscoverExample string
 	// AccessKeyEnv and SecretKeyEnv are the ecosystem's environment variables
 	// for the credentials, in order of preference (the official SDK's first,
 	// then Terraform's). A plan's own credential references come before them.
@@ -55,7 +60,7 @@ var (
 // incomplete driver or a type registered twice: both are programming errors
 // found at start-up, as database/sql's Register does.
 func Register(d Driver) {
-	if d.Type == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
+	if d.Type == "" || d.Title == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
 		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" {
 		panic(fmt.Sprintf("providers: Register: driver %q is incomplete", d.Type))
 	}
@@ -82,6 +87,17 @@ func Types() []string {
 	driversMu.RLock()
 	defer driversMu.RUnlock()
 	return slices.Clone(order)
+}
+
+// Titles lists the registered clouds for people: "Title A, Title B".
+func Titles() string {
+	driversMu.RLock()
+	defer driversMu.RUnlock()
+	titles := make([]string, len(order))
+	for i, typ := range order {
+		titles[i] = drivers[typ].Title
+	}
+	return strings.Join(titles, ", ")
 }
 
 // TypeList is Types for people: "a, b or c".

@@ -21,7 +21,7 @@ func withRegistry(t *testing.T, f func()) {
 
 func testDriver(typ string) Driver {
 	return Driver{
-		Type: typ, AccessKeyEnv: []string{"A"}, SecretKeyEnv: []string{"S"},
+		Type: typ, Title: "Cloud " + typ, AccessKeyEnv: []string{"A"}, SecretKeyEnv: []string{"S"},
 		SimAccessKeyEnv: "A", SimSecretKeyEnv: "S",
 		New: func(Config) (Provider, func(), error) { return nil, func() {}, nil },
 	}

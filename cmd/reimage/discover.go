@@ -60,6 +60,17 @@ func formatTags(t map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
+// discoverExamples are each registered cloud's example, one a line.
+func discoverExamples() string {
+	var lines []string
+	for _, typ := range providers.Types() {
+		if d, _ := providers.Lookup(typ); d.DiscoverExample != "" {
+			lines = append(lines, "  reimage discover "+d.DiscoverExample)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // discoverFlags are discover's flags.
 type discoverFlags struct {
 	typ, region, project, endpoint, simURL string
@@ -79,9 +90,8 @@ instances and images are kept where the cloud gives them. Exits 1 when nothing m
 Credentials come from the cloud's usual variables (`+credentialVars(",\n", false)+`).
 
 Examples:
-  reimage discover -provider ksyun -region cn-beijing-6 -tag role=web > web.yaml
-  reimage discover -provider huaweicloud -region cn-north-4 -project 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e -name 'db-*'
-  reimage discover -provider ksyun -region cn-beijing-6 -sim-url http://127.0.0.1:8080 -zone cn-beijing-6a`, stdio)
+`+discoverExamples()+`
+  reimage discover -provider TYPE -region REGION -sim-url http://127.0.0.1:8080 -zone ZONE   # from reimage sim`, stdio)
 	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
 	fs.StringVar(&df.region, "region", "", "`REGION` id, like cn-beijing-6 or cn-north-4 (required)")
 	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")

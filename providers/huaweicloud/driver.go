@@ -11,6 +11,8 @@ import (
 var Driver = providers.Driver{
 	Type:            Type,
 	Plan:            PlanCloud,
+	Title:           "Huawei Cloud ECS",
+	DiscoverExample: "-provider huaweicloud -region cn-north-4 -project 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e -name 'db-*'",
 	AccessKeyEnv:    []string{"HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY"},
 	SimAccessKeyEnv: "HUAWEICLOUD_SDK_AK",

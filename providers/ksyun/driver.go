@@ -10,6 +10,8 @@ import (
 var Driver = providers.Driver{
 	Type:            Type,
 	Plan:            PlanCloud,
+	Title:           "Kingsoft Cloud KEC",
+	DiscoverExample: "-provider ksyun -region cn-beijing-6 -tag role=web > web.yaml",
 	AccessKeyEnv:    []string{"KSYUN_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"KSYUN_SECRET_KEY"},
 	SimAccessKeyEnv: "KSYUN_ACCESS_KEY",
