@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/reimage-dev/reimage/providers/drivers" // the simulator's front-ends
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -139,16 +140,16 @@ func (sc scenario) startSim(tb testing.TB) (*sim.Server, string) {
 	}
 	opts := sim.Options{Seed: 42, StopDuration: sc.stop, RebuildDuration: sc.rebuild, StartDuration: sc.run, Jitter: sc.jitter}
 	if rl > 0 {
-		opts.RateLimit = map[string]float64{sim.Ksyun: rl, sim.HuaweiCloud: rl}
+		opts.RateLimit = map[string]float64{"ksyun": rl, "huaweicloud": rl}
 	}
 	s := sim.New(opts)
-	s.AddImage(sim.Ksyun, kecNew)
-	s.AddImage(sim.HuaweiCloud, ecsNew)
+	s.AddImage("ksyun", kecNew)
+	s.AddImage("huaweicloud", ecsNew)
 	// The plans' key pairs exist (pre-flight blocks an instance whose key pair does not).
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "ksyun", ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "huaweicloud", Name: "KeyPair-350b"}); err != nil {
 		tb.Fatal(err)
 	}
 	state := func(stopped bool) string {
@@ -158,12 +159,12 @@ func (sc scenario) startSim(tb testing.TB) (*sim.Server, string) {
 		return "running"
 	}
 	for i := 0; i < sc.kec; i++ {
-		if err := s.AddInstance(sim.Instance{Provider: sim.Ksyun, ID: kecID(i), Name: fmt.Sprintf("kec-%d", i), Image: kecOld, State: state(sc.kecStopped)}); err != nil {
+		if err := s.AddInstance(sim.Instance{Provider: "ksyun", ID: kecID(i), Name: fmt.Sprintf("kec-%d", i), Image: kecOld, State: state(sc.kecStopped)}); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	for i := 0; i < sc.ecs; i++ {
-		if err := s.AddInstance(sim.Instance{Provider: sim.HuaweiCloud, ID: ecsID(i), Name: fmt.Sprintf("ecs-%d", i), Image: ecsOld, State: state(sc.ecsStopped), ProjectID: ecsPrj}); err != nil {
+		if err := s.AddInstance(sim.Instance{Provider: "huaweicloud", ID: ecsID(i), Name: fmt.Sprintf("ecs-%d", i), Image: ecsOld, State: state(sc.ecsStopped), ProjectID: ecsPrj}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -218,8 +219,8 @@ func runReimage(tb testing.TB, s *sim.Server, args ...string) childRun {
 	o := s.Options()
 	cmd := exec.Command(reimageBinary(tb), args...)
 	cmd.Env = append(os.Environ(),
-		"KSYUN_ACCESS_KEY="+o.KsyunAccessKey, "KSYUN_SECRET_KEY="+o.KsyunSecretKey,
-		"HUAWEICLOUD_SDK_AK="+o.HuaweiAccessKey, "HUAWEICLOUD_SDK_SK="+o.HuaweiSecretKey)
+		"KSYUN_ACCESS_KEY="+o.Keys["ksyun"].AccessKey, "KSYUN_SECRET_KEY="+o.Keys["ksyun"].SecretKey,
+		"HUAWEICLOUD_SDK_AK="+o.Keys["huaweicloud"].AccessKey, "HUAWEICLOUD_SDK_SK="+o.Keys["huaweicloud"].SecretKey)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -341,9 +342,9 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	for k, n := range st.Requests {
 		parts := strings.SplitN(k, "/", 3)
 		switch parts[0] {
-		case sim.Ksyun:
+		case "ksyun":
 			res.KECCalls += int(n)
-		case sim.HuaweiCloud:
+		case "huaweicloud":
 			res.ECSCalls += int(n)
 		}
 		res.ByOperation[parts[0]+"/"+parts[1]] += int(n)
@@ -353,7 +354,7 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 		if in.Changes != 1 {
 			tb.Fatalf("instance %s changed %d times", in.ID, in.Changes)
 		}
-		if in.Provider == sim.Ksyun {
+		if in.Provider == "ksyun" {
 			res.KECChanged++
 		} else {
 			res.ECSChanged++

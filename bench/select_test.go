@@ -24,13 +24,13 @@ type selectScenario struct {
 func (sc selectScenario) startSim(tb testing.TB) (*sim.Server, string) {
 	tb.Helper()
 	s := sim.New(sim.Options{Seed: 42, ProjectIDs: []string{ecsPrj}})
-	s.AddImage(sim.Ksyun, kecNew)
-	s.AddImage(sim.HuaweiCloud, ecsNew)
+	s.AddImage("ksyun", kecNew)
+	s.AddImage("huaweicloud", ecsNew)
 	// The plan's key pairs exist (pre-flight blocks an instance whose key pair does not).
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "ksyun", ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "huaweicloud", Name: "KeyPair-350b"}); err != nil {
 		tb.Fatal(err)
 	}
 	add := func(provider, id, region string, i int, image string) {
@@ -40,7 +40,7 @@ func (sc selectScenario) startSim(tb testing.TB) (*sim.Server, string) {
 		}
 		in := sim.Instance{Provider: provider, ID: id, Name: fmt.Sprintf("%s-%06d", role, i), Image: image,
 			Zone: region + string(rune('a'+i%3)), Tags: map[string]string{"role": role, "env": "prod"}}
-		if provider == sim.HuaweiCloud {
+		if provider == "huaweicloud" {
 			in.ProjectID = ecsPrj
 		}
 		if err := s.AddInstance(in); err != nil {
@@ -48,10 +48,10 @@ func (sc selectScenario) startSim(tb testing.TB) (*sim.Server, string) {
 		}
 	}
 	for i := 0; i < sc.kec; i++ {
-		add(sim.Ksyun, kecID(i), "cn-beijing-6", i, kecOld)
+		add("ksyun", kecID(i), "cn-beijing-6", i, kecOld)
 	}
 	for i := 0; i < sc.ecs; i++ {
-		add(sim.HuaweiCloud, ecsID(i), "cn-north-4", i, ecsOld)
+		add("huaweicloud", ecsID(i), "cn-north-4", i, ecsOld)
 	}
 	url, err := s.Start("127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/metricsout/prometheustest"
+	_ "github.com/reimage-dev/reimage/providers/drivers" // the simulator's front-ends
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -47,27 +48,27 @@ func TestDashboardQueriesOnRealPrometheus(t *testing.T) {
 	// client is throttled, and with 5 % server errors, so that it retries.
 	s := sim.New(sim.Options{Seed: 7, StopDuration: 300 * time.Millisecond, RebuildDuration: time.Second,
 		StartDuration: 300 * time.Millisecond, Jitter: 0.2, ServerErrorRate: 0.05,
-		RateLimit: map[string]float64{sim.Ksyun: 4, sim.HuaweiCloud: 4}})
+		RateLimit: map[string]float64{"ksyun": 4, "huaweicloud": 4}})
 	const kecOld, kecNew = "2d3e0c5a-0a3d-4c49-8d2b-0f43b2e1a001", "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2"
 	const ecsOld, ecsNew = "1c0f8d9e-2b3a-4c5d-9e8f-7a6b5c4d3e01", "e215580f-73ad-429d-b6f2-5433947433b0"
 	const ecsPrj = "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e"
-	s.AddImage(sim.Ksyun, kecNew)
-	s.AddImage(sim.HuaweiCloud, ecsNew)
+	s.AddImage("ksyun", kecNew)
+	s.AddImage("huaweicloud", ecsNew)
 	// The plan's key pairs exist (pre-flight blocks an instance whose key pair does not).
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.Ksyun, ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "ksyun", ID: "552a0523-b9b4-4868-b8d9-52ad7a38bf89", Name: "ops"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddKeyPair(sim.KeyPair{Provider: sim.HuaweiCloud, Name: "KeyPair-350b"}); err != nil {
+	if err := s.AddKeyPair(sim.KeyPair{Provider: "huaweicloud", Name: "KeyPair-350b"}); err != nil {
 		t.Fatal(err)
 	}
 	var instances strings.Builder
 	for i := range 12 {
 		kec := fmt.Sprintf("98284100-f6d1-4bbf-886a-%012x", i)
 		ecs := fmt.Sprintf("e0a4c9d2-7b1f-4e35-9a6c-%012x", i)
-		if err := s.AddInstance(sim.Instance{Provider: sim.Ksyun, ID: kec, Name: fmt.Sprintf("kec-%d", i), Image: kecOld, State: "running"}); err != nil {
+		if err := s.AddInstance(sim.Instance{Provider: "ksyun", ID: kec, Name: fmt.Sprintf("kec-%d", i), Image: kecOld, State: "running"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddInstance(sim.Instance{Provider: sim.HuaweiCloud, ID: ecs, Name: fmt.Sprintf("ecs-%d", i), Image: ecsOld, State: "running", ProjectID: ecsPrj}); err != nil {
+		if err := s.AddInstance(sim.Instance{Provider: "huaweicloud", ID: ecs, Name: fmt.Sprintf("ecs-%d", i), Image: ecsOld, State: "running", ProjectID: ecsPrj}); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&instances, "  - {id: %s}\n  - {id: %s, provider: ecs, image: %s, login: {keyName: KeyPair-350b}}\n", kec, ecs, ecsNew)
@@ -115,8 +116,8 @@ instances:
 			"-progress", "never", "-state", filepath.Join(dir, "state"),
 			"-metrics-listen", metricsAddr, "-metrics-linger", "3s", planPath)
 		cmd.Env = append(os.Environ(),
-			"KSYUN_ACCESS_KEY="+o.KsyunAccessKey, "KSYUN_SECRET_KEY="+o.KsyunSecretKey,
-			"HUAWEICLOUD_SDK_AK="+o.HuaweiAccessKey, "HUAWEICLOUD_SDK_SK="+o.HuaweiSecretKey)
+			"KSYUN_ACCESS_KEY="+o.Keys["ksyun"].AccessKey, "KSYUN_SECRET_KEY="+o.Keys["ksyun"].SecretKey,
+			"HUAWEICLOUD_SDK_AK="+o.Keys["huaweicloud"].AccessKey, "HUAWEICLOUD_SDK_SK="+o.Keys["huaweicloud"].SecretKey)
 		out, err := cmd.CombinedOutput()
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != wantExit {
 			t.Fatalf("reimage apply: %v, want exit %d\n%s", err, wantExit, out)

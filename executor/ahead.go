@@ -97,7 +97,8 @@ func (r *readAhead) readHeads(ctx context.Context, now time.Time, all bool) {
 			go func() {
 				defer r.wg.Done()
 				defer close(rd.done)
-				rd.inst, rd.err = prov.Status(ctx, it.c.Instance.ID)
+				// First in the rate limiter: the change waits for it.
+				rd.inst, rd.err = prov.Status(providers.WithFirst(ctx), it.c.Instance.ID)
 			}()
 		}
 	}

@@ -305,7 +305,7 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 	var wg sync.WaitGroup
 	// Instances start from per-provider lanes (lanes.go): one cloud's rate
 	// limit never holds the slots another cloud's instances could use.
-	ln := newLanes(wave, e.opts.Plan, e.lanes)
+	ln := newLanes(wave, e.opts.Plan, conc, e.lanes)
 	ahead := &readAhead{e: e, lanes: ln, free: func() int { return conc - len(slots) }}
 	stopAhead := make(chan struct{})
 	ahead.start(ctx, stopAhead)
@@ -339,7 +339,8 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			defer e.lanes.finished(it)
+			start := time.Now()
+			defer func() { e.lanes.finished(it, time.Since(start)) }()
 			e.runInstance(ctx, it, w, waves)
 		}()
 	}
@@ -611,7 +612,7 @@ func (e *Executor) recheck(ctx context.Context, prov providers.Provider, it *ite
 			return &stepError{StepRecheck, err}
 		}
 		var err error
-		if st, err = prov.Status(ctx, in.ID); err != nil {
+		if st, err = prov.Status(providers.WithFirst(ctx), in.ID); err != nil {
 			return &stepError{StepRecheck, err}
 		}
 	}

@@ -24,12 +24,21 @@ const writeBacklog = 500 * time.Millisecond
 // (instances about to write or waiting on its limiter) of writeBacklog or
 // more; when every lane has one, the slot waits until a write completes.
 // Waves, their order and sizes, and the concurrency limit are unchanged.
+//
+// The wave's last round goes longest first: once what is left of the wave
+// would take about one round of the concurrency (its instances times the mean
+// time an instance of their provider has taken in the run, against
+// concurrency times the longest such mean), a free slot goes to the
+// unsaturated lane whose instances take longest. A wave lasts until its last
+// instance ends; started last, the short ones end first, where a long one
+// started last would hold the wave while the other slots idle.
 type lanes struct {
 	order []string // providers, in order of first appearance in the wave
 	// mu guards queue: the read-ahead (ahead.go) looks at its heads.
 	mu     sync.Mutex
 	queue  map[string][]*item // per provider, what is left to start, in plan order
 	limit  map[string]int     // per provider, the write backlog that saturates it
+	conc   int                // the rollout's concurrency
 	state  *laneState
 	waitCh <-chan struct{}
 }
@@ -42,10 +51,15 @@ type laneState struct {
 	writing map[string]int
 	stepOf  map[*item]bool // whether the item counts as writing
 	kick    chan struct{}  // a write completed: a waiting slot may go
+	// took sums, per provider, the times of the instances that ended in the
+	// run, and ended counts them: their mean is what one takes.
+	took  map[string]time.Duration
+	ended map[string]int
 }
 
 func newLaneState() *laneState {
-	return &laneState{writing: map[string]int{}, stepOf: map[*item]bool{}, kick: make(chan struct{}, 1)}
+	return &laneState{writing: map[string]int{}, stepOf: map[*item]bool{}, kick: make(chan struct{}, 1),
+		took: map[string]time.Duration{}, ended: map[string]int{}}
 }
 
 // writeSteps are the steps that make a write call.
@@ -64,9 +78,24 @@ func (s *laneState) step(it *item, step string) {
 	s.set(it, writeSteps[step], true)
 }
 
-// finished removes an instance that ended.
-func (s *laneState) finished(it *item) {
+// finished removes an instance that ended after took.
+func (s *laneState) finished(it *item, took time.Duration) {
+	s.mu.Lock()
+	s.took[it.c.Instance.Provider] += took
+	s.ended[it.c.Instance.Provider]++
+	s.mu.Unlock()
 	s.set(it, false, false)
+}
+
+// mean is the mean time an instance of provider has taken in the run, 0 when
+// none has ended yet.
+func (s *laneState) mean(provider string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended[provider] == 0 {
+		return 0
+	}
+	return s.took[provider] / time.Duration(s.ended[provider])
 }
 
 func (s *laneState) set(it *item, writing, keep bool) {
@@ -99,8 +128,8 @@ func (s *laneState) backlog(provider string) int {
 	return s.writing[provider]
 }
 
-func newLanes(wave []*item, p *plan.Plan, state *laneState) *lanes {
-	l := &lanes{queue: map[string][]*item{}, limit: map[string]int{}, state: state, waitCh: state.kick}
+func newLanes(wave []*item, p *plan.Plan, conc int, state *laneState) *lanes {
+	l := &lanes{queue: map[string][]*item{}, limit: map[string]int{}, conc: conc, state: state, waitCh: state.kick}
 	for _, it := range wave {
 		name := it.c.Instance.Provider
 		if _, ok := l.queue[name]; !ok {
@@ -129,20 +158,50 @@ func (l *lanes) empty() bool {
 }
 
 // pick returns the lane to start from: the unsaturated one with the most
-// instances left (the first in plan order on a tie), or "" when every lane
-// with instances left is saturated.
+// instances left (the first in plan order on a tie), in the wave's last round
+// the one whose instances take longest, or "" when every lane with instances
+// left is saturated.
 func (l *lanes) pick() string {
+	lastRound := l.lastRound()
 	best := ""
+	var bestMean time.Duration
 	for _, name := range l.order {
 		n := len(l.queue[name])
 		if n == 0 || l.state.backlog(name) >= l.limit[name] {
 			continue
 		}
-		if best == "" || n > len(l.queue[best]) {
-			best = name
+		mean := l.state.mean(name)
+		switch {
+		case best == "":
+		case lastRound && mean != bestMean:
+			if mean < bestMean {
+				continue
+			}
+		case n <= len(l.queue[best]):
+			continue
 		}
+		best, bestMean = name, mean
 	}
 	return best
+}
+
+// lastRound reports whether what is left of the wave takes about one round
+// of the concurrency, once every lane's mean is known.
+func (l *lanes) lastRound() bool {
+	var work, longest time.Duration
+	for _, name := range l.order {
+		n := len(l.queue[name])
+		if n == 0 {
+			continue
+		}
+		mean := l.state.mean(name)
+		if mean == 0 {
+			return false
+		}
+		work += time.Duration(n) * mean
+		longest = max(longest, mean)
+	}
+	return work <= time.Duration(l.conc)*longest
 }
 
 // next hands out the next instance to start, waiting while every lane is

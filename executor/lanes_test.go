@@ -118,7 +118,7 @@ func TestLanesPick(t *testing.T) {
 	}
 	wave := append(mk("kec", 2), mk("ecs", 3)...)
 	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Limits: plan.Limits{RequestsPerSecond: 4}}, "ecs": {Limits: plan.Limits{RequestsPerSecond: 4}}}}
-	l := newLanes(wave, p, st)
+	l := newLanes(wave, p, 100, st)
 	if got := l.pick(); got != "ecs" {
 		t.Fatalf("first pick %q, want ecs (3 left against 2)", got)
 	}
@@ -142,5 +142,36 @@ func TestLanesPick(t *testing.T) {
 	case <-st.kick:
 	default:
 		t.Error("a completed write does not wake a waiting slot")
+	}
+}
+
+// TestLanesLastRoundLongestFirst: once what is left of a wave takes about one
+// round of the concurrency, the lane whose instances take longest (their mean
+// in the run) goes first, so that the wave's last instances to start are the
+// short ones; before that, and until every lane's mean is known, the lane
+// with the most left.
+func TestLanesLastRoundLongestFirst(t *testing.T) {
+	mk := func(prov string, n int) []*item {
+		var out []*item
+		for i := range n {
+			out = append(out, &item{c: &plan.Change{Instance: &plan.Instance{ID: fmt.Sprint(i), Provider: prov}}})
+		}
+		return out
+	}
+	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Limits: plan.Limits{RequestsPerSecond: 50}}, "ecs": {Limits: plan.Limits{RequestsPerSecond: 50}}}}
+	wave := append(mk("kec", 3), mk("ecs", 1)...)
+	st := newLaneState()
+	if got := newLanes(wave, p, 4, st).pick(); got != "kec" {
+		t.Errorf("no mean known yet: pick %q, want kec (3 left against 1)", got)
+	}
+	st.finished(mk("kec", 1)[0], 4*time.Second)
+	st.finished(mk("ecs", 1)[0], 5*time.Second)
+	// 3×4s + 1×5s = 17s of work: more than a round at concurrency 2 (2×5s).
+	if got := newLanes(wave, p, 2, st).pick(); got != "kec" {
+		t.Errorf("more than a round left: pick %q, want kec (3 left against 1)", got)
+	}
+	// At concurrency 4 (4×5s = 20s) it is the last round: ECS's 5s first.
+	if got := newLanes(wave, p, 4, st).pick(); got != "ecs" {
+		t.Errorf("last round: pick %q, want ecs (5s against 4s)", got)
 	}
 }

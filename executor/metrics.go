@@ -53,7 +53,7 @@ func NewRunMetrics(reg prometheus.Registerer, providers ...string) *RunMetrics {
 	m := &RunMetrics{
 		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "reimage", Name: "instances",
-			Help: "Instances of the run by state: pending, in_progress, done, failed, skipped (nothing to do).",
+			Help: "Instances of the run by state: pending (not started), in_progress (in flight), done, failed, skipped (left alone: ok, protected or blocked).",
 		}, []string{"state"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "reimage", Name: "instance_changes_total",

@@ -46,7 +46,7 @@ func TestRunMetricsConverged(t *testing.T) {
 # TYPE reimage_instance_changes_total counter
 reimage_instance_changes_total{plan="t",provider="fake",result="done"} 10
 reimage_instance_changes_total{plan="t",provider="fake",result="failed"} 0
-# HELP reimage_instances Instances of the run by state: pending, in_progress, done, failed, skipped (nothing to do).
+# HELP reimage_instances Instances of the run by state: pending (not started), in_progress (in flight), done, failed, skipped (left alone: ok, protected or blocked).
 # TYPE reimage_instances gauge
 reimage_instances{plan="t",state="done"} 10
 reimage_instances{plan="t",state="failed"} 0
@@ -91,7 +91,7 @@ func TestRunMetricsFailedRunSetsNoSuccess(t *testing.T) {
 # TYPE reimage_instance_changes_total counter
 reimage_instance_changes_total{plan="t",provider="fake",result="done"} 0
 reimage_instance_changes_total{plan="t",provider="fake",result="failed"} 1
-# HELP reimage_instances Instances of the run by state: pending, in_progress, done, failed, skipped (nothing to do).
+# HELP reimage_instances Instances of the run by state: pending (not started), in_progress (in flight), done, failed, skipped (left alone: ok, protected or blocked).
 # TYPE reimage_instances gauge
 reimage_instances{plan="t",state="done"} 0
 reimage_instances{plan="t",state="failed"} 1
@@ -136,7 +136,7 @@ func TestRunMetricsBeforeEnd(t *testing.T) {
 		}
 	}
 	want := `
-# HELP reimage_instances Instances of the run by state: pending, in_progress, done, failed, skipped (nothing to do).
+# HELP reimage_instances Instances of the run by state: pending (not started), in_progress (in flight), done, failed, skipped (left alone: ok, protected or blocked).
 # TYPE reimage_instances gauge
 reimage_instances{state="done"} 0
 reimage_instances{state="failed"} 0

@@ -1,5 +1,7 @@
 package plan
 
+import "time"
+
 // ChangeSet is the reviewed value: what apply would change in one scope of a
 // plan at one moment, per instance, with the state each instance was observed
 // in. The Plan is the desired state; a ChangeSet is the difference between it
@@ -33,4 +35,11 @@ func (cs ChangeSet) Mutating() []*Change {
 // and nothing in doubt to resolve.
 func (cs ChangeSet) Empty() bool {
 	return cs.Pending == 0 && len(cs.Mutating()) == 0
+}
+
+// Save returns the saved plan of cs: the reviewed value that apply applies,
+// bound to the plan file (its SHA-256 fileSum) and to the state each instance
+// was observed in, so that apply refuses it once either has changed.
+func (cs ChangeSet) Save(fileSum string, now time.Time) *Saved {
+	return NewSaved(cs.Plan, fileSum, cs.Shard, cs.Changes, now)
 }

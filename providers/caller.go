@@ -217,7 +217,7 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	var last attemptResult
 	throttled, others := 0, 0
 	for {
-		wait, err := c.limiter.Wait(ctx)
+		wait, err := c.limiter.Wait(ctx, r.Write)
 		c.metrics.observeWait(c.provider, wait)
 		if err != nil {
 			return nil, c.giveUp(r, last, fmt.Errorf("waiting for the rate limiter: %w", contextErr(ctx, err)))

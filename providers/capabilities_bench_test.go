@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/reimage-dev/reimage/providers"
-	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // BenchmarkList100k lists a synthetic fleet of 100,000 instances (50,000 per
@@ -22,7 +21,7 @@ func BenchmarkList100k(b *testing.B) {
 			e.sim.SeedSynthetic(100000, 0)
 			l := e.p.(providers.Lister)
 			region := "cn-beijing-6"
-			if c.typ == sim.HuaweiCloud {
+			if c.typ == "huaweicloud" {
 				region = "cn-north-4"
 			}
 			for _, f := range []struct {

@@ -63,7 +63,7 @@ func marker(t *testing.T, p providers.Provider) providers.Marker {
 
 // markOp is the stats name of the call that reads markers.
 func markReadOp(typ string) string {
-	if typ == sim.Ksyun {
+	if typ == "ksyun" {
 		return "ListTagsByResourceIds"
 	}
 	return "ListServersDetails"
@@ -290,7 +290,7 @@ func TestPreflightImagesCalls(t *testing.T) {
 			t.Fatalf("Images: %d, %v", len(got), err)
 		}
 		op, want := "DescribeImages", 1
-		if c.typ == sim.HuaweiCloud {
+		if c.typ == "huaweicloud" {
 			op, want = "ListImages", 6
 		}
 		e.settle()
@@ -307,7 +307,7 @@ func TestPreflightKeyPairs(t *testing.T) {
 		e := newEnv(t, c, nil, providers.Config{})
 		known, other := keyID, "00000000-0000-4000-8000-00000000abcd"
 		kp := sim.KeyPair{Provider: c.typ, ID: keyID, Name: "ops"}
-		if c.typ == sim.HuaweiCloud {
+		if c.typ == "huaweicloud" {
 			known, other = "KeyPair-350b", "KeyPair-none"
 			kp = sim.KeyPair{Provider: c.typ, Name: known}
 		}
@@ -424,7 +424,7 @@ func TestListPagesWithFewestCalls(t *testing.T) {
 		if n := e.count(c.lookupOp, "200"); n != 3 {
 			t.Errorf("%d %s calls for 2,500 instances, want 3", n, c.lookupOp)
 		}
-		if c.typ == sim.Ksyun {
+		if c.typ == "ksyun" {
 			if n := e.count("ListTagsByResourceIds", "200"); n != 25 {
 				t.Errorf("%d ListTagsByResourceIds calls for 2,500 instances, want 25", n)
 			}

@@ -48,6 +48,8 @@ type batch[K comparable, V any] struct {
 	waiters map[K][]chan Result[V]
 	timer   *time.Timer
 	sent    bool
+	// first: a call in the batch goes first in the rate limiter (WithFirst).
+	first bool
 }
 
 // CoalescerOptions configure a Coalescer.
@@ -98,6 +100,7 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 		b.keys = append(b.keys, key)
 	}
 	b.waiters[key] = append(b.waiters[key], ch)
+	b.first = b.first || IsFirst(ctx)
 	if len(b.keys) >= c.size {
 		b.timer.Stop()
 		c.sendLocked(b)
@@ -165,10 +168,14 @@ func (c *Coalescer[K, V]) sendLocked(b *batch[K, V]) {
 		return
 	}
 	keys := append([]K(nil), b.keys...)
+	ctx := c.ctx
+	if b.first {
+		ctx = WithFirst(ctx)
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		results, err := c.fn(c.ctx, keys)
+		results, err := c.fn(ctx, keys)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		b.deliver(results, err)

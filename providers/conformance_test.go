@@ -55,9 +55,9 @@ func (c cloud) settings() map[string]string {
 // fixtures: one entry per registered driver. A driver registered without one
 // fails TestEveryDriverHasAFixture, so a new cloud cannot skip the suite.
 var fixtures = map[string]cloud{
-	sim.Ksyun: {lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage", region: "cn-beijing-6",
+	"ksyun": {lookupOp: "DescribeInstances", changeOp: "ModifyInstanceImage", region: "cn-beijing-6",
 		keyLogin: &ksyun.Options{KeyIDs: []string{keyID}}},
-	sim.HuaweiCloud: {lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit", region: "cn-north-4", projectID: projectID,
+	"huaweicloud": {lookupOp: "ListServersDetails", changeOp: "ChangeServerOsWithoutCloudInit", region: "cn-north-4", projectID: projectID,
 		keyLogin: &huaweicloud.Options{KeyName: "KeyPair-350b"}},
 }
 
@@ -128,9 +128,8 @@ func fastRetry() providers.RetryPolicy {
 func newEnv(t testing.TB, c cloud, edit func(*sim.Options), cfg providers.Config) *env {
 	t.Helper()
 	opts := sim.Options{
-		Seed:           7,
-		KsyunAccessKey: kAK, KsyunSecretKey: kSK,
-		HuaweiAccessKey: hAK, HuaweiSecretKey: hSK,
+		Seed:         7,
+		Keys:         map[string]sim.Credential{"ksyun": {AccessKey: kAK, SecretKey: kSK}, "huaweicloud": {AccessKey: hAK, SecretKey: hSK}},
 		ProjectIDs:   []string{projectID},
 		StopDuration: 30 * time.Millisecond, RebuildDuration: 80 * time.Millisecond, StartDuration: 30 * time.Millisecond,
 	}
@@ -359,7 +358,7 @@ func TestOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 		stopOp, startOp := "StopInstances", "StartInstances"
-		if c.typ == sim.HuaweiCloud {
+		if c.typ == "huaweicloud" {
 			stopOp, startOp = "BatchStopServers", "BatchStartServers"
 		}
 		if got := e.count(stopOp, "200"); got > 5 {
@@ -565,7 +564,7 @@ func TestPartialBatchFailure(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			wantFail := i == 7 || (i == 3 && c.typ == sim.Ksyun) // ECS takes a stop of a stopped server
+			wantFail := i == 7 || (i == 3 && c.typ == "ksyun") // ECS takes a stop of a stopped server
 			if (err != nil) != wantFail {
 				t.Errorf("Stop %s: %v, want failure %v", id(6, i), err, wantFail)
 			}
@@ -602,7 +601,7 @@ func TestFailedRebuild(t *testing.T) {
 		if pr.Phase != providers.PhaseFailed || pr.Reason == "" {
 			t.Fatalf("progress %+v, want failed with a reason", pr)
 		}
-		if c.typ == sim.HuaweiCloud && !strings.Contains(pr.Reason, "Failed to rebuild") {
+		if c.typ == "huaweicloud" && !strings.Contains(pr.Reason, "Failed to rebuild") {
 			t.Errorf("reason %q does not carry the job's fail_reason", pr.Reason)
 		}
 		t.Logf("%s: failed rebuild reason: %s", c.typ, pr.Reason)
@@ -622,7 +621,7 @@ func TestRefusedChange(t *testing.T) {
 			t.Fatalf("Change: %v, want an *APIError", err)
 		}
 		want := "InstanceStateNotSupported"
-		if c.typ == sim.HuaweiCloud {
+		if c.typ == "huaweicloud" {
 			want = "Ecs.0100"
 		}
 		if apiErr.Code != want || apiErr.HTTPStatus != 400 || apiErr.RequestID == "" || apiErr.Resource != id(8, 1) {

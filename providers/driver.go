@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Driver is what a cloud's package provides so that the rest of reimage can
@@ -18,11 +19,6 @@ import (
 type Driver struct {
 	// Type is the plan's provider type, equal to the client's Type().
 	Type string
-	// Title names the cloud for people, in help texts.
-	Title string
-	// DiscoverExample is the arguments of an example `reimage discover` of
-	// the cloud, for its help.
-	DiscoverExample string
 	// AccessKeyEnv and SecretKeyEnv are the ecosystem's environment variables
 	// for the credentials, in order of preference (the official SDK's first,
 	// then Terraform's). A plan's own credential references come before them.
@@ -30,9 +26,18 @@ type Driver struct {
 	// SimAccessKeyEnv and SimSecretKeyEnv are the variables `reimage sim`
 	// prints the simulator's credentials as, and that -sim-url reads them from.
 	SimAccessKeyEnv, SimSecretKeyEnv string
+	// Description names the cloud and its service for people, as help texts
+	// list the clouds reimage speaks ("Example Cloud Compute").
+	Description string
+	// Example is what help texts show of the cloud: values an operator of
+	// it would type.
+	Example Example
 	// NeedsProject: the cloud's API is scoped to a project ID as well as a
 	// region (the plan's projectId; discover's -project).
 	NeedsProject bool
+	// SimProjectEnv, for a cloud that NeedsProject, is the variable `reimage
+	// sim` reads its accepted project id from and prints it as.
+	SimProjectEnv string
 	// Plan is what a plan may say only of this cloud: its provider and
 	// instance fields, login forms and schema fragment, with Plan.Type equal
 	// to Type. Package providers/drivers registers it with package plan.
@@ -47,6 +52,23 @@ type Driver struct {
 	// connections) and is called once, after the last call. Its errors, like
 	// the client's, name the client: its type and cfg.Name.
 	New func(cfg Config) (p Provider, close func(), err error)
+	// Simulator is the cloud's front-end for the simulator (reimage sim,
+	// apply -sim): its API over the cloud-neutral core of package sim. Nil:
+	// the cloud cannot be rehearsed. Register registers it with package sim.
+	Simulator sim.NewFrontend
+}
+
+// Example holds a cloud's values for help texts' examples.
+type Example struct {
+	// Region is a region id of the cloud.
+	Region string
+	// Zone is an availability zone of Region.
+	Zone string
+	// Project is a project id, for a cloud that NeedsProject.
+	Project string
+	// Discover is the rest of a `reimage discover -provider TYPE -region
+	// REGION [-project PROJECT]` example: its filters and redirection.
+	Discover string
 }
 
 var (
@@ -60,8 +82,9 @@ var (
 // incomplete driver or a type registered twice: both are programming errors
 // found at start-up, as database/sql's Register does.
 func Register(d Driver) {
-	if d.Type == "" || d.Title == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
-		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" {
+	if d.Type == "" || d.New == nil || len(d.AccessKeyEnv) == 0 || len(d.SecretKeyEnv) == 0 ||
+		d.SimAccessKeyEnv == "" || d.SimSecretKeyEnv == "" || d.Description == "" || d.Example.Region == "" ||
+		d.NeedsProject != (d.Example.Project != "") {
 		panic(fmt.Sprintf("providers: Register: driver %q is incomplete", d.Type))
 	}
 	driversMu.Lock()
@@ -71,6 +94,9 @@ func Register(d Driver) {
 	}
 	drivers[d.Type] = d
 	order = append(order, d.Type)
+	if d.Simulator != nil {
+		sim.Register(d.Type, d.Simulator)
+	}
 }
 
 // Lookup returns the registered driver of type typ.
@@ -87,17 +113,6 @@ func Types() []string {
 	driversMu.RLock()
 	defer driversMu.RUnlock()
 	return slices.Clone(order)
-}
-
-// Titles lists the registered clouds for people: "Title A, Title B".
-func Titles() string {
-	driversMu.RLock()
-	defer driversMu.RUnlock()
-	titles := make([]string, len(order))
-	for i, typ := range order {
-		titles[i] = drivers[typ].Title
-	}
-	return strings.Join(titles, ", ")
 }
 
 // TypeList is Types for people: "a, b or c".

@@ -21,8 +21,9 @@ func withRegistry(t *testing.T, f func()) {
 
 func testDriver(typ string) Driver {
 	return Driver{
-		Type: typ, Title: "Cloud " + typ, AccessKeyEnv: []string{"A"}, SecretKeyEnv: []string{"S"},
+		Type: typ, AccessKeyEnv: []string{"A"}, SecretKeyEnv: []string{"S"},
 		SimAccessKeyEnv: "A", SimSecretKeyEnv: "S",
+		Description: "Test Cloud " + typ, Example: Example{Region: "r-1"},
 		New: func(Config) (Provider, func(), error) { return nil, func() {}, nil },
 	}
 }
@@ -55,11 +56,19 @@ func TestRegisterRefusesProgrammingErrors(t *testing.T) {
 	incomplete.SimSecretKeyEnv = ""
 	noNew := testDriver("y")
 	noNew.New = nil
+	unnamed := testDriver("u")
+	unnamed.Description = ""
+	noProjectExample := testDriver("p")
+	noProjectExample.NeedsProject = true
 	for name, ds := range map[string][]Driver{
 		"twice":      {testDriver("a"), testDriver("a")},
 		"incomplete": {incomplete},
 		"no New":     {noNew},
 		"no type":    {testDriver("")},
+		// Help texts show every cloud: one without a description or
+		// examples would leave a hole in them.
+		"no description":         {unnamed},
+		"project and no example": {noProjectExample},
 	} {
 		t.Run(name, func(t *testing.T) {
 			withRegistry(t, func() {

@@ -13,6 +13,11 @@ import (
 // cut (down to a tenth of the configured rate), and it climbs back to the
 // configured rate as calls succeed. Without this, a plan that sets a rate above
 // the account's real quota would spend half its calls on 429 answers.
+//
+// Writes go first (issue 16): a read yields to the writes waiting for a token,
+// for at most maxReadDefer, so that the polls of many instances in flight do
+// not take the tokens the changes wait for when the rate limit is what bounds
+// the rollout; reads still flow, in the gaps and at least once a second.
 type Limiter struct {
 	lim *rate.Limiter
 
@@ -20,7 +25,14 @@ type Limiter struct {
 	configured rate.Limit
 	floor      rate.Limit
 	lastCut    time.Time
+	// writes counts the writes waiting for a token; drained is closed when
+	// the count falls back to zero.
+	writes  int
+	drained chan struct{}
 }
+
+// maxReadDefer bounds how long a read yields to waiting writes.
+const maxReadDefer = time.Second
 
 // NewLimiter returns a limiter of rps requests per second with the given burst
 // (at least 1). rps <= 0 means no limit.
@@ -35,9 +47,45 @@ func NewLimiter(rps float64, burst int) *Limiter {
 	return &Limiter{lim: rate.NewLimiter(l, burst), configured: l, floor: l / 10}
 }
 
-// Wait blocks until a request may be sent and returns how long it waited.
-func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
+// Wait blocks until a request may be sent and returns how long it waited. A
+// read (write false, ctx not marked WithFirst) yields to the writes waiting
+// for a token, for at most maxReadDefer.
+func (l *Limiter) Wait(ctx context.Context, write bool) (time.Duration, error) {
 	start := time.Now()
+	first := write || IsFirst(ctx)
+	if l.configured == rate.Inf {
+		return 0, ctx.Err()
+	}
+	l.mu.Lock()
+	if first {
+		if l.writes == 0 {
+			l.drained = make(chan struct{})
+		}
+		l.writes++
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			if l.writes--; l.writes == 0 {
+				close(l.drained)
+			}
+			l.mu.Unlock()
+		}()
+	} else {
+		var drained chan struct{}
+		if l.writes > 0 {
+			drained = l.drained
+		}
+		l.mu.Unlock()
+		if drained != nil {
+			t := time.NewTimer(maxReadDefer)
+			select {
+			case <-drained:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
 	err := l.lim.Wait(ctx)
 	return time.Since(start), err
 }
@@ -81,4 +129,20 @@ func (l *Limiter) succeeded() {
 		next = l.configured
 	}
 	l.lim.SetLimit(next)
+}
+
+type firstKey struct{}
+
+// WithFirst marks reads made under ctx as going first in the rate limiter,
+// like writes: the re-read of an instance about to be changed, which the
+// change waits for. A batch call goes first when any of the calls merged into
+// it does.
+func WithFirst(ctx context.Context) context.Context {
+	return context.WithValue(ctx, firstKey{}, true)
+}
+
+// IsFirst reports whether ctx was marked by WithFirst.
+func IsFirst(ctx context.Context) bool {
+	first, _ := ctx.Value(firstKey{}).(bool)
+	return first
 }

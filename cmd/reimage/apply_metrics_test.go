@@ -73,10 +73,10 @@ func startMetricsSim(t *testing.T, planPath string, failIDs ...string) string {
 	}
 	t.Cleanup(func() { s.Close() })
 	o := s.Options()
-	t.Setenv("KSYUN_ACCESS_KEY", o.KsyunAccessKey)
-	t.Setenv("KSYUN_SECRET_KEY", o.KsyunSecretKey)
-	t.Setenv("HUAWEICLOUD_SDK_AK", o.HuaweiAccessKey)
-	t.Setenv("HUAWEICLOUD_SDK_SK", o.HuaweiSecretKey)
+	t.Setenv("KSYUN_ACCESS_KEY", o.Keys["ksyun"].AccessKey)
+	t.Setenv("KSYUN_SECRET_KEY", o.Keys["ksyun"].SecretKey)
+	t.Setenv("HUAWEICLOUD_SDK_AK", o.Keys["huaweicloud"].AccessKey)
+	t.Setenv("HUAWEICLOUD_SDK_SK", o.Keys["huaweicloud"].SecretKey)
 	return url
 }
 

@@ -99,22 +99,22 @@ type jsonView struct {
 func newJSONView(w io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(w)} }
 
 type jsonEvent struct {
-	FormatVersion  string            `json:"format_version"`
-	Type           string            `json:"type"`
-	Time           string            `json:"time"`
-	Wave           int               `json:"wave,omitempty"`
-	Waves          int               `json:"waves,omitempty"`
-	WaveSize       int               `json:"wave_size,omitempty"`
-	Provider       string            `json:"provider,omitempty"`
-	ID             string            `json:"id,omitempty"`
-	Name           string            `json:"name,omitempty"`
-	Action         string            `json:"action,omitempty"`
-	Step           string            `json:"step,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	Reason         string            `json:"reason,omitempty"`
-	ElapsedSeconds float64           `json:"elapsed_seconds,omitempty"`
-	PauseSeconds   float64           `json:"pause_seconds,omitempty"`
-	Summary        *executor.Summary `json:"summary,omitempty"`
+	FormatVersion  string       `json:"format_version"`
+	Type           string       `json:"type"`
+	Time           string       `json:"time"`
+	Wave           int          `json:"wave,omitempty"`
+	Waves          int          `json:"waves,omitempty"`
+	WaveSize       int          `json:"wave_size,omitempty"`
+	Provider       string       `json:"provider,omitempty"`
+	ID             string       `json:"id,omitempty"`
+	Name           string       `json:"name,omitempty"`
+	Action         string       `json:"action,omitempty"`
+	Step           string       `json:"step,omitempty"`
+	Error          string       `json:"error,omitempty"`
+	Reason         string       `json:"reason,omitempty"`
+	ElapsedSeconds float64      `json:"elapsed_seconds,omitempty"`
+	PauseSeconds   float64      `json:"pause_seconds,omitempty"`
+	Summary        *summaryJSON `json:"summary,omitempty"`
 	// Recap is set on type recap (always a list, empty when nothing is left).
 	Recap *[]executor.RecapEntry `json:"recap,omitempty"`
 }
@@ -122,7 +122,10 @@ type jsonEvent struct {
 func (v *jsonView) Observe(e executor.Event) {
 	je := jsonEvent{FormatVersion: JSONFormatVersion, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
 		Wave: e.Wave, Waves: e.Waves, WaveSize: e.WaveSize, Step: e.Step,
-		ElapsedSeconds: e.Elapsed.Seconds(), PauseSeconds: e.Pause.Seconds(), Summary: e.Summary}
+		ElapsedSeconds: e.Elapsed.Seconds(), PauseSeconds: e.Pause.Seconds()}
+	if e.Summary != nil {
+		je.Summary = &summaryJSON{Summary: *e.Summary, LeftAlone: e.Summary.Skipped, NotStarted: e.Summary.Pending}
+	}
 	if c := e.Change; c != nil {
 		je.Provider, je.ID, je.Name, je.Action = c.Instance.Provider, c.Instance.ID, c.Instance.Name, c.Action.String()
 		if e.Type == executor.EventInstanceSkipped {
@@ -142,6 +145,16 @@ func (v *jsonView) Observe(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_ = v.enc.Encode(je)
+}
+
+// summaryJSON is a run's summary in apply -json: the README's words
+// (left_alone, not_started) beside skipped and pending, the same counts under
+// the words of the reimage_instances states that DESIGN.md fixes (and that
+// format_version 1 has always carried).
+type summaryJSON struct {
+	executor.Summary
+	LeftAlone  int `json:"left_alone"`
+	NotStarted int `json:"not_started"`
 }
 
 // plural renders "1 instance", "2 instances".
@@ -174,7 +187,7 @@ func (v *logView) Observe(e executor.Event) {
 	ctx := context.Background()
 	switch e.Type {
 	case executor.EventRunStart:
-		v.logger.Log(ctx, v.info, "run start", "waves", e.Waves, "changes", e.Summary.Total, "skipped", e.Summary.Skipped)
+		v.logger.Log(ctx, v.info, "run start", "waves", e.Waves, "changes", e.Summary.Total, "left_alone", e.Summary.Skipped)
 	case executor.EventWaveStart:
 		v.logger.Log(ctx, v.info, "wave start", "wave", e.Wave, "waves", e.Waves, "size", e.WaveSize)
 	case executor.EventWaveEnd:
@@ -214,7 +227,7 @@ func (v *logView) Observe(e executor.Event) {
 			level = v.warn
 		}
 		v.logger.Log(ctx, level, "run end", "converged", s.Converged(), "done", s.Done, "failed", s.Failed,
-			"pending", s.Pending, "skipped", s.Skipped, "resolved", s.Resolved, "halted", s.Halted, "interrupted_instances", s.Interrupted,
+			"not_started", s.Pending, "left_alone", s.Skipped, "resolved", s.Resolved, "halted", s.Halted, "interrupted_instances", s.Interrupted,
 			"interrupted", s.Interrupt, "elapsed_seconds", e.Elapsed.Seconds())
 	}
 }

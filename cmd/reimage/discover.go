@@ -60,17 +60,6 @@ func formatTags(t map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// discoverExamples are each registered cloud's example, one a line.
-func discoverExamples() string {
-	var lines []string
-	for _, typ := range providers.Types() {
-		if d, _ := providers.Lookup(typ); d.DiscoverExample != "" {
-			lines = append(lines, "  reimage discover "+d.DiscoverExample)
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
 // discoverFlags are discover's flags.
 type discoverFlags struct {
 	typ, region, project, endpoint, simURL string
@@ -90,10 +79,9 @@ instances and images are kept where the cloud gives them. Exits 1 when nothing m
 Credentials come from the cloud's usual variables (`+credentialVars(",\n", false)+`).
 
 Examples:
-`+discoverExamples()+`
-  reimage discover -provider TYPE -region REGION -sim-url http://127.0.0.1:8080 -zone ZONE   # from reimage sim`, stdio)
+`+discoverExamples(), stdio)
 	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
-	fs.StringVar(&df.region, "region", "", "`REGION` id, like cn-beijing-6 or cn-north-4 (required)")
+	fs.StringVar(&df.region, "region", "", "`REGION` id, like "+regionExamples()+" (required)")
 	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")
 	fs.StringVar(&df.endpoint, "endpoint", "", "the cloud's API base `URL` (default its regional endpoint); written into the plan")
 	fs.StringVar(&df.simURL, "sim-url", "", "list from a simulator running at `URL` (reimage sim) instead of the cloud")

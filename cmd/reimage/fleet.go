@@ -49,9 +49,6 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 type fleet struct {
 	*operation.Fleet
 	simulator *sim.Server
-	// endpoints: where each provider's calls go (plan.EndpointOf), for
-	// saved plans to bind.
-	endpoints map[string]string
 	// simulated: the clients talk to a simulator (-sim or -sim-url).
 	simulated bool
 	poll      time.Duration
@@ -179,7 +176,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		metrics = providers.NewAPIMetrics(reg, metricsout.PlanLabels(f.Plan.Name, f.Shard.String()))
 	}
 	f.Providers = map[string]providers.Provider{}
-	f.endpoints = map[string]string{}
+	f.Endpoints = map[string]string{}
 	names := make([]string, 0, len(f.Plan.Providers))
 	for name := range f.Plan.Providers {
 		names = append(names, name)
@@ -219,7 +216,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 			continue
 		}
 		f.Providers[name] = prov
-		f.endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
+		f.Endpoints[name] = plan.EndpointOf(pp, endpointName(ff, cfg.Endpoint))
 		f.closers = append(f.closers, closeFn)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -227,7 +224,7 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		return nil, err
 	}
 	if saved != nil {
-		if stale := saved.StaleEndpoints(f.endpoints); len(stale) > 0 {
+		if stale := saved.StaleEndpoints(f.Endpoints); len(stale) > 0 {
 			f.Close()
 			return nil, fmt.Errorf("saved plan %s is stale: it was made against other endpoints:\n  %s\nRun reimage plan -out again", path, strings.Join(stale, "\n  "))
 		}

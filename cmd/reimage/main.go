@@ -1,5 +1,5 @@
-// Command reimage re-images cloud server fleets (of the clouds listed in providers/drivers) from
-// a declarative YAML plan. This package only parses the command line and wires packages together;
+// Command reimage re-images cloud server fleets (the clouds providers/drivers registers) from a
+// declarative YAML plan. This package only parses the command line and wires packages together;
 // the logic lives in plan, schema, executor and providers.
 package main
 
@@ -11,8 +11,6 @@ import (
 	"io"
 	"os"
 	"strings"
-
-	"github.com/reimage-dev/reimage/providers"
 )
 
 // Command is one subcommand. Each lives in its own file with its own flag.FlagSet, whose Usage
@@ -159,7 +157,7 @@ func exitCode(err error, w io.Writer) int {
 
 func usage(w io.Writer) {
 	var b strings.Builder
-	b.WriteString(`reimage re-images cloud server fleets (` + providers.Titles() + `)
+	b.WriteString(`reimage re-images cloud server fleets (` + cloudNames() + `)
 from a declarative YAML plan.
 
 Usage:

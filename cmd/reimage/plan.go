@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/executor/operation"
-	"github.com/reimage-dev/reimage/plan"
 )
 
 // PlanCommand shows what apply would do, without changing anything.
@@ -74,10 +73,7 @@ Examples:
 		renderPlan(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
 	}
 	if out != "" {
-		saved := plan.NewSaved(cs.Plan, f.Full.SHA256, cs.Shard, cs.Changes, time.Now())
-		saved.Frozen = f.Frozen()
-		saved.Endpoints = f.endpoints
-		if err := saved.Write(out); err != nil {
+		if err := f.Save(cs, time.Now()).Write(out); err != nil {
 			return err
 		}
 		if !jsonOut {

@@ -196,9 +196,9 @@ func (p *runProgress) snapshot() progressSnapshot {
 	return s
 }
 
-// counts renders the instance counts: "12 done, 1 failed, 4 in flight, 30 pending".
+// counts renders the instance counts: "12 done, 1 failed, 4 in flight, 30 not started".
 func (s progressSnapshot) counts() string {
-	return fmt.Sprintf("%d done, %d failed, %d in flight, %d pending", s.Done, s.Failed, s.InFlight, s.Pending)
+	return fmt.Sprintf("%d done, %d failed, %d in flight, %d not started", s.Done, s.Failed, s.InFlight, s.Pending)
 }
 
 // flight renders what is in flight: "3 wait_done, 1 stop; oldest web-3 (wait_done) 4m12s";
@@ -245,7 +245,7 @@ func logProgress(logger *slog.Logger, p *runProgress, interval time.Duration) (s
 					continue
 				}
 				attrs := []any{"wave", s.Wave, "waves", s.Waves, "total", s.Total, "done", s.Done,
-					"failed", s.Failed, "in_flight", s.InFlight, "pending", s.Pending,
+					"failed", s.Failed, "in_flight", s.InFlight, "not_started", s.Pending,
 					"elapsed_seconds", int(s.Elapsed.Seconds()), "eta_seconds", int(s.ETA.Seconds())}
 				if s.Oldest != "" {
 					steps := make([]string, len(s.Steps))

@@ -73,7 +73,7 @@ func TestRunProgressSnapshot(t *testing.T) {
 	if s.ETA != time.Minute {
 		t.Errorf("ETA %v, want 1m0s (mean 1m, concurrency 4, 4 pending, in-flight ages averaging the mean)", s.ETA)
 	}
-	if got := s.counts() + "; " + s.times(); got != "2 done, 0 failed, 4 in flight, 4 pending; elapsed 1m30s, ETA 1m0s" {
+	if got := s.counts() + "; " + s.times(); got != "2 done, 0 failed, 4 in flight, 4 not started; elapsed 1m30s, ETA 1m0s" {
 		t.Errorf("rendered %q", got)
 	}
 	if got := s.flight(); got != "2 wait_done, 1 starting, 1 stop; oldest web-2 (wait_done) 1m30s" {
@@ -160,7 +160,7 @@ func TestLogProgressPlain(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	stop()
 	got := buf.String()
-	if !strings.Contains(got, "msg=progress wave=1 waves=3 total=5 done=0 failed=0 in_flight=1 pending=4") {
+	if !strings.Contains(got, "msg=progress wave=1 waves=3 total=5 done=0 failed=0 in_flight=1 not_started=4") {
 		t.Errorf("no progress line:\n%s", got)
 	}
 	if strings.ContainsAny(got, "\x1b\r") {

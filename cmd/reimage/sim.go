@@ -15,24 +15,55 @@ import (
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
-// SimCommand runs the cloud simulator (KEC and ECS on one HTTP server) until SIGINT or SIGTERM.
+// SimCommand runs the cloud simulator (every registered driver's front-end on
+// one HTTP server) until SIGINT or SIGTERM.
 type SimCommand struct{}
 
 // Name implements Command.
 func (SimCommand) Name() string { return "sim" }
 
 // Synopsis implements Command.
-func (SimCommand) Synopsis() string { return "run a local KEC and ECS simulator to rehearse against" }
+func (SimCommand) Synopsis() string {
+	var names []string
+	for _, f := range simFrontends() {
+		names = append(names, f.Name())
+	}
+	return "run a local " + strings.Join(names, " and ") + " simulator to rehearse against"
+}
+
+// simFrontend is a registered driver with a simulator front-end.
+type simFrontend struct {
+	providers.Driver
+	// fe is unbound to any server: for its names only.
+	fe sim.Frontend
+}
+
+// Name is the cloud's API for people; Where where the simulator serves it.
+func (f simFrontend) Name() string  { return f.fe.Name() }
+func (f simFrontend) Where() string { return f.fe.Where() }
+
+// simFrontends returns the registered drivers that have a simulator
+// front-end, in registration order.
+func simFrontends() []simFrontend {
+	var out []simFrontend
+	for _, typ := range providers.Types() {
+		if d, _ := providers.Lookup(typ); d.Simulator != nil {
+			out = append(out, simFrontend{d, d.Simulator(nil)})
+		}
+	}
+	return out
+}
 
 // simFlags are the parsed arguments of reimage sim.
 type simFlags struct {
 	listen, fleet, projectID, failIDs    string
 	instances                            int
 	stopped, errorRate, failRate, jitter float64
-	rateKsyun, rateHuawei                float64
-	seed                                 int64
-	latency, stopTime, rebuildTime       time.Duration
-	startTime                            time.Duration
+	// rates are -rate-TYPE by provider type.
+	rates                          map[string]*float64
+	seed                           int64
+	latency, stopTime, rebuildTime time.Duration
+	startTime                      time.Duration
 	// Faults after the effect and queued changes.
 	loseRate, gatewayRate, queueRate float64
 	loseIDs, gatewayIDs, queueIDs    string
@@ -50,23 +81,37 @@ type simFlags struct {
 
 // Run implements Command.
 func (c SimCommand) Run(ctx context.Context, args []string, stdio Stdio) error {
+	fronts := simFrontends()
+	var served, creds, examples []string
+	for _, f := range fronts {
+		served = append(served, f.Name()+" ("+f.Type+") "+f.Where())
+		creds = append(creds, f.SimAccessKeyEnv, f.SimSecretKeyEnv)
+		if f.SimProjectEnv != "" {
+			creds = append(creds, f.SimProjectEnv)
+		}
+	}
+	if len(fronts) > 0 {
+		examples = append(examples, "-rate-"+fronts[0].Type+" 20")
+	}
 	fs := newFlagSet(c.Name(), "sim [-listen ADDR] [-fleet PLAN] [-instances N] [fault and timing flags]", `
-Serves Kingsoft Cloud KEC (at /) and Huawei Cloud ECS (under /v1/{project_id}/) on one HTTP
-server, with signature checks, the clouds' answers and error codes, instances that stop, rebuild
-and start over time, and optional faults. Every start begins from the same seeded fleet.
+Serves, on one HTTP server, every cloud reimage has a simulator front-end for:
+  `+strings.Join(served, "\n  ")+`
+with signature checks, the clouds' answers and error codes, instances that stop, rebuild and
+start over time, and optional faults. Every start begins from the same seeded fleet.
 
 The first line on stdout is the base URL; the next lines are the credentials it accepts, as
-NAME=VALUE (KSYUN_ACCESS_KEY, KSYUN_SECRET_KEY, HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK,
-HUAWEICLOUD_SDK_PROJECT_ID). Credentials come from those environment variables when set, else
-are generated. GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the
-requests served. Stops cleanly on SIGINT or SIGTERM.
+NAME=VALUE:
+  `+strings.Join(creds, ", ")+`
+Credentials come from those environment variables when set, else are generated.
+GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the requests served.
+Stops cleanly on SIGINT or SIGTERM.
 
 Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
 reinstall; -fault-ops narrows them): the cloud carries the write out, then the connection is
 closed without an answer, or a gateway answers HTTP 502. A queued change (-queue-*) is accepted
 but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
 meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.
-GET /_sim/stats counts them under "faults" ("lost_answer/ksyun/StopInstances": N, …).
+GET /_sim/stats counts them under "faults" ("lost_answer/TYPE/OPERATION": N, …).
 
 Health (rollout.health): with -health-port, every running instance answers HTTP and TCP on its
 private address (127.x.y.z, as the look-ups report it) at that port; -unhealthy-ids and
@@ -74,21 +119,23 @@ private address (127.x.y.z, as the look-ups report it) at that port; -unhealthy-
 
 Examples:
   reimage sim -fleet examples/mixed-fleet.yaml
-  reimage sim -instances 10000 -stopped 0.2 -rate-ksyun 20 -error-rate 0.05 -fail-rate 0.01
+  reimage sim -instances 10000 -stopped 0.2 `+strings.Join(examples, " ")+` -error-rate 0.05 -fail-rate 0.01
   reimage sim -fleet examples/mixed-fleet.yaml -lose-answer-rate 0.1 -gateway-502-rate 0.1 -queue-time 3s -queue-rate 0.2
   reimage apply examples/mixed-fleet.yaml -sim-url http://127.0.0.1:8686 -auto-approve`, stdio)
 	var f simFlags
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8686", "`ADDR`ess to listen on (port 0 picks a free port)")
 	fs.StringVar(&f.fleet, "fleet", "", "seed the fleet with every instance of `PLAN`, on older images")
-	fs.IntVar(&f.instances, "instances", 0, "add `N` synthetic instances, half KEC, half ECS")
+	fs.IntVar(&f.instances, "instances", 0, "add `N` synthetic instances, shared evenly among the clouds")
 	fs.Float64Var(&f.stopped, "stopped", 0, "`FRACTION` of the seeded instances that start stopped")
-	fs.StringVar(&f.projectID, "project-id", "", "accepted Huawei project `ID` (default: the plan's projectIds, else $HUAWEICLOUD_SDK_PROJECT_ID, else one derived from -seed)")
+	fs.StringVar(&f.projectID, "project-id", "", "accepted project `ID` of the clouds scoped to projects (default: the plan's projectIds, else the clouds' project variable, else one derived from -seed)")
 	fs.Int64Var(&f.seed, "seed", 1, "`SEED` of the fleet, generated ids and fault decisions")
-	fs.Float64Var(&f.rateKsyun, "rate-ksyun", 0, "`RATE`: KEC requests per second before HTTP 429 RequestLimitExceeded (0: unlimited)")
-	fs.Float64Var(&f.rateHuawei, "rate-huaweicloud", 0, "`RATE`: ECS requests per second before HTTP 429 APIGW.0308 (0: unlimited)")
+	f.rates = map[string]*float64{}
+	for _, fe := range fronts {
+		f.rates[fe.Type] = fs.Float64("rate-"+fe.Type, 0, "`RATE`: "+fe.Name()+" requests per second before HTTP 429 (0: unlimited)")
+	}
 	fs.DurationVar(&f.latency, "latency", 0, "`DURATION` added to every API answer")
 	fs.Float64Var(&f.errorRate, "error-rate", 0, "`FRACTION` of API requests answered 5xx, before any effect")
-	fs.Float64Var(&f.failRate, "fail-rate", 0, "`FRACTION` of rebuilds that fail (KEC error state, ECS job FAIL)")
+	fs.Float64Var(&f.failRate, "fail-rate", 0, "`FRACTION` of rebuilds that fail (the instance ends in the cloud's error state)")
 	fs.StringVar(&f.failIDs, "fail-ids", "", "comma-separated instance `IDS` whose rebuilds always fail")
 	fs.DurationVar(&f.stopTime, "stop-time", 5*time.Second, "how long a stop takes")
 	fs.DurationVar(&f.rebuildTime, "rebuild-time", 20*time.Second, "how long a rebuild takes")
@@ -103,7 +150,7 @@ Examples:
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
 	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
 	fs.StringVar(&f.unusableImages, "unusable-images", "", "comma-separated image `IDS` the clouds know but cannot use (not active)")
-	fs.StringVar(&f.prepaidIDs, "prepaid-ids", "", "comma-separated ECS server `IDS` that are prepaid: a change without isAutoPay waits in PENDING_PAYMENT and does nothing")
+	fs.StringVar(&f.prepaidIDs, "prepaid-ids", "", "comma-separated instance `IDS` that are prepaid, for clouds that bill so: a change that does not pay its order waits for payment and does nothing")
 	fs.StringVar(&f.lockedIDs, "locked-ids", "", "comma-separated instance `IDS` the cloud reports locked: it refuses every operation on them (clouds whose API has locked instances)")
 	fs.StringVar(&f.unknownIDs, "unknown-ids", "", "comma-separated instance `IDS` whose state the cloud reports unknown: it refuses every operation on them (clouds whose API has that state)")
 	fs.StringVar(&f.queueIDs, "queue-ids", "", "comma-separated instance `IDS` whose changes are always queued for -queue-time")
@@ -125,7 +172,14 @@ Examples:
 			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
 		}
 	}
-	if f.rateKsyun < 0 || f.rateHuawei < 0 || f.latency < 0 || f.stopTime < 0 || f.rebuildTime < 0 || f.startTime < 0 || f.queueTime < 0 {
+	rates := map[string]float64{}
+	for typ, r := range f.rates {
+		if *r < 0 {
+			return usagef(c.Name(), "rates and durations cannot be negative")
+		}
+		rates[typ] = *r
+	}
+	if f.latency < 0 || f.stopTime < 0 || f.rebuildTime < 0 || f.startTime < 0 || f.queueTime < 0 {
 		return usagef(c.Name(), "rates and durations cannot be negative")
 	}
 	faultOps := idList(f.faultOps)
@@ -162,7 +216,7 @@ Examples:
 
 	opts := sim.Options{
 		Seed:            f.seed,
-		RateLimit:       map[string]float64{sim.Ksyun: f.rateKsyun, sim.HuaweiCloud: f.rateHuawei},
+		RateLimit:       rates,
 		Latency:         f.latency,
 		ServerErrorRate: f.errorRate,
 		RebuildFailRate: f.failRate,
@@ -178,18 +232,22 @@ Examples:
 		HealthPort: f.healthPort, UnhealthyRate: f.unhealthyRate, UnhealthyIDs: idList(f.unhealthyIDs),
 		MissingImages: idList(f.missingImages), UnusableImages: idList(f.unusableImages),
 	}
-	// The project printed (and given to synthetic ECS instances) is the first accepted one.
+	// The project printed (and given to synthetic instances of project-scoped clouds) is the first accepted one.
 	switch {
 	case f.projectID != "":
 		opts.ProjectIDs = []string{f.projectID}
 	case p != nil && planProject(p) != "":
 		opts.ProjectIDs = []string{planProject(p)}
-	case os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID") != "":
-		opts.ProjectIDs = []string{os.Getenv("HUAWEICLOUD_SDK_PROJECT_ID")}
+	default:
+		for _, fe := range fronts {
+			if v := os.Getenv(fe.SimProjectEnv); fe.SimProjectEnv != "" && v != "" {
+				opts.ProjectIDs = []string{v}
+				break
+			}
+		}
 	}
-	for _, typ := range providers.Types() {
-		d, _ := providers.Lookup(typ)
-		opts.SetCredentials(typ, os.Getenv(d.SimAccessKeyEnv), os.Getenv(d.SimSecretKeyEnv))
+	for _, fe := range fronts {
+		opts.SetCredentials(fe.Type, os.Getenv(fe.SimAccessKeyEnv), os.Getenv(fe.SimSecretKeyEnv))
 	}
 	// Credentials nobody set are random, not derived from the seed: the simulator may listen
 	// beyond loopback, and they are printed anyway.
@@ -212,15 +270,20 @@ Examples:
 	}
 	o := s.Options()
 	fmt.Fprintln(stdio.Out, base)
-	for _, typ := range providers.Types() {
-		d, _ := providers.Lookup(typ)
-		if ak, sk, ok := o.Credentials(typ); ok {
-			fmt.Fprintf(stdio.Out, "%s=%s\n%s=%s\n", d.SimAccessKeyEnv, ak, d.SimSecretKeyEnv, sk)
+	var where []string
+	for _, fe := range fronts {
+		if ak, sk, ok := o.Credentials(fe.Type); ok {
+			fmt.Fprintf(stdio.Out, "%s=%s\n%s=%s\n", fe.SimAccessKeyEnv, ak, fe.SimSecretKeyEnv, sk)
+		}
+		where = append(where, fe.Name()+" "+fe.Where())
+	}
+	for _, fe := range fronts {
+		if fe.SimProjectEnv != "" {
+			fmt.Fprintf(stdio.Out, "%s=%s\n", fe.SimProjectEnv, o.ProjectIDs[0])
 		}
 	}
-	fmt.Fprintf(stdio.Out, "HUAWEICLOUD_SDK_PROJECT_ID=%s\n", o.ProjectIDs[0])
-	fmt.Fprintf(stdio.Err, "reimage sim: serving %d instances at %s (KEC at /, ECS under /v1/{project_id}/, fleet at %s/_sim/instances); Ctrl-C stops\n",
-		len(s.Instances()), base, base)
+	fmt.Fprintf(stdio.Err, "reimage sim: serving %d instances at %s (%s, fleet at %s/_sim/instances); Ctrl-C stops\n",
+		len(s.Instances()), base, strings.Join(where, ", "), base)
 
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

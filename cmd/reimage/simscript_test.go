@@ -123,7 +123,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		opts.FailIDs = strings.Split(*failIDs, ",")
 	}
 	if *rateLimit > 0 {
-		opts.RateLimit = map[string]float64{sim.Ksyun: *rateLimit, sim.HuaweiCloud: *rateLimit}
+		opts.RateLimit = map[string]float64{"ksyun": *rateLimit, "huaweicloud": *rateLimit}
 	}
 	s := sim.New(opts)
 	ts.Check(s.SeedPlan(p, *stopped))
@@ -140,10 +140,10 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 	})
 	o := s.Options()
 	ts.Setenv("SIM_URL", url)
-	ts.Setenv("KSYUN_ACCESS_KEY", o.KsyunAccessKey)
-	ts.Setenv("KSYUN_SECRET_KEY", o.KsyunSecretKey)
-	ts.Setenv("HUAWEICLOUD_SDK_AK", o.HuaweiAccessKey)
-	ts.Setenv("HUAWEICLOUD_SDK_SK", o.HuaweiSecretKey)
+	ts.Setenv("KSYUN_ACCESS_KEY", o.Keys["ksyun"].AccessKey)
+	ts.Setenv("KSYUN_SECRET_KEY", o.Keys["ksyun"].SecretKey)
+	ts.Setenv("HUAWEICLOUD_SDK_AK", o.Keys["huaweicloud"].AccessKey)
+	ts.Setenv("HUAWEICLOUD_SDK_SK", o.Keys["huaweicloud"].SecretKey)
 }
 
 // simInstances prints the fleet, one instance a line, sorted:

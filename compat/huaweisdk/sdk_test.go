@@ -12,6 +12,7 @@ import (
 	ecs "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 
+	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
 	"github.com/reimage-dev/reimage/providers/sim"
 )
 
@@ -43,17 +44,18 @@ func (c *clock) advance(d time.Duration) {
 func start(t *testing.T) (*sim.Server, *clock, string) {
 	t.Helper()
 	clk := &clock{t: time.Now()}
-	s := sim.New(sim.Options{Seed: 1, HuaweiAccessKey: ak, HuaweiSecretKey: sk, ProjectIDs: []string{project},
+	s := sim.New(sim.Options{Seed: 1, Frontends: []sim.NewFrontend{ecssim.New},
+		Keys: map[string]sim.Credential{"huaweicloud": {AccessKey: ak, SecretKey: sk}}, ProjectIDs: []string{project},
 		StopDuration: 10 * time.Second, RebuildDuration: time.Minute, StartDuration: 10 * time.Second, Clock: clk.now})
 	for _, in := range []sim.Instance{
-		{Provider: sim.HuaweiCloud, ID: running, Name: "api-01", Image: imgOld},
-		{Provider: sim.HuaweiCloud, ID: stopped, Name: "api-02", Image: imgOld, State: "stopped"},
+		{Provider: "huaweicloud", ID: running, Name: "api-01", Image: imgOld},
+		{Provider: "huaweicloud", ID: stopped, Name: "api-02", Image: imgOld, State: "stopped"},
 	} {
 		if err := s.AddInstance(in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.AddImage(sim.HuaweiCloud, imgNew)
+	s.AddImage("huaweicloud", imgNew)
 	base, err := s.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -286,7 +286,7 @@ func TestApplySavedPlanStaleRefusedBeforeAnyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := plan.NewSaved(cs.Plan, "", cs.Shard, cs.Changes, time.Now())
+	saved := f.Save(cs, time.Now())
 	// Someone stops an instance behind the reviewer's back.
 	c.set("i-1", providers.StateStopped, "stopped")
 	before := len(log.mutating())
@@ -320,7 +320,15 @@ func TestApplySavedPlanAppliesOnlyTheReviewedChanges(t *testing.T) {
 	if n := len(cs.Mutating()); n != 2 {
 		t.Fatalf("%d changes reviewed, want 2", n)
 	}
-	saved := plan.NewSaved(cs.Plan, "", cs.Shard, cs.Changes, time.Now())
+	// Saved as plan -out saves it, and read back as apply reads it.
+	file := filepath.Join(t.TempDir(), "t.plan")
+	if err := f.Save(cs, time.Now()).Write(file); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := plan.ReadSaved(file)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sf := NewFleet(f.Full, saved, plan.Shard{}, Narrowing{})
 	sf.Providers = f.Providers
 	res, err := Apply(context.Background(), sf, opts, &view{log: log})

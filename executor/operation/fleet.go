@@ -13,6 +13,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/reimage-dev/reimage/executor"
 	"github.com/reimage-dev/reimage/plan"
@@ -38,6 +39,9 @@ type Fleet struct {
 	// Secret resolves login passwords (pre-flight, the run);
 	// plan.SecretRef.Resolve when nil.
 	Secret func(*plan.SecretRef) (string, error)
+	// Endpoints: where each provider's calls go (plan.EndpointOf), which a
+	// saved plan binds.
+	Endpoints map[string]string
 
 	resolved bool
 	// listed is what the selectors' listings said of the instances they chose,
@@ -140,6 +144,16 @@ func (f *Fleet) Resolve(ctx context.Context) error {
 	f.Narrowing.override(f.Plan)
 	f.resolved = true
 	return nil
+}
+
+// Save returns the saved plan of cs, a change set of f (Review): what was
+// reviewed, with the resolution, the narrowing and the endpoints it was
+// reviewed against, for apply to apply exactly that.
+func (f *Fleet) Save(cs plan.ChangeSet, now time.Time) *plan.Saved {
+	s := cs.Save(f.Full.SHA256, now)
+	s.Frozen = f.Frozen()
+	s.Endpoints = f.Endpoints
+	return s
 }
 
 // Frozen is what a saved plan of this run records: the resolution and the

@@ -9,13 +9,23 @@ import (
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
 	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/ksyun/kecsim"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
-// All lists the drivers in the order messages name their types.
+// All lists the drivers in the order messages name their types, each with
+// its simulator front-end (which lives beside the driver but imports it, so
+// the driver cannot name it itself).
 var All = []providers.Driver{
-	ksyun.Driver,
-	huaweicloud.Driver,
+	withSimulator(ksyun.Driver, kecsim.New),
+	withSimulator(huaweicloud.Driver, ecssim.New),
+}
+
+func withSimulator(d providers.Driver, f sim.NewFrontend) providers.Driver {
+	d.Simulator = f
+	return d
 }
 
 func init() {

@@ -11,13 +11,14 @@ import (
 var Driver = providers.Driver{
 	Type:            Type,
 	Plan:            PlanCloud,
-	Title:           "Huawei Cloud ECS",
-	DiscoverExample: "-provider huaweicloud -region cn-north-4 -project 0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e -name 'db-*'",
 	AccessKeyEnv:    []string{"HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY"},
 	SimAccessKeyEnv: "HUAWEICLOUD_SDK_AK",
 	SimSecretKeyEnv: "HUAWEICLOUD_SDK_SK",
+	Description:     "Huawei Cloud ECS",
+	Example:         providers.Example{Region: "cn-north-4", Zone: "cn-north-4a", Project: "0b4dfa4c3a0f4e3f9d8e1f2a3b4c5d6e", Discover: "-name 'db-*'"},
 	NeedsProject:    true,
+	SimProjectEnv:   "HUAWEICLOUD_SDK_PROJECT_ID",
 	OtherLogins:     "{keyName: KEY-PAIR-NAME}",
 	// Assumed, not measured here: Huawei publishes no figures. changeos of a
 	// running server stops it and starts it again (ChangeRunning); the job of

@@ -10,12 +10,12 @@ import (
 var Driver = providers.Driver{
 	Type:            Type,
 	Plan:            PlanCloud,
-	Title:           "Kingsoft Cloud KEC",
-	DiscoverExample: "-provider ksyun -region cn-beijing-6 -tag role=web > web.yaml",
 	AccessKeyEnv:    []string{"KSYUN_ACCESS_KEY"},
 	SecretKeyEnv:    []string{"KSYUN_SECRET_KEY"},
 	SimAccessKeyEnv: "KSYUN_ACCESS_KEY",
 	SimSecretKeyEnv: "KSYUN_SECRET_KEY",
+	Description:     "Kingsoft Cloud KEC",
+	Example:         providers.Example{Region: "cn-beijing-6", Zone: "cn-beijing-6a", Discover: "-tag role=web > web.yaml"},
 	OtherLogins:     "{keyIds: [KEY-ID]}, or {keepImageLogin: true} for custom images",
 	// Assumed, not measured here: KEC publishes no figures. A rebuilt
 	// instance boots by itself, so Change includes the boot. Runs replace

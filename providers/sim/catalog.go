@@ -2,18 +2,16 @@ package sim
 
 import (
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/reimage-dev/reimage/plan"
 )
 
 // The simulator's model of what the clouds know besides instances: image
-// details (names, states, minimum disks), key pairs, tags, server metadata,
-// zones and private addresses. Existence of an image stays in Server.images
-// (what a change checks); catalog holds what pre-flight reads about it.
+// details (names, states, minimum disks), tags, metadata, zones and private
+// addresses; key pairs are each front-end's. Existence of an image stays in
+// Server.images (what a change checks); catalog holds what pre-flight reads
+// about it.
 
 // Image describes one catalogued image (AddImageInfo). Fields left empty get
 // defaults derived from the id: an active Linux image named after its id.
@@ -21,41 +19,36 @@ type Image struct {
 	Provider string
 	ID       string
 	Name     string
-	// State is the cloud's state: KEC "active"…; Huawei "active", "queued",
-	// "saving", "deleted", "killed". "" = active.
+	// State is the cloud's state of the image ("active", …); "" = active.
 	State string
-	// Platform is KEC's Platform ("centos-7.9") or Huawei's __platform ("CentOS").
+	// Platform is the cloud's platform or OS name; "" = the front-end's default.
 	Platform string
-	// MinDiskGB is KEC's SysDisk or Huawei's min_disk; 0 = 20 (KEC) or 40 (Huawei).
+	// MinDiskGB is the smallest system disk the image fits; 0 = the
+	// front-end's default.
 	MinDiskGB int
-	// EnvType is Huawei's virtual_env_type ("" = FusionCompute, an ECS system
-	// disk image; "DataImage" or "Ironic" cannot go on an ECS system disk).
+	// EnvType is the kind of image for clouds that tell system disk images
+	// from others; "" = the front-end's default (see Frontend.RefuseImage).
 	EnvType string
 }
 
-// KeyPair is a key pair of one cloud (AddKeyPair): KEC knows it by id (a
-// UUID) and name, Huawei by name only.
+// KeyPair is a key pair of one cloud (AddKeyPair), known by id, by name or
+// both, as the cloud knows key pairs.
 type KeyPair struct {
 	Provider string
-	ID       string // KEC only
+	ID       string
 	Name     string
 }
 
 // catalog is guarded by Server.mu.
 type catalog struct {
 	images map[string]map[string]*Image // provider type -> image id -> details
-	// kecKeys maps KEC key ids to key names; ecsKeys holds Huawei key pair names.
-	kecKeys map[string]string
-	ecsKeys map[string]bool
-	// ipSeq numbers private addresses across both clouds, so that each is unique.
+	// ipSeq numbers private addresses across every cloud, so that each is unique.
 	ipSeq int
 }
 
 func (c *catalog) init() {
 	if c.images == nil {
-		c.images = map[string]map[string]*Image{Ksyun: {}, HuaweiCloud: {}}
-		c.kecKeys = map[string]string{}
-		c.ecsKeys = map[string]bool{}
+		c.images = map[string]map[string]*Image{}
 	}
 }
 
@@ -65,102 +58,80 @@ func (s *Server) AddImageInfo(img Image) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.images[img.Provider] == nil {
-		return fmt.Errorf("sim: image %s: provider type %q is neither %q nor %q", img.ID, img.Provider, Ksyun, HuaweiCloud)
+		return fmt.Errorf("sim: image %s: provider type %q is not simulated (want %s)", img.ID, img.Provider, s.typeList())
 	}
-	s.cat.init()
 	s.images[img.Provider][img.ID] = true
 	c := img
-	s.cat.images[img.Provider][img.ID] = &c
+	s.cat.of(img.Provider)[img.ID] = &c
 	return nil
+}
+
+// of returns the image details of a provider type.
+func (c *catalog) of(providerType string) map[string]*Image {
+	c.init()
+	m := c.images[providerType]
+	if m == nil {
+		m = map[string]*Image{}
+		c.images[providerType] = m
+	}
+	return m
 }
 
 // AddKeyPair makes a key pair known to its cloud.
 func (s *Server) AddKeyPair(k KeyPair) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cat.init()
-	switch k.Provider {
-	case Ksyun:
-		if !isUUID(k.ID) {
-			return fmt.Errorf("sim: KEC key pair %q: the id must be a UUID", k.ID)
-		}
-		s.cat.kecKeys[k.ID] = k.Name
-	case HuaweiCloud:
-		if k.Name == "" {
-			return fmt.Errorf("sim: Huawei key pair needs a name")
-		}
-		s.cat.ecsKeys[k.Name] = true
-	default:
-		return fmt.Errorf("sim: key pair: provider type %q is neither %q nor %q", k.Provider, Ksyun, HuaweiCloud)
+	f, ok := s.byType[k.Provider]
+	if !ok {
+		return fmt.Errorf("sim: key pair: provider type %q is not simulated (want %s)", k.Provider, s.typeList())
 	}
-	return nil
+	return f.AddKeyPair(k)
 }
 
-// image returns what the cloud reports of an image, nil when it does not
-// know it (never catalogued, or made missing by Options.MissingImages); s.mu
-// must be held.
-func (s *Server) image(provider, id string) *Image {
-	if !s.images[provider][id] || slices.Contains(s.opts.MissingImages, id) {
+// CatalogImage returns what the cloud reports of an image, nil when it does
+// not know it (never catalogued, or made missing by Options.MissingImages);
+// core locked.
+func (s *Server) CatalogImage(provider, id string) *Image {
+	f := s.byType[provider]
+	if f == nil || !s.images[provider][id] || slices.Contains(s.opts.MissingImages, id) {
 		return nil
 	}
-	s.cat.init()
 	img := Image{Provider: provider, ID: id}
-	if c := s.cat.images[provider][id]; c != nil {
+	if c := s.cat.of(provider)[id]; c != nil {
 		img = *c
 	}
 	if img.Name == "" {
 		img.Name = "image-" + id[:min(8, len(id))]
 	}
+	unusable := slices.Contains(s.opts.UnusableImages, id)
 	if img.State == "" {
 		img.State = "active"
 	}
-	if slices.Contains(s.opts.UnusableImages, id) {
-		img.State = "deactivated"
-		if provider == HuaweiCloud {
-			img.State = "killed"
-		}
-	}
-	if img.Platform == "" {
-		img.Platform = "centos-7.9"
-		if provider == HuaweiCloud {
-			img.Platform = "CentOS"
-		}
-	}
-	if img.MinDiskGB == 0 {
-		img.MinDiskGB = 20
-		if provider == HuaweiCloud {
-			img.MinDiskGB = 40
-		}
-	}
-	if img.EnvType == "" && provider == HuaweiCloud {
-		img.EnvType = "FusionCompute"
-	}
+	f.ImageDefaults(&img, unusable)
 	return &img
 }
 
-// imageRefusal says why a change to image id must be refused ("" when it may
+// ImageRefusal says why a change to image id must be refused ("" when it may
 // go ahead): the image is unknown or missing, or not in a usable state; s.mu
 // must be held.
-func (s *Server) imageRefusal(provider, id string) string {
-	img := s.image(provider, id)
+func (s *Server) ImageRefusal(provider, id string) string {
+	img := s.CatalogImage(provider, id)
 	switch {
 	case img == nil:
 		return "does not exist"
 	case img.State != "active":
 		return "is in state " + img.State
-	case provider == HuaweiCloud && img.EnvType != "FusionCompute":
-		return "is a " + img.EnvType + " image, not an ECS system disk image"
 	}
-	return ""
+	return s.byType[provider].RefuseImage(img)
 }
 
-// imagesOf returns every image the cloud reports for provider, by id; s.mu
+// ImagesOf returns every image the cloud reports for provider, by id; s.mu
 // must be held.
-func (s *Server) imagesOf(provider string) []*Image {
+func (s *Server) ImagesOf(provider string) []*Image {
 	ids := slices.Sorted(maps.Keys(s.images[provider]))
 	out := make([]*Image, 0, len(ids))
 	for _, id := range ids {
-		if img := s.image(provider, id); img != nil {
+		if img := s.CatalogImage(provider, id); img != nil {
 			out = append(out, img)
 		}
 	}
@@ -185,24 +156,16 @@ func zoneOf(region, given string) string {
 	return region + "a"
 }
 
-// tagID is a stable number for a tag (KEC's TagId): the same key and value
-// always get the same id.
-func tagID(key, value string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(key + "\x00" + value))
-	return int64(h.Sum64() & 0x7fffffff)
-}
-
-// copyTags copies a tag map; nil for none.
-func copyTags(m map[string]string) map[string]string {
+// CopyTags copies a tag map; nil for none.
+func CopyTags(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
 	return maps.Clone(m)
 }
 
-// hasTags reports whether every key of want is among tags with that value.
-func hasTags(tags, want map[string]string) bool {
+// HasTags reports whether every key of want is among tags with that value.
+func HasTags(tags, want map[string]string) bool {
 	for k, v := range want {
 		if got, ok := tags[k]; !ok || got != v {
 			return false
@@ -211,31 +174,12 @@ func hasTags(tags, want map[string]string) bool {
 	return true
 }
 
-// parseTagPairs reads "k=v" strings (ECS's tags filter and answers).
-func parseTagPairs(pairs []string) map[string]string {
+// ParseTagPairs reads "k=v" strings (tags as some clouds write them).
+func ParseTagPairs(pairs []string) map[string]string {
 	out := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		k, v, _ := strings.Cut(p, "=")
 		out[k] = v
 	}
 	return out
-}
-
-// seedLogin makes the key pairs a plan's login names known to the cloud, so
-// that pre-flight finds them; s.mu must be held.
-func (s *Server) seedLogin(provider string, in *plan.Instance) {
-	s.cat.init()
-	if in.Options == nil {
-		return
-	}
-	for _, k := range in.Options.Keys() {
-		switch provider {
-		case Ksyun:
-			if _, ok := s.cat.kecKeys[k]; !ok {
-				s.cat.kecKeys[k] = "key-" + k[:min(8, len(k))]
-			}
-		case HuaweiCloud:
-			s.cat.ecsKeys[k] = true
-		}
-	}
 }

@@ -1,29 +1,20 @@
 package sim
 
 // Credentials returns the credentials the simulator accepts for provider (a
-// provider type: Ksyun or HuaweiCloud); ok is false for a cloud it does not
-// simulate. Callers need not know which Options field holds which cloud's.
+// provider type); ok is false when o holds none for it.
 func (o Options) Credentials(provider string) (accessKey, secretKey string, ok bool) {
-	switch provider {
-	case Ksyun:
-		return o.KsyunAccessKey, o.KsyunSecretKey, true
-	case HuaweiCloud:
-		return o.HuaweiAccessKey, o.HuaweiSecretKey, true
-	}
-	return "", "", false
+	k, ok := o.Keys[provider]
+	return k.AccessKey, k.SecretKey, ok && k.AccessKey != "" && k.SecretKey != ""
 }
 
 // SetCredentials sets the credentials the simulator accepts for provider (a
-// provider type); it reports false for a cloud it does not simulate. Empty
-// credentials are filled in by RandomCredentials.
-func (o *Options) SetCredentials(provider, accessKey, secretKey string) bool {
-	switch provider {
-	case Ksyun:
-		o.KsyunAccessKey, o.KsyunSecretKey = accessKey, secretKey
-	case HuaweiCloud:
-		o.HuaweiAccessKey, o.HuaweiSecretKey = accessKey, secretKey
-	default:
-		return false
+// provider type). Empty credentials are filled in by New, derived from the
+// seed, or by RandomCredentials.
+func (o *Options) SetCredentials(provider, accessKey, secretKey string) {
+	keys := make(map[string]Credential, len(o.Keys)+1)
+	for t, k := range o.Keys {
+		keys[t] = k
 	}
-	return true
+	keys[provider] = Credential{AccessKey: accessKey, SecretKey: secretKey}
+	o.Keys = keys
 }

@@ -44,8 +44,8 @@ const (
 	answer502
 )
 
-// alreadyCounted is the status deliver returns for a request it counted itself.
-const alreadyCounted = -1
+// AlreadyCounted is the status deliver returns for a request it counted itself.
+const AlreadyCounted = -1
 
 // faultApplies reports whether the after-effect faults cover op; s.mu must be held.
 func (s *Server) faultApplies(op string) bool {
@@ -100,28 +100,28 @@ func (s *Server) queueDelay(id string) time.Duration {
 	return 0
 }
 
-// countFault adds one to the fault counter kind/provider/op.
-func (s *Server) countFault(kind, provider, op string) {
+// CountFault adds one to the fault counter kind/provider/op.
+func (s *Server) CountFault(kind, provider, op string) {
 	s.statsMu.Lock()
 	s.faults[kind+"/"+provider+"/"+op]++
 	s.statsMu.Unlock()
 }
 
-// deliver ends a write the cloud has carried out: it writes the answer, or
+// Deliver ends a write the cloud has carried out: it writes the answer, or
 // applies the after-effect fault. It sets *status to the status to count, or
 // to alreadyCounted when the answer was lost: that request is counted (status 0)
 // before the connection closes, so that a client seeing the close finds it
 // in the stats.
-func (s *Server) deliver(w http.ResponseWriter, provider, apiOp, op string, ids []string, answer func(), status *int) {
+func (s *Server) Deliver(w http.ResponseWriter, provider, apiOp, op string, ids []string, answer func(), status *int) {
 	switch s.afterEffectFault(op, ids) {
 	case answerLost:
-		s.countFault(FaultLostAnswer, provider, apiOp)
-		s.count(provider, apiOp, 0, false)
-		*status = alreadyCounted // set first: loseAnswer may not return
+		s.CountFault(FaultLostAnswer, provider, apiOp)
+		s.Count(provider, apiOp, 0, false)
+		*status = AlreadyCounted // set first: loseAnswer may not return
 		loseAnswer(w)
 		return
 	case answer502:
-		s.countFault(FaultGateway502, provider, apiOp)
+		s.CountFault(FaultGateway502, provider, apiOp)
 		*status = http.StatusBadGateway
 		writeBadGateway(w)
 		return

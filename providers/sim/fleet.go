@@ -7,215 +7,163 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-	"strconv"
 	"time"
 )
 
-// state is an instance's state, common to both clouds; kecState and ecsState
-// spell it as each cloud does.
-type state uint8
+// State is an instance's state, common to every cloud; each front-end
+// spells it as its cloud does (Frontend.StateName).
+type State uint8
 
 const (
-	stRunning state = iota
-	stStopped
-	stError
-	stStopping
-	stStarting
-	stRebuilding
-	// stOverriding is a KEC reinstall under way (ECS shows it as a rebuild).
-	stOverriding
+	StateRunning State = iota
+	StateStopped
+	StateError
+	StateStopping
+	StateStarting
+	StateRebuilding
+	// StateOverriding is a reinstall under way, for clouds that show it
+	// apart from a change of image (others show it as a rebuild).
+	StateOverriding
 )
 
-// transitional reports whether an operation is under way; the clouds refuse
+// Transitional reports whether an operation is under way; the clouds refuse
 // every other operation on the instance meanwhile.
-func (st state) transitional() bool { return st >= stStopping }
+func (st State) Transitional() bool { return st >= StateStopping }
 
-// kecState is KEC's InstanceState.Name and TaskState (empty when idle).
-func (st state) kecState() (name, task string) {
-	switch st {
-	case stRunning:
-		return "active", ""
-	case stStopped:
-		return "stopped", ""
-	case stError:
-		return "error", ""
-	case stStopping:
-		return "stopping", "stopping"
-	case stStarting:
-		return "starting", "starting"
-	case stOverriding:
-		return "overriding", "overriding"
-	default:
-		return "rebuilding", "rebuilding"
-	}
-}
-
-// ecsState is ECS's status, OS-EXT-STS:task_state ("" for null) and OS-EXT-STS:vm_state.
-func (st state) ecsState() (status, task, vm string) {
-	switch st {
-	case stRunning:
-		return "ACTIVE", "", "active"
-	case stStopped:
-		return "SHUTOFF", "", "stopped"
-	case stError:
-		return "ERROR", "", "error"
-	case stStopping:
-		return "ACTIVE", "powering-off", "active"
-	case stStarting:
-		return "SHUTOFF", "powering-on", "stopped"
-	default:
-		return "REBUILD", "rebuilding", "stopped"
-	}
-}
-
-// step is one timed stage of an operation: the instance shows st and image
-// until end. count marks the step whose completion is an OS install performed.
-type step struct {
-	st    state
-	image string
-	d     time.Duration // how long the step lasts; run turns it into end
-	end   time.Time
-	count bool
-	// queued marks the wait of a queued change (Options.QueueDelay): the
+// Step is one timed stage of an operation: the instance shows State and
+// Image until End. Count marks the step whose completion is an OS install
+// performed.
+type Step struct {
+	State State
+	Image string
+	Lasts time.Duration // how long the step lasts; Run turns it into End
+	End   time.Time
+	Count bool
+	// Queued marks the wait of a Queued change (Options.QueueDelay): the
 	// instance looks as before, and the change is already committed.
-	queued bool
+	Queued bool
 }
 
-// outcome is where an operation leaves the instance once its last step ends.
-type outcome struct {
-	st    state
-	image string
-	fault string
-	// changeFailed: a change or reinstall failed; ECS allows changeos on the
-	// server from there.
-	changeFailed bool
-	// KEC extras applied on success.
-	keys             []string
-	diskType         string
-	diskSize         int
-	setKeys, setDisk bool
+// Outcome is where an operation leaves the instance once its last step ends.
+type Outcome struct {
+	State State
+	Image string
+	Fault string
+	// ChangeFailed: a change or reinstall failed (some clouds allow a change
+	// from there).
+	ChangeFailed bool
+	// Then, when set, is applied to the instance as the operation ends: what
+	// the cloud's operation changed besides state and image (key pairs, the
+	// system disk).
+	Then func(*Inst)
 }
 
-// inst is one simulated instance. Its state is evaluated lazily: an operation
+// Inst is one simulated instance. Its state is evaluated lazily: an operation
 // records its steps with end times, and settle moves the instance along when
 // it is looked at. No timer or goroutine per instance.
-type inst struct {
-	provider string
-	id, name string
-	image    string
-	project  string // ECS project id; KEC project id ("0" by default)
-	// kecProject is a KEC project id as the number DescribeInstances shows.
-	kecProject int64
-	region     string
-	index      int
-	st         state
-	fault      string
-	// changeFailed: the last operation was a change that failed.
-	changeFailed bool
-	// prepaid: a yearly/monthly ECS server (Instance.Prepaid).
-	prepaid bool
-	// locked: the cloud refuses every operation on the instance until it is
-	// unlocked (Options.LockedIDs); unknown: the cloud reports that it does
+type Inst struct {
+	Provider string
+	ID, Name string
+	Image    string
+	Project  string // the cloud's project id, as its front-end admitted it
+	Region   string
+	Index    int
+	State    State
+	Fault    string
+	// ChangeFailed: the last operation was a change that failed.
+	ChangeFailed bool
+	// Prepaid: a yearly/monthly instance (Instance.Prepaid).
+	Prepaid bool
+	// Locked: the cloud refuses every operation on the instance until it is
+	// unlocked (Options.LockedIDs); Unknown: the cloud reports that it does
 	// not know the instance's state (Options.UnknownIDs) and refuses every
 	// operation. Neither changes the state underneath.
-	locked, unknown bool
-	changes         int
-	created         time.Time
-	updated         time.Time
+	Locked, Unknown bool
+	Changes         int
+	Created         time.Time
+	Updated         time.Time
 	// Fixed attributes, formatted once: listings of 100 instances are the
 	// hot path of every lookup.
-	createdStr, ip, az string
-	// kecHead and kecTail cache the JSON of the fixed DescribeInstances
-	// fields, made on the first listing.
-	kecHead, kecTail string
-	// KEC attributes.
-	keys     []string
-	diskType string
-	diskSize int
-	// tags are the user's tags (KEC: its tag service; ECS: server tags) and
-	// meta ECS's user metadata; neither changes with a rebuild (catalog.go).
-	tags, meta map[string]string
+	CreatedStr, IP, Zone string
+	// Tags are the user's tags and Meta the cloud's user metadata, for
+	// clouds that have them; neither changes with a rebuild (catalog.go).
+	Tags, Meta map[string]string
+	// Ext holds what only the instance's front-end knows of it (set by
+	// Frontend.Admit).
+	Ext any
 
-	steps []step
-	final outcome
-	// listed is the number of the last listing that showed the instance.
-	listed uint64
+	steps []Step
+	final Outcome
+	// Listed is the number of the last listing that showed the instance.
+	Listed uint64
 }
 
-// settle applies every step that has ended by now; s.mu must be held.
-func (in *inst) settle(now time.Time) {
-	for len(in.steps) > 0 && !now.Before(in.steps[0].end) {
+// Settle applies every step that has ended by now; s.mu must be held.
+func (in *Inst) Settle(now time.Time) {
+	for len(in.steps) > 0 && !now.Before(in.steps[0].End) {
 		s := in.steps[0]
-		if s.count {
-			in.changes++
+		if s.Count {
+			in.Changes++
 		}
-		in.updated = s.end
+		in.Updated = s.End
 		in.steps = in.steps[1:]
 		if len(in.steps) > 0 {
-			in.st, in.image = in.steps[0].st, in.steps[0].image
+			in.State, in.Image = in.steps[0].State, in.steps[0].Image
 			continue
 		}
 		f := in.final
-		in.st, in.image, in.fault, in.changeFailed = f.st, f.image, f.fault, f.changeFailed
-		if f.setKeys {
-			in.keys = f.keys
+		in.State, in.Image, in.Fault, in.ChangeFailed = f.State, f.Image, f.Fault, f.ChangeFailed
+		if f.Then != nil {
+			f.Then(in)
 		}
-		if f.setDisk {
-			if f.diskType != "" {
-				in.diskType = f.diskType
-			}
-			if f.diskSize > 0 {
-				in.diskSize = f.diskSize
-			}
-		}
-		in.steps, in.final = nil, outcome{}
+		in.steps, in.final = nil, Outcome{}
 	}
 }
 
-// run starts an operation on in at now, as in.run does; s.mu must be held. An
+// Run starts an operation on in at now, as in.Run does; s.mu must be held. An
 // operation that arrives while a queued change has not shown yet replaces it
 // in the simulation, but the cloud had accepted that change: it counts as an
 // install performed, so a change submitted twice shows as two.
-func (s *Server) run(in *inst, now time.Time, steps []step, final outcome) time.Time {
-	if len(in.steps) > 0 && in.steps[0].queued && slices.ContainsFunc(in.steps, func(st step) bool { return st.count }) {
-		in.changes++
-		s.countFault(FaultSuperseded, in.provider, OpChange)
+func (s *Server) Run(in *Inst, now time.Time, steps []Step, final Outcome) time.Time {
+	if len(in.steps) > 0 && in.steps[0].Queued && slices.ContainsFunc(in.steps, func(st Step) bool { return st.Count }) {
+		in.Changes++
+		s.CountFault(FaultSuperseded, in.Provider, OpChange)
 	}
 	return in.run(now, steps, final)
 }
 
-// queue puts the wait of a queued change before steps when one is due for
+// Queue puts the wait of a queued change before steps when one is due for
 // in (see Options.QueueDelay); s.mu must be held.
-func (s *Server) queue(in *inst, apiOp string, steps []step) []step {
-	d := s.queueDelay(in.id)
+func (s *Server) Queue(in *Inst, apiOp string, steps []Step) []Step {
+	d := s.queueDelay(in.ID)
 	if d <= 0 {
 		return steps
 	}
-	s.countFault(FaultQueued, in.provider, apiOp)
-	return append([]step{{st: in.st, image: in.image, d: d, queued: true}}, steps...)
+	s.CountFault(FaultQueued, in.Provider, apiOp)
+	return append([]Step{{State: in.State, Image: in.Image, Lasts: d, Queued: true}}, steps...)
 }
 
 // run starts an operation at now: the instance goes through steps, each
 // lasting its d, and ends in final. It returns when the last step ends.
-func (in *inst) run(now time.Time, steps []step, final outcome) time.Time {
+func (in *Inst) run(now time.Time, steps []Step, final Outcome) time.Time {
 	end := now
 	for i := range steps {
-		end = end.Add(steps[i].d)
-		steps[i].end = end
+		end = end.Add(steps[i].Lasts)
+		steps[i].End = end
 	}
 	in.steps, in.final = steps, final
-	in.updated = now
-	in.fault = ""
+	in.Updated = now
+	in.Fault = ""
 	if len(steps) > 0 {
-		in.st, in.image = steps[0].st, steps[0].image
+		in.State, in.Image = steps[0].State, steps[0].Image
 	}
-	in.settle(now)
+	in.Settle(now)
 	return end
 }
 
 // Instance is an instance to put in the simulated fleet.
 type Instance struct {
-	// Provider is "ksyun" or "huaweicloud".
+	// Provider is the provider type, one the simulator has a front-end for.
 	Provider string
 	ID       string
 	Name     string
@@ -223,18 +171,18 @@ type Instance struct {
 	Image string
 	// State is "running" or "stopped" ("" = running).
 	State string
-	// ProjectID is the ECS project (default: the first of Options.ProjectIDs;
-	// a new one is accepted from then on), or the KEC project id (default "0").
+	// ProjectID is the instance's project, as its cloud has projects ("":
+	// the front-end's default; a project-scoped cloud accepts a new one from
+	// then on).
 	ProjectID string
-	// Region names the KEC region (availability zone REGION+"a"); optional.
+	// Region names the region ("": the front-end's default).
 	Region string
 	// Zone is the availability zone; "" = REGION+"a".
 	Zone string
-	// Tags are the instance's tags (KEC tag service, ECS server tags).
+	// Tags are the instance's tags.
 	Tags map[string]string
-	// Prepaid marks a yearly/monthly ECS server: a change without
-	// isAutoPay "true" opens an order and waits in PENDING_PAYMENT, doing
-	// nothing.
+	// Prepaid marks a yearly/monthly instance, for clouds that bill so: a
+	// change that does not pay its order waits for payment, doing nothing.
 	Prepaid bool
 }
 
@@ -243,13 +191,12 @@ type InstanceView struct {
 	Provider string `json:"provider"`
 	ID       string `json:"id"`
 	Image    string `json:"image"`
-	// State is the cloud's own state string: KEC "active", "stopped",
-	// "rebuilding", "error"…; ECS "ACTIVE", "SHUTOFF", "REBUILD", "ERROR"….
+	// State is the cloud's own state string (Frontend.StateName).
 	State string `json:"state"`
 	// Changes counts OS installs actually performed on the instance.
 	Changes int `json:"changes"`
-	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers:
-	// KEC tags, ECS metadata) were added for selection and markers.
+	// Name, Zone, PrivateIP, Tags and Marks (the instance's reimage- markers,
+	// wherever its cloud keeps them) were added for selection and markers.
 	Name      string            `json:"name"`
 	Zone      string            `json:"zone"`
 	PrivateIP string            `json:"privateIp"`
@@ -277,7 +224,7 @@ func (s *Server) AddInstance(in Instance) error {
 func (s *Server) addInstance(in Instance) error {
 	m := s.fleet[in.Provider]
 	if m == nil {
-		return fmt.Errorf("sim: instance %s: provider type %q is neither %q nor %q", in.ID, in.Provider, Ksyun, HuaweiCloud)
+		return fmt.Errorf("sim: instance %s: provider type %q is not simulated (want %s)", in.ID, in.Provider, s.typeList())
 	}
 	if in.ID == "" || in.Image == "" {
 		return fmt.Errorf("sim: %s instance needs an id and an image", in.Provider)
@@ -285,41 +232,14 @@ func (s *Server) addInstance(in Instance) error {
 	if m[in.ID] != nil {
 		return fmt.Errorf("sim: %s instance %s already exists", in.Provider, in.ID)
 	}
-	var st state
+	var st State
 	switch in.State {
 	case "", "running":
-		st = stRunning
+		st = StateRunning
 	case "stopped":
-		st = stStopped
+		st = StateStopped
 	default:
 		return fmt.Errorf("sim: instance %s: state %q is neither running nor stopped", in.ID, in.State)
-	}
-	project := in.ProjectID
-	if in.Provider == HuaweiCloud {
-		if project == "" {
-			project = s.opts.ProjectIDs[0]
-		}
-		if !s.projects[project] {
-			s.projects[project] = true
-			s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
-		}
-	} else if project == "" {
-		project = "0"
-	}
-	var kecProject int64
-	if in.Provider == Ksyun {
-		n, err := strconv.ParseInt(project, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("sim: KEC instance %s: project id %q is not a number (KEC project ids are)", in.ID, project)
-		}
-		kecProject = n
-	}
-	region := in.Region
-	if region == "" {
-		region = "cn-beijing-6"
-		if in.Provider == HuaweiCloud {
-			region = "cn-north-4"
-		}
 	}
 	idx := len(s.order[in.Provider])
 	// A fixed creation time keeps answers reproducible across runs.
@@ -328,30 +248,38 @@ func (s *Server) addInstance(in Instance) error {
 	if name == "" {
 		name = in.ID
 	}
-	i := &inst{
-		provider: in.Provider, id: in.ID, name: name, image: in.Image, project: project, kecProject: kecProject,
-		prepaid: (in.Prepaid || s.prepaidIDs[in.ID]) && in.Provider == HuaweiCloud,
-		locked:  s.lockedIDs[in.ID], unknown: s.unknownIDs[in.ID],
-		region: region, index: idx, st: st, created: created, updated: created,
-		keys: []string{}, diskType: "SSD3.0", diskSize: 20,
-		createdStr: created.Format(time.RFC3339), az: zoneOf(region, in.Zone),
-		tags: copyTags(in.Tags), ip: s.nextPrivateIP(),
+	i := &Inst{
+		Provider: in.Provider, ID: in.ID, Name: name, Image: in.Image, Project: in.ProjectID, Region: in.Region,
+		Prepaid: in.Prepaid || s.prepaidIDs[in.ID],
+		Locked:  s.lockedIDs[in.ID], Unknown: s.unknownIDs[in.ID],
+		Index: idx, State: st, Created: created, Updated: created,
+		CreatedStr: created.Format(time.RFC3339),
+		Tags:       CopyTags(in.Tags),
 	}
+	if err := s.byType[in.Provider].Admit(i, in); err != nil {
+		return err
+	}
+	i.Zone, i.IP = zoneOf(i.Region, in.Zone), s.nextPrivateIP()
 	m[in.ID] = i
 	s.order[in.Provider] = append(s.order[in.Provider], i)
 	s.images[in.Provider][in.Image] = true
 	return nil
 }
 
-// SeedSynthetic adds n instances, half KEC (the odd one too) and half ECS,
-// with ids, names, images and stopped ones all determined by Options.Seed.
-// Each provider gets three catalogued images: instances run the first, the
-// other two are there to change to.
+// SeedSynthetic adds n instances, shared evenly among the front-ends (the
+// first ones get one more where n does not divide), with ids, names, images
+// and stopped ones all determined by Options.Seed. Each provider gets three
+// catalogued images: instances run the first, the other two are there to
+// change to.
 func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := rand.New(rand.NewPCG(uint64(s.opts.Seed), 6))
-	for _, p := range []string{Ksyun, HuaweiCloud} {
+	types := s.Types()
+	if len(types) == 0 {
+		return
+	}
+	for _, p := range types {
 		for j := range 3 {
 			img := newUUID(r)
 			s.images[p][img] = true
@@ -361,21 +289,31 @@ func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 			}
 		}
 	}
-	nk := (n + 1) / 2
-	for i := range n {
-		p, k := Ksyun, i
-		if i >= nk {
-			p, k = HuaweiCloud, i-nk
+	// The first n%len(types) types get one instance more, in a block each.
+	per, extra := n/len(types), n%len(types)
+	t, k := 0, 0
+	for range n {
+		for k >= per+boolInt(t < extra) {
+			t, k = t+1, 0
 		}
+		p := types[t]
 		st := "running"
 		if r.Float64() < stoppedFraction {
 			st = "stopped"
 		}
 		id := newUUID(r)
-		in := synthInstance(p, k)
+		in := synthInstance(s.byType[p], k)
 		in.ID, in.Image, in.State = id, s.synthImage[p], st
 		_ = s.addInstance(in)
+		k++
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Images returns the catalogue of a provider type.
@@ -389,24 +327,24 @@ func (s *Server) Images(providerType string) []string {
 	return out
 }
 
-// Instances returns every instance as GET /_sim/instances shows it: KEC first,
-// then ECS, each in the order they were added.
+// Instances returns every instance as GET /_sim/instances shows it: by
+// front-end in the order of Options.Frontends, each in the order they were
+// added.
 func (s *Server) Instances() []InstanceView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	out := make([]InstanceView, 0, len(s.order[Ksyun])+len(s.order[HuaweiCloud]))
-	for _, p := range []string{Ksyun, HuaweiCloud} {
+	now := s.Now()
+	n := 0
+	for _, f := range s.frontends {
+		n += len(s.order[f.Type()])
+	}
+	out := make([]InstanceView, 0, n)
+	for _, f := range s.frontends {
+		p := f.Type()
 		for _, in := range s.order[p] {
-			in.settle(now)
-			var st string
-			if p == Ksyun {
-				st, _ = in.st.kecState()
-			} else {
-				st, _, _ = in.ecsState()
-			}
-			out = append(out, InstanceView{Provider: p, ID: in.id, Image: in.image, State: st, Changes: in.changes,
-				Name: in.name, Zone: in.az, PrivateIP: in.ip, Tags: copyTags(in.tags), Marks: in.marks()})
+			in.Settle(now)
+			out = append(out, InstanceView{Provider: p, ID: in.ID, Image: in.Image, State: f.StateName(in), Changes: in.Changes,
+				Name: in.Name, Zone: in.Zone, PrivateIP: in.IP, Tags: CopyTags(in.Tags), Marks: Marks(f.MarkSource(in))})
 		}
 	}
 	return out
@@ -425,5 +363,5 @@ func OlderImage(target string) string {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// isUUID reports whether v has the lowercase UUID form both clouds document.
-func isUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }
+// IsUUID reports whether v has the lowercase UUID form the clouds document.
+func IsUUID(v string) bool { return len(v) == 36 && uuidRE.MatchString(v) }

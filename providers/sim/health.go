@@ -110,17 +110,17 @@ func (s *Server) unhealthy(id string) bool {
 func (s *Server) reconcileHealth(h *health) {
 	want := map[string]string{} // key -> address
 	s.mu.Lock()
-	now := s.now()
+	now := s.Now()
 	for prov, m := range s.fleet {
 		for id, in := range m {
-			in.settle(now)
-			if in.st != stRunning || in.ip == "" {
+			in.Settle(now)
+			if in.State != StateRunning || in.IP == "" {
 				continue
 			}
-			if in.changes > 0 && s.unhealthy(id) {
+			if in.Changes > 0 && s.unhealthy(id) {
 				continue
 			}
-			want[prov+"/"+id] = in.ip
+			want[prov+"/"+id] = in.IP
 		}
 	}
 	s.mu.Unlock()

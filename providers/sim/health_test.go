@@ -57,8 +57,8 @@ func TestHealthAnswersRunningInstancesAndFaultsAfterChange(t *testing.T) {
 	}
 	// The change of the chosen instance happens: it runs, but no longer answers.
 	h.sim.mu.Lock()
-	h.sim.fleet[Ksyun][kecRunning].changes = 1
-	h.sim.fleet[Ksyun][kecOther].changes = 1
+	h.sim.fleet[Ksyun][kecRunning].Changes = 1
+	h.sim.fleet[Ksyun][kecOther].Changes = 1
 	h.sim.mu.Unlock()
 	h.sim.reconcileHealth(hs)
 	if answers(Ksyun, kecRunning) {

@@ -5,13 +5,12 @@ import (
 	"hash/fnv"
 
 	"github.com/reimage-dev/reimage/plan"
-	"github.com/reimage-dev/reimage/providers"
-	"github.com/reimage-dev/reimage/providers/huaweicloud"
 )
 
 // SeedPlan puts every instance of p in the fleet, running on an older image
 // (OlderImage of its target) except a stoppedFraction of them, and catalogues
-// both images; Huawei providers' project ids become accepted projects.
+// both images; each front-end reads what the plan says in its cloud's words
+// (Frontend.FromPlan: projects, prepaid servers, key pairs).
 // Protected instances are seeded too: the plan decides not to touch them, the
 // cloud still has them. Which instances are stopped depends only on the seed
 // and the instance, so the same plan and seed always give the same fleet.
@@ -24,29 +23,19 @@ func (s *Server) SeedPlan(p *plan.Plan, stoppedFraction float64) error {
 			return fmt.Errorf("sim: instance %s: provider %q is not in the plan", pi.ID, pi.Provider)
 		}
 		if s.fleet[prov.Type] == nil {
-			return fmt.Errorf("sim: provider %s: type %q is neither %q nor %q", prov.Name, prov.Type, Ksyun, HuaweiCloud)
+			return fmt.Errorf("sim: provider %s: type %q is not simulated (want %s)", prov.Name, prov.Type, s.typeList())
 		}
-		project := prov.Settings[providers.ProjectSetting]
-		if prov.Type == HuaweiCloud && project != "" && !s.projects[project] {
-			s.projects[project] = true
-			s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
-		}
-		s.seedLogin(prov.Type, pi)
 		old := OlderImage(pi.Image)
 		s.images[prov.Type][pi.Image] = true
 		st := "running"
 		if unitHash(s.opts.Seed, prov.Type, pi.ID) < stoppedFraction {
 			st = "stopped"
 		}
-		if prov.Type == Ksyun {
-			project = ""
-		}
-		if err := s.addInstance(Instance{
-			Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st,
-			ProjectID: project, Region: prov.Region,
-			// A plan that pays a server's orders says it is prepaid.
-			Prepaid: prov.Type == HuaweiCloud && huaweicloud.OptionsOf(pi.Options).AutoPay,
-		}); err != nil {
+		in := Instance{Provider: prov.Type, ID: pi.ID, Name: pi.Name, Image: old, State: st, Region: prov.Region}
+		// What the plan says in the cloud's own words (its project, a
+		// prepaid server, the key pairs its login names).
+		s.byType[prov.Type].FromPlan(prov, pi, &in)
+		if err := s.addInstance(in); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/reimage-dev/reimage/plan"
-	"github.com/reimage-dev/reimage/providers"
 )
 
 // SeedSelection makes what a plan chooses through the clouds exist on the
@@ -52,16 +51,6 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 		if t.ImageByName != nil {
 			target = NamedImageID(prov.Type, t.ImageByName.Name)
 		}
-		project := ""
-		if prov.Type == HuaweiCloud {
-			project = prov.Settings[providers.ProjectSetting]
-			s.mu.Lock()
-			if project != "" && !s.projects[project] {
-				s.projects[project] = true
-				s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
-			}
-			s.mu.Unlock()
-		}
 		for k := range perSelector {
 			name, err := nameFor(sel.Where.Name, fmt.Sprintf("%s-%d", prov.Name, sel.Index), k)
 			if err != nil {
@@ -72,8 +61,9 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 			if unitHash(s.opts.Seed, prov.Type, id) < stoppedFraction {
 				st = "stopped"
 			}
-			if err := s.AddInstance(Instance{Provider: prov.Type, ID: id, Name: name, Image: OlderImage(target), State: st,
-				ProjectID: project, Region: prov.Region, Zone: sel.Where.Zone, Tags: copyTags(sel.Where.Tags)}); err != nil {
+			in := Instance{Provider: prov.Type, ID: id, Name: name, Image: OlderImage(target), State: st,
+				Region: prov.Region, Zone: sel.Where.Zone, Tags: CopyTags(sel.Where.Tags)}
+			if err := s.addFromPlan(prov, in); err != nil {
 				return err
 			}
 		}
@@ -134,4 +124,18 @@ func nameFor(glob, prefix string, k int) (string, error) {
 		return "", fmt.Errorf("cannot make a name matching %q", glob)
 	}
 	return name, nil
+}
+
+// addFromPlan adds in, an instance a selector finds, with what its provider
+// says in the cloud's words (Frontend.FromPlan, without an instance of the
+// plan: a selector's template logs in as the instances it finds do).
+func (s *Server) addFromPlan(prov *plan.Provider, in Instance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.byType[prov.Type]
+	if f == nil {
+		return fmt.Errorf("sim: provider %s: type %q is not simulated (want %s)", prov.Name, prov.Type, s.typeList())
+	}
+	f.FromPlan(prov, nil, &in)
+	return s.addInstance(in)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -22,18 +23,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Provider types the simulator speaks, as in a plan's provider type.
-const (
-	Ksyun       = "ksyun"
-	HuaweiCloud = "huaweicloud"
-)
-
 // MaxSkew is how far a request's signing time may be from the server's clock,
-// as both clouds allow.
+// as the clouds allow.
 const MaxSkew = 15 * time.Minute
 
 // maxBody bounds a request body; the largest legitimate one (1000 servers in an
-// ECS batch action) is far below it.
+// batch action) is far below it.
 const maxBody = 1 << 20
 
 // Options configures a Server. The zero value is a fault-free simulator with
@@ -43,17 +38,18 @@ type Options struct {
 	// decisions reproducible: the same seed and request sequence give the same
 	// answers. 0 is a seed like any other.
 	Seed int64
-	// KsyunAccessKey and KsyunSecretKey are the accepted KEC credentials;
-	// empty: a pair derived from Seed.
-	KsyunAccessKey, KsyunSecretKey string
-	// HuaweiAccessKey and HuaweiSecretKey are the accepted ECS credentials;
-	// empty: a pair derived from Seed.
-	HuaweiAccessKey, HuaweiSecretKey string
-	// ProjectIDs are the accepted Huawei project ids; empty: one derived from
-	// Seed. AddInstance and SeedPlan add the projects of their instances.
+	// Frontends are the clouds served, in the order listings show them;
+	// empty: every registered one (Register).
+	Frontends []NewFrontend
+	// Keys are the accepted credentials per provider type; a type without
+	// a complete pair gets one derived from Seed, in the cloud's shape.
+	Keys map[string]Credential
+	// ProjectIDs are the accepted project ids of clouds scoped to projects;
+	// empty: one derived from Seed. AddInstance and SeedPlan add the
+	// projects of their instances.
 	ProjectIDs []string
-	// RateLimit is requests per second per provider type ("ksyun",
-	// "huaweicloud"); 0 or absent = unlimited. Burst is one second's worth
+	// RateLimit is requests per second per provider type; 0 or absent =
+	// unlimited. Burst is one second's worth
 	// (at least 1). Beyond it: HTTP 429.
 	RateLimit map[string]float64
 	// Latency is added to every API answer.
@@ -74,7 +70,7 @@ type Options struct {
 	Clock func() time.Time
 	// MissingImages are image ids the clouds no longer know (pre-flight finds
 	// them absent; a change to one is refused); UnusableImages are known but
-	// not active (KEC "deactivated", Huawei "killed"). See catalog.go.
+	// not active (in the state the front-end names). See catalog.go.
 	MissingImages, UnusableImages []string
 	// HealthPort > 0: every running instance answers HTTP and TCP health checks
 	// on its private address at this port; UnhealthyIDs and an UnhealthyRate
@@ -107,23 +103,26 @@ type Options struct {
 	QueueRate  float64
 	QueueIDs   []string
 
-	// PrepaidIDs are ECS servers that are prepaid (yearly/monthly), added
-	// later or already there: a change without isAutoPay "true" waits in
-	// PENDING_PAYMENT and does nothing (Instance.Prepaid does the same).
+	// PrepaidIDs are instances that are prepaid (yearly/monthly), added
+	// later or already there, for clouds that bill so: a change that does
+	// not pay its order waits for payment and does nothing (Instance.Prepaid
+	// does the same).
 	PrepaidIDs []string
 
 	// LockedIDs are instances the cloud reports locked: it refuses every
-	// operation on them (ECS "locked": true, Ecs.0605). UnknownIDs are
-	// instances whose state the cloud reports unknown (ECS status UNKNOWN);
-	// it refuses every operation on them. Both apply to instances added
-	// later or already there, and may change at run time (SetOptions), so a
-	// test can lock an instance between a look-up and a change. Clouds whose
-	// API has neither (KEC) ignore them.
+	// operation on them. UnknownIDs are
+	// instances whose state the cloud reports unknown; it refuses every
+	// operation on them. Both apply to instances added later or already
+	// there, and may change at run time (SetOptions), so a test can lock an
+	// instance between a look-up and a change. Clouds whose API has neither
+	// ignore them.
 	LockedIDs, UnknownIDs []string
 }
 
-// Server is the simulator: a fleet, an image catalogue, jobs, and the HTTP
-// handlers of both clouds. Its methods are safe for concurrent use.
+// Server is the simulator's core: a fleet, an image catalogue, the clock,
+// faults, rate limits and counters, and the HTTP handlers of its front-ends
+// (one per cloud). Its methods are safe for concurrent use; the ones for
+// front-ends say when the core must be locked (Lock).
 type Server struct {
 	// mu guards everything below it but the stats: the fleet, the jobs, the
 	// options, the limiters and the random streams. One lock is enough: every
@@ -138,13 +137,13 @@ type Server struct {
 	projects                      map[string]bool
 	limiters                      map[string]*rate.Limiter
 	images                        map[string]map[string]bool // provider type -> image id -> known
-	fleet                         map[string]map[string]*inst
+	fleet                         map[string]map[string]*Inst
 	// health answers health checks when Options.HealthPort is set (health.go).
 	health *health
-	order  map[string][]*inst // insertion order per provider type, for listings
-	jobs   map[string]*job
-	// listing numbers DescribeInstances calls, to drop duplicate ids.
-	listing uint64
+	order  map[string][]*Inst // insertion order per provider type, for listings
+	// frontends in the order of Options.Frontends, and by provider type.
+	frontends []Frontend
+	byType    map[string]Frontend
 	// synthImage is the image SeedSynthetic puts instances on, per provider type.
 	synthImage map[string]string
 	// cat holds image details, key pairs and the private address sequence (catalog.go).
@@ -175,13 +174,27 @@ type Server struct {
 func New(opts Options) *Server {
 	s := &Server{
 		projects:   map[string]bool{},
-		images:     map[string]map[string]bool{Ksyun: {}, HuaweiCloud: {}},
-		fleet:      map[string]map[string]*inst{Ksyun: {}, HuaweiCloud: {}},
-		order:      map[string][]*inst{},
-		jobs:       map[string]*job{},
+		images:     map[string]map[string]bool{},
+		fleet:      map[string]map[string]*Inst{},
+		order:      map[string][]*Inst{},
+		byType:     map[string]Frontend{},
 		synthImage: map[string]string{},
 		requests:   map[string]int64{},
 		faults:     map[string]int64{},
+	}
+	news := opts.Frontends
+	if len(news) == 0 {
+		news = Registered()
+	}
+	for _, nf := range news {
+		f := nf(s)
+		if s.byType[f.Type()] != nil {
+			panic(fmt.Sprintf("sim: New: two front-ends for provider type %q", f.Type()))
+		}
+		s.frontends = append(s.frontends, f)
+		s.byType[f.Type()] = f
+		s.images[f.Type()] = map[string]bool{}
+		s.fleet[f.Type()] = map[string]*Inst{}
 	}
 	seed := uint64(opts.Seed)
 	s.faultRNG = rand.New(rand.NewPCG(seed, 1))
@@ -192,14 +205,16 @@ func New(opts Options) *Server {
 	s.queueRNG = rand.New(rand.NewPCG(seed, 8))
 	creds := rand.New(rand.NewPCG(seed, 5))
 	s.reqTag = creds.Uint64()
-	if opts.KsyunAccessKey == "" || opts.KsyunSecretKey == "" {
-		opts.KsyunAccessKey = "AKLTsim" + randHex(creds, 8)
-		opts.KsyunSecretKey = randHex(creds, 20)
+	keys := maps.Clone(opts.Keys)
+	if keys == nil {
+		keys = map[string]Credential{}
 	}
-	if opts.HuaweiAccessKey == "" || opts.HuaweiSecretKey == "" {
-		opts.HuaweiAccessKey = strings.ToUpper("HWSIM" + randHex(creds, 8))
-		opts.HuaweiSecretKey = randHex(creds, 20)
+	for _, f := range s.frontends {
+		if k := keys[f.Type()]; k.AccessKey == "" || k.SecretKey == "" {
+			keys[f.Type()] = f.NewKeys(func(n int) string { return randHex(creds, n) })
+		}
 	}
+	opts.Keys = keys
 	if len(opts.ProjectIDs) == 0 {
 		opts.ProjectIDs = []string{randHex(creds, 16)}
 	}
@@ -237,6 +252,8 @@ func (s *Server) applyOptions(opts Options) {
 	opts.Gateway502IDs = append([]string(nil), opts.Gateway502IDs...)
 	opts.QueueIDs = append([]string(nil), opts.QueueIDs...)
 	opts.FaultOps = append([]string(nil), opts.FaultOps...)
+	opts.Frontends = append([]NewFrontend(nil), opts.Frontends...)
+	opts.Keys = maps.Clone(opts.Keys)
 	rl := map[string]float64{}
 	for k, v := range opts.RateLimit {
 		rl[k] = v
@@ -248,8 +265,10 @@ func (s *Server) applyOptions(opts Options) {
 	s.opts.PrepaidIDs = opts.PrepaidIDs
 	s.prepaidIDs = idSet(opts.PrepaidIDs)
 	for id := range s.prepaidIDs {
-		if in := s.fleet[HuaweiCloud][id]; in != nil {
-			in.prepaid = true
+		for _, m := range s.fleet {
+			if in := m[id]; in != nil {
+				in.Prepaid = true
+			}
 		}
 	}
 	opts.LockedIDs = append([]string(nil), opts.LockedIDs...)
@@ -258,7 +277,7 @@ func (s *Server) applyOptions(opts Options) {
 	s.lockedIDs, s.unknownIDs = idSet(opts.LockedIDs), idSet(opts.UnknownIDs)
 	for _, m := range s.fleet {
 		for id, in := range m {
-			in.locked, in.unknown = s.lockedIDs[id], s.unknownIDs[id]
+			in.Locked, in.Unknown = s.lockedIDs[id], s.unknownIDs[id]
 		}
 	}
 	for _, p := range opts.ProjectIDs {
@@ -300,6 +319,8 @@ func (s *Server) Options() Options {
 	o.QueueIDs = append([]string(nil), o.QueueIDs...)
 	o.FaultOps = append([]string(nil), o.FaultOps...)
 	o.PrepaidIDs = append([]string(nil), o.PrepaidIDs...)
+	o.Frontends = append([]NewFrontend(nil), o.Frontends...)
+	o.Keys = maps.Clone(o.Keys)
 	o.LockedIDs = append([]string(nil), o.LockedIDs...)
 	o.UnknownIDs = append([]string(nil), o.UnknownIDs...)
 	o.RateLimit = map[string]float64{}
@@ -322,6 +343,10 @@ func (s *Server) SetOptions(fn func(*Options)) {
 	o.Gateway502IDs = append([]string(nil), o.Gateway502IDs...)
 	o.QueueIDs = append([]string(nil), o.QueueIDs...)
 	o.FaultOps = append([]string(nil), o.FaultOps...)
+	o.PrepaidIDs = append([]string(nil), o.PrepaidIDs...)
+	o.LockedIDs = append([]string(nil), o.LockedIDs...)
+	o.UnknownIDs = append([]string(nil), o.UnknownIDs...)
+	o.Keys = maps.Clone(o.Keys)
 	rl := map[string]float64{}
 	for k, v := range s.opts.RateLimit {
 		rl[k] = v
@@ -331,32 +356,30 @@ func (s *Server) SetOptions(fn func(*Options)) {
 	s.applyOptions(o)
 }
 
-// now reads the clock; s.mu must be held.
-func (s *Server) now() time.Time {
+// Now reads the clock; s.mu must be held.
+func (s *Server) Now() time.Time {
 	if s.opts.Clock != nil {
 		return s.opts.Clock()
 	}
 	return time.Now()
 }
 
-// Handler returns the simulator's HTTP handler: KEC at "/", ECS under "/v1/",
-// inspection under "/_sim/".
+// Handler returns the simulator's HTTP handler: inspection under "/_sim/",
+// each front-end's API where it registered it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sim/instances", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Instances())
+		WriteJSON(w, http.StatusOK, s.Instances())
 	})
 	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Stats())
+		WriteJSON(w, http.StatusOK, s.Stats())
 	})
 	mux.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulator inspection: GET /_sim/instances or GET /_sim/stats", http.StatusNotFound)
 	})
-	mux.HandleFunc("/v1/", s.serveECS)
-	// IMS and KPS (ims.go), dispatched by path as ECS is.
-	mux.HandleFunc("/v2/", s.serveECS)
-	mux.HandleFunc("/v3/", s.serveECS)
-	mux.HandleFunc("/", s.serveKEC)
+	for _, f := range s.frontends {
+		f.Routes(mux)
+	}
 	return mux
 }
 
@@ -406,15 +429,15 @@ func (s *Server) Close() error {
 
 // Stats is what GET /_sim/stats returns.
 type Stats struct {
-	// Requests counts API requests by "<provider>/<operation>/<status>", e.g.
-	// "ksyun/DescribeInstances/200", "huaweicloud/ShowJob/200".
+	// Requests counts API requests by "<provider>/<operation>/<status>", the
+	// operation as the front-end names it.
 	Requests map[string]int64 `json:"requests"`
 	// Throttled counts requests answered 429 by the rate limit.
 	Throttled int64 `json:"throttled"`
 	// Faults counts injected faults after the effect and queued changes by
 	// "<kind>/<provider>/<operation>", kind one of FaultLostAnswer,
 	// FaultGateway502, FaultQueued, FaultSuperseded, e.g.
-	// "lost_answer/ksyun/StopInstances".
+	// "lost_answer/TYPE/OPERATION".
 	Faults map[string]int64 `json:"faults"`
 }
 
@@ -432,7 +455,7 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-func (s *Server) count(provider, op string, status int, throttled bool) {
+func (s *Server) Count(provider, op string, status int, throttled bool) {
 	key := provider + "/" + op + "/" + strconv.Itoa(status)
 	s.statsMu.Lock()
 	s.requests[key]++
@@ -442,8 +465,8 @@ func (s *Server) count(provider, op string, status int, throttled bool) {
 	s.statsMu.Unlock()
 }
 
-// requestID returns a fresh, seed-determined request id shaped like a UUID.
-func (s *Server) requestID() string {
+// RequestID returns a fresh, seed-determined request id shaped like a UUID.
+func (s *Server) RequestID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], s.reqTag)
 	binary.BigEndian.PutUint64(b[8:], s.reqSeq.Add(1))
@@ -462,16 +485,16 @@ func (s *Server) requestID() string {
 	return string(out[:])
 }
 
-// throttle is the first thing every API request meets: the provider's rate
+// Throttle is the first thing every API request meets: the provider's rate
 // limit (ok false: answer 429, Retry-After retryAfter seconds), then the added
 // latency. Injected server errors come later, after authentication.
-func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok bool) {
+func (s *Server) Throttle(r *http.Request, provider string) (retryAfter int, ok bool) {
 	s.mu.Lock()
 	lat := s.opts.Latency
 	lim := s.limiters[provider]
 	ok = true
 	if lim != nil {
-		ok = lim.AllowN(s.now(), 1)
+		ok = lim.AllowN(s.Now(), 1)
 		if !ok {
 			// Seconds until a token is back, rounded up: what Retry-After carries.
 			d := time.Duration(float64(time.Second) / float64(lim.Limit()))
@@ -490,9 +513,9 @@ func (s *Server) throttle(r *http.Request, provider string) (retryAfter int, ok 
 	return retryAfter, ok
 }
 
-// serverError decides, from the seeded fault stream, whether this request is
+// ServerError decides, from the seeded fault stream, whether this request is
 // answered 5xx; second says which of the two 5xx forms to use.
-func (s *Server) serverError() (fail bool, second bool) {
+func (s *Server) ServerError() (fail bool, second bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.ServerErrorRate <= 0 {
@@ -505,8 +528,8 @@ func (s *Server) serverError() (fail bool, second bool) {
 	return true, s.errorToggle
 }
 
-// rebuildFails decides whether a rebuild of id fails; s.mu must be held.
-func (s *Server) rebuildFails(id string) bool {
+// RebuildFails decides whether a rebuild of id fails; s.mu must be held.
+func (s *Server) RebuildFails(id string) bool {
 	if s.failIDs[id] {
 		return true
 	}
@@ -516,8 +539,8 @@ func (s *Server) rebuildFails(id string) bool {
 	return s.rebuildRNG.Float64() < s.opts.RebuildFailRate
 }
 
-// duration returns d with seeded jitter; s.mu must be held.
-func (s *Server) duration(d time.Duration) time.Duration {
+// Jittered returns d with seeded jitter; s.mu must be held.
+func (s *Server) Jittered(d time.Duration) time.Duration {
 	if d <= 0 || s.opts.Jitter <= 0 {
 		return max(d, 0)
 	}
@@ -525,8 +548,8 @@ func (s *Server) duration(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// readBody reads at most maxBody bytes of the request body.
-func readBody(r *http.Request) ([]byte, error) {
+// ReadBody reads at most maxBody bytes of the request body.
+func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
@@ -554,7 +577,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -575,14 +598,80 @@ func randomSecret(n int) string {
 }
 
 // RandomCredentials fills empty credentials in o with random ones (not derived
-// from the seed), for a simulator reachable by others than its user.
+// from the seed), for a simulator reachable by others than its user: for each
+// front-end of o (every registered one when o names none), in its shape.
 func RandomCredentials(o *Options) {
-	if o.KsyunAccessKey == "" || o.KsyunSecretKey == "" {
-		o.KsyunAccessKey = "AKLTsim" + randomSecret(8)
-		o.KsyunSecretKey = randomSecret(20)
+	news := o.Frontends
+	if len(news) == 0 {
+		news = Registered()
 	}
-	if o.HuaweiAccessKey == "" || o.HuaweiSecretKey == "" {
-		o.HuaweiAccessKey = strings.ToUpper("HWSIM" + randomSecret(8))
-		o.HuaweiSecretKey = randomSecret(20)
+	probe := &Server{}
+	o.Keys = maps.Clone(o.Keys)
+	if o.Keys == nil {
+		o.Keys = map[string]Credential{}
 	}
+	for _, nf := range news {
+		f := nf(probe)
+		if k := o.Keys[f.Type()]; k.AccessKey == "" || k.SecretKey == "" {
+			o.Keys[f.Type()] = f.NewKeys(randomSecret)
+		}
+	}
+}
+
+// Lock locks the core: front-ends hold it while they read or change the
+// fleet, the catalogue or their own state, and call the methods documented
+// "core locked" meanwhile. Never held across I/O.
+func (s *Server) Lock() { s.mu.Lock() }
+
+// Unlock unlocks the core.
+func (s *Server) Unlock() { s.mu.Unlock() }
+
+// Config returns the options in effect, for front-ends to read (durations,
+// keys, project ids); core locked. Change them with SetOptions.
+func (s *Server) Config() *Options { return &s.opts }
+
+// RandomHex returns 2n hex digits from the seeded id stream (job ids);
+// core locked.
+func (s *Server) RandomHex(n int) string { return randHex(s.idRNG, n) }
+
+// KnownProject reports whether project is an accepted project id; core locked.
+func (s *Server) KnownProject(project string) bool { return s.projects[project] }
+
+// AcceptProject makes project an accepted project id from now on; core locked.
+func (s *Server) AcceptProject(project string) {
+	if project != "" && !s.projects[project] {
+		s.projects[project] = true
+		s.opts.ProjectIDs = append(s.opts.ProjectIDs, project)
+	}
+}
+
+// Fleet returns the instances of a provider type by id; core locked.
+func (s *Server) Fleet(providerType string) map[string]*Inst { return s.fleet[providerType] }
+
+// Order returns the instances of a provider type in the order they were
+// added; core locked.
+func (s *Server) Order(providerType string) []*Inst { return s.order[providerType] }
+
+// Types returns the provider types served, in the order of the front-ends.
+func (s *Server) Types() []string {
+	out := make([]string, len(s.frontends))
+	for i, f := range s.frontends {
+		out[i] = f.Type()
+	}
+	return out
+}
+
+// Frontend returns the front-end of a provider type, if served.
+func (s *Server) Frontend(providerType string) (Frontend, bool) {
+	f, ok := s.byType[providerType]
+	return f, ok
+}
+
+// typeList names the served types for messages: "a, b or c".
+func (s *Server) typeList() string {
+	types := s.Types()
+	if len(types) < 2 {
+		return strings.Join(types, "")
+	}
+	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
 }

@@ -11,19 +11,11 @@ import "fmt"
 var (
 	synthRoles = []string{"web", "api", "db", "cache"}
 	synthTeams = []string{"alpha", "beta", "gamma"}
-	// synthImageNames are the names of the synthetic images: instances run the first.
-	synthImageNames = map[string][]string{
-		Ksyun:       {"centos-7.9-64bit-2026-09", "centos-7.9-64bit-2026-11", "ubuntu-22.04-64bit-2026-11"},
-		HuaweiCloud: {"CentOS 7.9 64bit 2026-09", "CentOS 7.9 64bit 2026-11", "Ubuntu 22.04 server 64bit 2026-11"},
-	}
 )
 
-// synthInstance labels the k-th synthetic instance of a provider type.
-func synthInstance(provider string, k int) Instance {
-	region := "cn-beijing-6"
-	if provider == HuaweiCloud {
-		region = "cn-north-4"
-	}
+// synthInstance labels the k-th synthetic instance of a front-end.
+func synthInstance(f Frontend, k int) Instance {
+	provider, region := f.Type(), f.Synthetic().Region
 	role := synthRoles[k%len(synthRoles)]
 	env := "prod"
 	if k%7 < 2 {
@@ -40,7 +32,9 @@ func synthInstance(provider string, k int) Instance {
 
 // nameSynthImage gives the j-th synthetic image its name; s.mu must be held.
 func (s *Server) nameSynthImage(provider, id string, j int) {
-	s.cat.init()
-	names := synthImageNames[provider]
-	s.cat.images[provider][id] = &Image{Provider: provider, ID: id, Name: names[j%len(names)]}
+	img := &Image{Provider: provider, ID: id}
+	if names := s.byType[provider].Synthetic().ImageNames; len(names) > 0 {
+		img.Name = names[j%len(names)]
+	}
+	s.cat.of(provider)[id] = img
 }

@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // ECS operation names, as the official SDK names them; they key the stats.
@@ -116,15 +117,15 @@ func (j *job) view(now time.Time) jobView {
 }
 
 // newJobID returns a seed-determined job id in Huawei's 32-hex form; s.mu must be held.
-func (s *Server) newJobID() string { return randHex(s.idRNG, 16) }
+func (s *frontend) newJobID() string { return s.RandomHex(16) }
 
 // addJob records j; s.mu must be held. Every 1024 jobs, jobs finished more
 // than jobTTL ago are dropped, as Huawei does, so a long rehearsal does not
 // grow without bound.
-func (s *Server) addJob(j *job) {
+func (s *frontend) addJob(j *job) {
 	s.jobs[j.id] = j
 	if len(s.jobs)%1024 == 0 {
-		now := s.now()
+		now := s.Now()
 		for id, old := range s.jobs {
 			if now.Sub(old.end) > jobTTL {
 				delete(s.jobs, id)
@@ -212,10 +213,10 @@ func parseECSRoute(method, path string, body []byte) ecsRoute {
 }
 
 // serveECS answers the ECS API under "/v1/".
-func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+func (s *frontend) serveECS(w http.ResponseWriter, r *http.Request) {
+	reqID := s.RequestID()
 	w.Header().Set("X-Request-Id", reqID)
-	body, readErr := readBody(r)
+	body, readErr := sim.ReadBody(r)
 	route := parseECSRoute(r.Method, r.URL.Path, body)
 	if route.op == opListImages {
 		// IMS has no project in its path: the signed header names it.
@@ -223,19 +224,19 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	defer func() {
-		if status != alreadyCounted {
-			s.count(HuaweiCloud, route.op, status, status == http.StatusTooManyRequests)
+		if status != sim.AlreadyCounted {
+			s.Count(huaweicloud.Type, route.op, status, status == http.StatusTooManyRequests)
 		}
 	}()
 	gateway := func(st int, code, msg string) {
 		status = st
-		writeJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
+		sim.WriteJSON(w, st, gatewayError{ErrorCode: code, ErrorMsg: msg, RequestID: reqID})
 	}
 	fail := func(e *apiError) {
 		status = e.status
-		writeJSON(w, e.status, ecsErrorBody{Error: ecsErrorObj{Code: e.code, Message: e.message}})
+		sim.WriteJSON(w, e.status, ecsErrorBody{Error: ecsErrorObj{Code: e.code, Message: e.message}})
 	}
-	if retry, ok := s.throttle(r, HuaweiCloud); !ok {
+	if retry, ok := s.Throttle(r, huaweicloud.Type); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		gateway(http.StatusTooManyRequests, "APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit")
 		return
@@ -252,7 +253,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		gateway(http.StatusUnauthorized, code, msg)
 		return
 	}
-	if fail5xx, second := s.serverError(); fail5xx {
+	if fail5xx, second := s.ServerError(); fail5xx {
 		// Ecs.0002 "failed to submit the task" is a 400 (the API reference's
 		// error codes); the gateway's own failure stays a 500.
 		if second {
@@ -292,30 +293,30 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	answer := func() { writeJSON(w, http.StatusOK, resp) }
+	answer := func() { sim.WriteJSON(w, http.StatusOK, resp) }
 	if kind, ids := ecsWrite(route, body); kind != "" {
-		s.deliver(w, HuaweiCloud, route.op, kind, ids, answer, &status)
+		s.Deliver(w, huaweicloud.Type, route.op, kind, ids, answer, &status)
 		return
 	}
 	answer()
 }
 
-// ecsWrite names the write an accepted request is (OpStop, OpStart,
-// OpChange, OpReinstall) and the servers it names; "" for a read.
+// ecsWrite names the write an accepted request is (sim.OpStop, sim.OpStart,
+// sim.OpChange, sim.OpReinstall) and the servers it names; "" for a read.
 func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
 	switch rt.op {
 	case opChangeOS:
-		return OpChange, []string{rt.serverID}
+		return sim.OpChange, []string{rt.serverID}
 	case opReinstallOS:
-		return OpReinstall, []string{rt.serverID}
+		return sim.OpReinstall, []string{rt.serverID}
 	case opBatchStop, opBatchStart:
 		var b batchBody
 		if decodeStrict(body, &b) != nil {
 			return "", nil
 		}
-		kind, a := OpStop, b.Stop
+		kind, a := sim.OpStop, b.Stop
 		if rt.op == opBatchStart {
-			kind, a = OpStart, b.Start
+			kind, a = sim.OpStart, b.Start
 		}
 		for _, srv := range a.Servers {
 			ids = append(ids, srv.ID)
@@ -328,13 +329,14 @@ func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
 // ecsAuth verifies SDK-HMAC-SHA256 with the one implementation the client
 // uses, then the project: X-Project-Id must name the path's project, and the
 // project must be one the simulator knows. It returns a gateway code or "".
-func (s *Server) ecsAuth(r *http.Request, body []byte, project string) (code, msg string) {
-	s.mu.Lock()
-	ak, sk := s.opts.HuaweiAccessKey, s.opts.HuaweiSecretKey
-	now := s.now()
-	known := s.projects[project]
-	s.mu.Unlock()
-	_, err := huaweicloud.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+func (s *frontend) ecsAuth(r *http.Request, body []byte, project string) (code, msg string) {
+	s.Lock()
+	k := s.Config().Keys[huaweicloud.Type]
+	ak, sk := k.AccessKey, k.SecretKey
+	now := s.Now()
+	known := s.KnownProject(project)
+	s.Unlock()
+	_, err := huaweicloud.Verify(r, body, func(k string) (string, bool) { return sk, k == ak }, now, sim.MaxSkew)
 	switch {
 	case errors.Is(err, huaweicloud.ErrClockSkew):
 		// AK/SK authentication answers a too old (or too new) signature with
@@ -396,8 +398,8 @@ type ecsFault struct {
 }
 
 // chargingMode is metadata.charging_mode: "0" pay-per-use, "1" yearly/monthly.
-func (in *inst) chargingMode() string {
-	if in.prepaid {
+func chargingMode(in *sim.Inst) string {
+	if in.Prepaid {
 		return "1"
 	}
 	return "0"
@@ -405,9 +407,9 @@ func (in *inst) chargingMode() string {
 
 // ecsState is the server's status, task state and vm state as ECS shows
 // them: status UNKNOWN (no task) when the cloud does not know its state.
-func (in *inst) ecsState() (status, task, vm string) {
-	status, task, vm = in.st.ecsState()
-	if in.unknown {
+func ecsState(in *sim.Inst) (status, task, vm string) {
+	status, task, vm = ecsStatus(in.State)
+	if in.Unknown {
 		return "UNKNOWN", "", vm
 	}
 	return status, task, vm
@@ -416,11 +418,11 @@ func (in *inst) ecsState() (status, task, vm string) {
 // ecsRefusal is the error of an operation on a locked server or one whose
 // state ECS does not know, nil for any other. ECS runs on Nova, which answers
 // an operation on a locked server 409; the reference gives its code, Ecs.0605.
-func ecsRefusal(in *inst) *apiError {
+func ecsRefusal(in *sim.Inst) *apiError {
 	switch {
-	case in.locked:
-		return ecsErr(http.StatusConflict, "Ecs.0605", "The ECS %s is locked.", in.id)
-	case in.unknown:
+	case in.Locked:
+		return ecsErr(http.StatusConflict, "Ecs.0605", "The ECS %s is locked.", in.ID)
+	case in.Unknown:
 		return ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status UNKNOWN.")
 	}
 	return nil
@@ -432,29 +434,29 @@ type ecsMissing struct {
 	Fault ecsFault `json:"fault"`
 }
 
-func (in *inst) ecsView() ecsServer {
-	status, task, vm := in.ecsState()
+func ecsView(in *sim.Inst) ecsServer {
+	status, task, vm := ecsState(in)
 	v := ecsServer{
-		ID: in.id, Name: in.name, Status: status, Image: ecsImageRef{ID: in.image},
+		ID: in.ID, Name: in.Name, Status: status, Image: ecsImageRef{ID: in.Image},
 		Metadata: ecsMetadata{
-			ImageName: "image-" + in.image[:min(8, len(in.image))], MeteringImage: in.image,
-			OSType: "Linux", ChargingMode: in.chargingMode(), MeteringImType: "private",
-			VpcID: simVPC, user: in.meta,
+			ImageName: "image-" + in.Image[:min(8, len(in.Image))], MeteringImage: in.Image,
+			OSType: "Linux", ChargingMode: chargingMode(in), MeteringImType: "private",
+			VpcID: simVPC, user: in.Meta,
 		},
 		VMState:   vm,
-		Updated:   in.updated.UTC().Format(time.RFC3339),
-		Created:   in.created.UTC().Format(time.RFC3339),
-		TenantID:  in.project,
-		AZ:        in.az,
-		Addresses: in.ecsAddresses(),
-		Tags:      in.ecsTags(),
-		Locked:    in.locked,
+		Updated:   in.Updated.UTC().Format(time.RFC3339),
+		Created:   in.Created.UTC().Format(time.RFC3339),
+		TenantID:  in.Project,
+		AZ:        in.Zone,
+		Addresses: addressesOf(in),
+		Tags:      ecsTags(in),
+		Locked:    in.Locked,
 	}
 	if task != "" {
 		v.TaskState = &task
 	}
-	if in.st == stError {
-		v.Fault = &ecsFault{Code: 500, Message: in.fault, Details: in.fault, Created: in.updated.UTC().Format(time.RFC3339)}
+	if in.State == sim.StateError {
+		v.Fault = &ecsFault{Code: 500, Message: in.Fault, Details: in.Fault, Created: in.Updated.UTC().Format(time.RFC3339)}
 	}
 	return v
 }
@@ -464,7 +466,7 @@ type ecsListResponse struct {
 	Servers []any `json:"servers"`
 }
 
-func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
+func (s *frontend) ecsList(r *http.Request, project string) (any, *apiError) {
 	q := r.URL.Query()
 	limit, page := 25, 1
 	if v := q.Get("limit"); v != "" {
@@ -482,9 +484,9 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 		page = max(n, 1) // offset counts pages from 1; 0 is read as 1
 	}
 	resp := ecsListResponse{Servers: []any{}}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
+	s.Lock()
+	defer s.Unlock()
+	now := s.Now()
 	if v := q.Get("server_id"); v != "" {
 		// server_id overrides every other filter and paging.
 		ids := strings.Split(v, ",")
@@ -492,16 +494,16 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 			return nil, ecsBad("server_id takes at most 100 ids, got %d", len(ids))
 		}
 		for _, id := range ids {
-			in := s.fleet[HuaweiCloud][id]
-			if in == nil || in.project != project {
+			in := s.Fleet(huaweicloud.Type)[id]
+			if in == nil || in.Project != project {
 				resp.Servers = append(resp.Servers, ecsMissing{ID: id, Fault: ecsFault{
 					Code: 404, Message: "Instance " + id + " could not be found.", Details: "",
 					Created: now.UTC().Format(time.RFC3339),
 				}})
 				continue
 			}
-			in.settle(now)
-			resp.Servers = append(resp.Servers, in.ecsView())
+			in.Settle(now)
+			resp.Servers = append(resp.Servers, ecsView(in))
 		}
 		resp.Count = len(resp.Servers)
 		return resp, nil
@@ -514,40 +516,40 @@ func (s *Server) ecsList(r *http.Request, project string) (any, *apiError) {
 		skip = 0
 	}
 	past := marker == ""
-	for _, in := range s.order[HuaweiCloud] {
-		if in.project != project {
+	for _, in := range s.Order(huaweicloud.Type) {
+		if in.Project != project {
 			continue
 		}
-		in.settle(now)
+		in.Settle(now)
 		if !filter.matches(in) {
 			continue
 		}
 		if past && resp.Count >= skip && len(resp.Servers) < limit {
-			resp.Servers = append(resp.Servers, in.ecsView())
+			resp.Servers = append(resp.Servers, ecsView(in))
 		}
-		past = past || in.id == marker
+		past = past || in.ID == marker
 		resp.Count++
 	}
 	return resp, nil
 }
 
-func (s *Server) ecsShow(rt ecsRoute) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *frontend) ecsShow(rt ecsRoute) (any, *apiError) {
+	s.Lock()
+	defer s.Unlock()
 	in, e := s.ecsServerByID(rt)
 	if e != nil {
 		return nil, e
 	}
-	return map[string]ecsServer{"server": in.ecsView()}, nil
+	return map[string]ecsServer{"server": ecsView(in)}, nil
 }
 
 // ecsServerByID finds and settles a server of the route's project; s.mu must be held.
-func (s *Server) ecsServerByID(rt ecsRoute) (*inst, *apiError) {
-	in := s.fleet[HuaweiCloud][rt.serverID]
-	if in == nil || in.project != rt.project {
+func (s *frontend) ecsServerByID(rt ecsRoute) (*sim.Inst, *apiError) {
+	in := s.Fleet(huaweicloud.Type)[rt.serverID]
+	if in == nil || in.Project != rt.project {
 		return nil, ecsErr(http.StatusNotFound, "Ecs.0114", "The ECS %s does not exist.", rt.serverID)
 	}
-	in.settle(s.now())
+	in.Settle(s.Now())
 	return in, nil
 }
 
@@ -585,7 +587,7 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
+func (s *frontend) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	reinstall := rt.op == opReinstallOS
 	key := "os-change"
 	if reinstall {
@@ -605,7 +607,7 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	if !reinstall && (c.ImageID == nil || *c.ImageID == "") {
 		return nil, ecsBad("imageid is required")
 	}
-	if !reinstall && !isUUID(*c.ImageID) {
+	if !reinstall && !sim.IsUUID(*c.ImageID) {
 		return nil, ecsBad("imageid %q is not a UUID", *c.ImageID)
 	}
 	if c.KeyName == "" && c.AdminPass == "" {
@@ -630,59 +632,59 @@ func (s *Server) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 	if c.IsAutoPay != "" && c.IsAutoPay != "true" && c.IsAutoPay != "false" {
 		return nil, ecsBad(`isAutoPay must be "true" or "false"`)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	in, e := s.ecsServerByID(rt)
 	if e != nil {
 		return nil, e
 	}
-	target := in.image
+	target := in.Image
 	if !reinstall {
 		target = *c.ImageID
-		if why := s.imageRefusal(HuaweiCloud, target); why != "" {
+		if why := s.ImageRefusal(huaweicloud.Type, target); why != "" {
 			return nil, ecsErr(http.StatusBadRequest, "Ecs.0031", "The image %s %s.", target, why)
 		}
 	}
 	if e := ecsRefusal(in); e != nil {
 		return nil, e
 	}
-	status, task, _ := in.ecsState()
+	status, task, _ := ecsState(in)
 	switch {
-	case in.st.transitional():
+	case in.State.Transitional():
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
-	case in.st == stError && !in.changeFailed:
+	case in.State == sim.StateError && !in.ChangeFailed:
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS status does not allow this operation: status ERROR.")
-	case in.st == stRunning && c.Mode != "withStopServer":
+	case in.State == sim.StateRunning && c.Mode != "withStopServer":
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0100", "The ECS is running: stop it first or set mode withStopServer.")
 	}
-	now := s.now()
-	var steps []step
-	if in.st == stRunning {
-		steps = append(steps, step{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)})
+	now := s.Now()
+	var steps []sim.Step
+	if in.State == sim.StateRunning {
+		steps = append(steps, sim.Step{State: sim.StateStopping, Image: in.Image, Lasts: s.Jittered(s.Config().StopDuration)})
 	}
-	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.id, begin: now}
+	j := &job{id: s.newJobID(), typ: "changeOS", project: rt.project, serverID: in.ID, begin: now}
 	if reinstall {
 		j.typ = "reInitOs"
 	}
-	if in.prepaid && c.IsAutoPay != "true" {
+	if in.Prepaid && c.IsAutoPay != "true" {
 		// The order stays open (14 days) and the server untouched until paid.
 		j.pendingPayment, j.end = true, now.Add(14*24*time.Hour)
 		s.addJob(j)
 		return jobIDResponse{JobID: j.id}, nil
 	}
-	rebuild := s.duration(s.opts.RebuildDuration)
-	var final outcome
-	if s.rebuildFails(in.id) {
-		steps = append(steps, step{st: stRebuilding, image: in.image, d: rebuild})
-		final = outcome{st: stError, image: in.image, fault: "Failed to rebuild the system disk from image " + target, changeFailed: true}
-		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.fault
+	rebuild := s.Jittered(s.Config().RebuildDuration)
+	var final sim.Outcome
+	if s.RebuildFails(in.ID) {
+		steps = append(steps, sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild})
+		final = sim.Outcome{State: sim.StateError, Image: in.Image, Fault: "Failed to rebuild the system disk from image " + target, ChangeFailed: true}
+		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.Fault
 	} else {
 		steps = append(steps,
-			step{st: stRebuilding, image: in.image, d: rebuild, count: true},
-			step{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)})
-		final = outcome{st: stRunning, image: target}
+			sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild, Count: true},
+			sim.Step{State: sim.StateStarting, Image: target, Lasts: s.Jittered(s.Config().StartDuration)})
+		final = sim.Outcome{State: sim.StateRunning, Image: target}
 	}
-	j.end = s.run(in, now, s.queue(in, rt.op, steps), final)
+	j.end = s.Run(in, now, s.Queue(in, rt.op, steps), final)
 	s.addJob(j)
 	return jobIDResponse{JobID: j.id}, nil
 }
@@ -700,7 +702,7 @@ type batchAction struct {
 	Type string `json:"type,omitempty"`
 }
 
-func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
+func (s *frontend) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	var b batchBody
 	if err := decodeStrict(body, &b); err != nil {
 		return nil, ecsBad("malformed request body (this simulator supports os-stop and os-start): %v", err)
@@ -724,9 +726,9 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 		// The batch's size, not a throttle: the client splits the batch.
 		return nil, ecsErr(http.StatusBadRequest, "Ecs.0118", "The number of ECSs %d is greater than the maximum number 1000.", len(a.Servers))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
+	s.Lock()
+	defer s.Unlock()
+	now := s.Now()
 	j := &job{id: s.newJobID(), typ: "batchStartServer", project: rt.project, begin: now, end: now, subs: []*job{}}
 	subType := "startServer"
 	if stop {
@@ -735,27 +737,27 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	for _, srv := range a.Servers {
 		sj := &job{id: s.newJobID(), typ: subType, project: rt.project, serverID: srv.ID, begin: now, end: now}
 		j.subs = append(j.subs, sj)
-		in := s.fleet[HuaweiCloud][srv.ID]
-		if in == nil || in.project != rt.project {
+		in := s.Fleet(huaweicloud.Type)[srv.ID]
+		if in == nil || in.Project != rt.project {
 			sj.fail, sj.errorCode, sj.failReason = true, "Ecs.0114", "The ECS "+srv.ID+" does not exist."
 			j.fail = true
 			continue
 		}
-		in.settle(now)
+		in.Settle(now)
 		if e := ecsRefusal(in); e != nil {
 			sj.fail, sj.errorCode, sj.failReason = true, e.code, e.message
 			j.fail = true
 			continue
 		}
 		switch {
-		case stop && (in.st == stRunning || in.st == stError):
-			sj.end = s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
-		case !stop && in.st == stStopped:
-			sj.end = s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
-		case stop && in.st == stStopped, !stop && in.st == stRunning:
+		case stop && (in.State == sim.StateRunning || in.State == sim.StateError):
+			sj.end = s.Run(in, now, []sim.Step{{State: sim.StateStopping, Image: in.Image, Lasts: s.Jittered(s.Config().StopDuration)}}, sim.Outcome{State: sim.StateStopped, Image: in.Image})
+		case !stop && in.State == sim.StateStopped:
+			sj.end = s.Run(in, now, []sim.Step{{State: sim.StateStarting, Image: in.Image, Lasts: s.Jittered(s.Config().StartDuration)}}, sim.Outcome{State: sim.StateRunning, Image: in.Image})
+		case stop && in.State == sim.StateStopped, !stop && in.State == sim.StateRunning:
 			// Already there: nothing to do, the sub-job succeeds at once.
 		default:
-			status, task, _ := in.ecsState()
+			status, task, _ := ecsState(in)
 			sj.fail, sj.errorCode = true, "Ecs.0100"
 			sj.failReason = fmt.Sprintf("The ECS status does not allow this operation: status %s, task_state %s.", status, task)
 			j.fail = true
@@ -771,18 +773,18 @@ func (s *Server) ecsBatch(rt ecsRoute, body []byte) (any, *apiError) {
 	return jobIDResponse{JobID: j.id}, nil
 }
 
-func (s *Server) ecsJob(rt ecsRoute) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
+func (s *frontend) ecsJob(rt ecsRoute) (any, *apiError) {
+	s.Lock()
+	defer s.Unlock()
+	now := s.Now()
 	j := s.jobs[rt.jobID]
 	if j == nil || j.project != rt.project || now.Sub(j.end) > jobTTL {
 		return nil, ecsErr(http.StatusNotFound, "Ecs.0005", "The job %s does not exist.", rt.jobID)
 	}
 	// Settle the servers first, so that a job read as SUCCESS and a server
 	// read right after agree.
-	if in := s.fleet[HuaweiCloud][j.serverID]; in != nil {
-		in.settle(now)
+	if in := s.Fleet(huaweicloud.Type)[j.serverID]; in != nil {
+		in.Settle(now)
 	}
 	return j.view(now), nil
 }

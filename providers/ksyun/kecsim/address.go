@@ -1,10 +1,11 @@
-package sim
+package kecsim
 
-import "strings"
+import (
+	"github.com/reimage-dev/reimage/providers/sim"
+)
 
-// Private addresses as each cloud shows them: KEC repeats the primary
-// interface's address at the top level and lists it in NetworkInterfaceSet;
-// ECS lists it under addresses[<vpc_id>] as a fixed IPv4 marked primary.
+// Private addresses as KEC shows them: the primary interface's address at
+// the top level and in NetworkInterfaceSet.
 
 // kecNetworkInterface is one entry of DescribeInstances' NetworkInterfaceSet.
 type kecNetworkInterface struct {
@@ -21,10 +22,10 @@ const (
 	simSubnet = "3f1e0d2c-5a4b-4c6d-8e7f-000000000002"
 )
 
-func (in *inst) kecInterfaces() []kecNetworkInterface {
+func kecInterfaces(in *sim.Inst) []kecNetworkInterface {
 	return []kecNetworkInterface{{
-		NetworkInterfaceID: "eni-" + in.id[:min(8, len(in.id))], NetworkInterfaceType: "primary",
-		VpcID: simVPC, SubnetID: simSubnet, PrivateIPAddress: in.ip,
+		NetworkInterfaceID: "eni-" + in.ID[:min(8, len(in.ID))], NetworkInterfaceType: "primary",
+		VpcID: simVPC, SubnetID: simSubnet, PrivateIPAddress: in.IP,
 	}}
 }
 
@@ -50,21 +51,4 @@ func appendKECInterfaces(b []byte, set []kecNetworkInterface) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
-}
-
-// ecsAddress is one address of an ECS server's addresses, as Huawei shows it.
-type ecsAddress struct {
-	Addr    string `json:"addr"`
-	Version string `json:"version"`
-	Type    string `json:"OS-EXT-IPS:type"`
-	MAC     string `json:"OS-EXT-IPS-MAC:mac_addr"`
-	Primary bool   `json:"primary"`
-}
-
-// ecsAddresses puts the server's address under its VPC id, the key that
-// metadata vpc_id names.
-func (in *inst) ecsAddresses() ecsAddresses {
-	h := strings.ReplaceAll(in.id, "-", "") + "000000"
-	mac := "fa:16:3e:" + h[0:2] + ":" + h[2:4] + ":" + h[4:6]
-	return ecsAddresses{simVPC: {{Addr: in.ip, Version: "4", Type: "fixed", MAC: mac, Primary: true}}}
 }

@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"net/http"
@@ -8,7 +8,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // The KEC family on one endpoint: KEC itself, its tag service (tagv2) and the
@@ -76,7 +77,7 @@ func checkVersion(p url.Values) *apiError {
 
 // kecFamily runs the actions added for pre-flight, selection and markers;
 // ok is false for an action it does not know.
-func (s *Server) kecFamily(op string, p url.Values, reqID string) (resp any, e *apiError, ok bool) {
+func (s *frontend) kecFamily(op string, p url.Values, reqID string) (resp any, e *apiError, ok bool) {
 	switch op {
 	case "DescribeImages":
 		resp, e = s.kecDescribeImages(p, reqID)
@@ -113,9 +114,9 @@ type kecImagesResponse struct {
 }
 
 // kecDescribeImages answers DescribeImages: one ImageId or every image, no paging.
-func (s *Server) kecDescribeImages(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) kecDescribeImages(p url.Values, reqID string) (any, *apiError) {
 	id := p.Get("ImageId")
-	if p.Has("ImageId") && !isUUID(id) {
+	if p.Has("ImageId") && !sim.IsUUID(id) {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	if t := p.Get("ImageType"); t != "" && t != "system" && t != "private" && t != "share" && t != "public" {
@@ -124,10 +125,10 @@ func (s *Server) kecDescribeImages(p url.Values, reqID string) (any, *apiError) 
 	if e := dryRun(p); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	resp := kecImagesResponse{RequestID: reqID, ImagesSet: []kecImage{}}
-	for _, img := range s.imagesOf(Ksyun) {
+	for _, img := range s.ImagesOf(ksyun.Type) {
 		if id != "" && img.ID != id {
 			continue
 		}
@@ -166,26 +167,26 @@ type tagListResponse struct {
 
 // tagList is ListTagsByResourceIds: the tags of each known instance, by id
 // order then key; unknown ids have none.
-func (s *Server) tagList(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) tagList(p url.Values, reqID string) (any, *apiError) {
 	ids, e := tagResource(p, "ResourceUuids")
 	if e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	resp := tagListResponse{RequestID: reqID, Tags: []kecTag{}}
 	for _, id := range ids {
-		in := s.fleet[Ksyun][id]
+		in := s.Fleet(ksyun.Type)[id]
 		if in == nil {
 			continue
 		}
-		keys := make([]string, 0, len(in.tags))
-		for k := range in.tags {
+		keys := make([]string, 0, len(in.Tags))
+		for k := range in.Tags {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			resp.Tags = append(resp.Tags, kecTag{ResourceUUID: id, TagID: tagID(k, in.tags[k]), TagKey: k, TagValue: in.tags[k]})
+			resp.Tags = append(resp.Tags, kecTag{ResourceUUID: id, TagID: tagID(k, in.Tags[k]), TagKey: k, TagValue: in.Tags[k]})
 		}
 	}
 	return resp, nil
@@ -198,7 +199,7 @@ type resultResponse struct {
 
 // tagAttach is CreateTagAndAttachResource: the key gets the value on the
 // instance, its other tags stay (an assumption: the reference is silent).
-func (s *Server) tagAttach(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) tagAttach(p url.Values, reqID string) (any, *apiError) {
 	ids, e := tagResource(p, "ResourceUuid")
 	if e != nil {
 		return nil, e
@@ -207,36 +208,36 @@ func (s *Server) tagAttach(p url.Values, reqID string) (any, *apiError) {
 	if e := checkKECTag(key, value); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	for _, id := range ids {
-		if s.fleet[Ksyun][id] == nil {
+		if s.Fleet(ksyun.Type)[id] == nil {
 			return nil, kecErr(http.StatusBadRequest, "ResourceNotFound", "The resource %s does not exist.", id)
 		}
 	}
 	for _, id := range ids {
-		in := s.fleet[Ksyun][id]
-		if in.tags == nil {
-			in.tags = map[string]string{}
+		in := s.Fleet(ksyun.Type)[id]
+		if in.Tags == nil {
+			in.Tags = map[string]string{}
 		}
-		in.tags[key] = value
+		in.Tags[key] = value
 	}
 	return resultResponse{RequestID: reqID, Result: true}, nil
 }
 
 // tagDetach is DetachResourceTags: TagKeys (comma-separated) leave the instance.
-func (s *Server) tagDetach(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) tagDetach(p url.Values, reqID string) (any, *apiError) {
 	ids, e := tagResource(p, "ResourceUuids")
 	if e != nil {
 		return nil, e
 	}
 	keys := strings.Split(p.Get("TagKeys"), ",")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	for _, id := range ids {
-		if in := s.fleet[Ksyun][id]; in != nil {
+		if in := s.Fleet(ksyun.Type)[id]; in != nil {
 			for _, k := range keys {
-				delete(in.tags, k)
+				delete(in.Tags, k)
 			}
 		}
 	}
@@ -282,7 +283,7 @@ type sksKeysResponse struct {
 
 // sksDescribeKeys is SKS DescribeKeys: KeyId.N (unknown ids are left out),
 // or every key; no paging beyond MaxResults (up to 1000).
-func (s *Server) sksDescribeKeys(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) sksDescribeKeys(p url.Values, reqID string) (any, *apiError) {
 	want := map[string]bool{}
 	for k, v := range p {
 		if rest, ok := strings.CutPrefix(k, "KeyId."); ok {
@@ -297,12 +298,11 @@ func (s *Server) sksDescribeKeys(p url.Values, reqID string) (any, *apiError) {
 	if len(want) > 100 {
 		return nil, badParam("at most 100 KeyId.N per request, got %d", len(want))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cat.init()
+	s.Lock()
+	defer s.Unlock()
 	resp := sksKeysResponse{RequestID: reqID, KeySet: []sksKey{}}
-	ids := make([]string, 0, len(s.cat.kecKeys))
-	for id := range s.cat.kecKeys {
+	ids := make([]string, 0, len(s.keys))
+	for id := range s.keys {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
@@ -310,30 +310,9 @@ func (s *Server) sksDescribeKeys(p url.Values, reqID string) (any, *apiError) {
 		if len(want) > 0 && !want[id] {
 			continue
 		}
-		resp.KeySet = append(resp.KeySet, sksKey{KeyID: id, KeyName: s.cat.kecKeys[id], PublicKey: "ssh-rsa AAAAsim " + s.cat.kecKeys[id],
+		resp.KeySet = append(resp.KeySet, sksKey{KeyID: id, KeyName: s.keys[id], PublicKey: "ssh-rsa AAAAsim " + s.keys[id],
 			CreateTime: "2024-01-01 00:00:00", ProjectID: "0"})
 	}
 	resp.TotalCount = len(resp.KeySet)
 	return resp, nil
 }
-
-// marks returns the instance's reimage markers: KEC tags, ECS metadata, whose
-// key starts with "reimage-"; nil for none. s.mu must be held.
-func (in *inst) marks() map[string]string {
-	src := in.tags
-	if in.provider == HuaweiCloud {
-		src = in.meta
-	}
-	var out map[string]string
-	for k, v := range src {
-		if strings.HasPrefix(k, markPrefix) {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
-}
-
-const markPrefix = providers.MarkPrefix

@@ -1,4 +1,4 @@
-package sim
+package sim_test
 
 import (
 	"io"
@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // faultCase is one write on one cloud, with the instance it acts on and the
@@ -22,28 +26,28 @@ type faultCase struct {
 
 func faultCases() []faultCase {
 	return []faultCase{
-		{"kec stop", Ksyun, kecRunning, OpStop, "StopInstances", func(h *harness) *http.Request {
+		{"kec stop", ksyun.Type, kecRunning, sim.OpStop, "StopInstances", func(h *harness) *http.Request {
 			return h.kecRequest(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
 		}, "stopped"},
-		{"kec start", Ksyun, kecStopped, OpStart, "StartInstances", func(h *harness) *http.Request {
+		{"kec start", ksyun.Type, kecStopped, sim.OpStart, "StartInstances", func(h *harness) *http.Request {
 			return h.kecRequest(http.MethodPost, vals("Action", "StartInstances", "InstanceId.1", kecStopped))
 		}, "active"},
-		{"kec change", Ksyun, kecStopped, OpChange, "ModifyInstanceImage", func(h *harness) *http.Request {
+		{"kec change", ksyun.Type, kecStopped, sim.OpChange, "ModifyInstanceImage", func(h *harness) *http.Request {
 			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
 		}, "active"},
-		{"kec reinstall", Ksyun, kecStopped, OpReinstall, "ModifyInstanceImage", func(h *harness) *http.Request {
+		{"kec reinstall", ksyun.Type, kecStopped, sim.OpReinstall, "ModifyInstanceImage", func(h *harness) *http.Request {
 			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true"))
 		}, "active"},
-		{"ecs stop", HuaweiCloud, ecsRunning, OpStop, opBatchStop, func(h *harness) *http.Request {
+		{"ecs stop", huaweicloud.Type, ecsRunning, sim.OpStop, "BatchStopServers", func(h *harness) *http.Request {
 			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsRunning}}}})
 		}, "SHUTOFF"},
-		{"ecs start", HuaweiCloud, ecsStopped, OpStart, opBatchStart, func(h *harness) *http.Request {
+		{"ecs start", huaweicloud.Type, ecsStopped, sim.OpStart, "BatchStartServers", func(h *harness) *http.Request {
 			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-start": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
 		}, "ACTIVE"},
-		{"ecs change", HuaweiCloud, ecsStopped, OpChange, opChangeOS, func(h *harness) *http.Request {
+		{"ecs change", huaweicloud.Type, ecsStopped, sim.OpChange, "ChangeServerOsWithoutCloudInit", func(h *harness) *http.Request {
 			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
 		}, "ACTIVE"},
-		{"ecs reinstall", HuaweiCloud, ecsStopped, OpReinstall, opReinstallOS, func(h *harness) *http.Request {
+		{"ecs reinstall", huaweicloud.Type, ecsStopped, sim.OpReinstall, "ReinstallServerWithoutCloudInit", func(h *harness) *http.Request {
 			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
 		}, "ACTIVE"},
 	}
@@ -55,7 +59,7 @@ func faultCases() []faultCase {
 func TestLostAnswerAfterTheCloudActed(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options) { o.LostAnswerIDs = []string{tc.id} })
+			h := newHarness(t, func(o *sim.Options) { o.LostAnswerIDs = []string{tc.id} })
 			before := h.view(tc.provider, tc.id)
 			res, err := http.DefaultClient.Do(tc.req(h))
 			if err == nil {
@@ -67,14 +71,14 @@ func TestLostAnswerAfterTheCloudActed(t *testing.T) {
 			if after := h.view(tc.provider, tc.id); after.State != tc.settled {
 				t.Errorf("state %s -> %s, want %s: the cloud must act before the answer is lost", before.State, after.State, tc.settled)
 			}
-			if tc.op == OpChange || tc.op == OpReinstall {
+			if tc.op == sim.OpChange || tc.op == sim.OpReinstall {
 				if v := h.view(tc.provider, tc.id); v.Changes != 1 {
 					t.Errorf("changes %d after the lost answer, want 1", v.Changes)
 				}
 			}
 			st := h.sim.Stats()
-			if got := st.Faults[FaultLostAnswer+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
-				t.Errorf("faults %v, want one %s", st.Faults, FaultLostAnswer)
+			if got := st.Faults[sim.FaultLostAnswer+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
+				t.Errorf("faults %v, want one %s", st.Faults, sim.FaultLostAnswer)
 			}
 			if got := st.Requests[tc.provider+"/"+tc.apiOp+"/0"]; got != 1 {
 				t.Errorf("requests %v, want one counted with status 0 (no answer)", st.Requests)
@@ -88,7 +92,7 @@ func TestLostAnswerAfterTheCloudActed(t *testing.T) {
 func TestGateway502AfterTheCloudActed(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options) { o.Gateway502IDs = []string{tc.id} })
+			h := newHarness(t, func(o *sim.Options) { o.Gateway502IDs = []string{tc.id} })
 			r := h.do(tc.req(h))
 			if r.status != http.StatusBadGateway || !strings.Contains(string(r.raw), "502 Bad Gateway") {
 				t.Fatalf("answer %d %s, want a gateway's 502", r.status, r.raw)
@@ -97,7 +101,7 @@ func TestGateway502AfterTheCloudActed(t *testing.T) {
 			if v := h.view(tc.provider, tc.id); v.State != tc.settled {
 				t.Errorf("state %s, want %s: the cloud must act before the 502", v.State, tc.settled)
 			}
-			if got := h.sim.Stats().Faults[FaultGateway502+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
+			if got := h.sim.Stats().Faults[sim.FaultGateway502+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
 				t.Errorf("faults %v", h.sim.Stats().Faults)
 			}
 		})
@@ -107,9 +111,9 @@ func TestGateway502AfterTheCloudActed(t *testing.T) {
 // TestFaultOpsLimitsTheFaults: with FaultOps naming only changes, a stop of a
 // chosen id is answered normally and its change loses its answer.
 func TestFaultOpsLimitsTheFaults(t *testing.T) {
-	h := newHarness(t, func(o *Options) {
+	h := newHarness(t, func(o *sim.Options) {
 		o.LostAnswerIDs = []string{kecRunning}
-		o.FaultOps = []string{OpChange}
+		o.FaultOps = []string{sim.OpChange}
 	})
 	r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
 	if r.status != http.StatusOK {
@@ -125,7 +129,7 @@ func TestFaultOpsLimitsTheFaults(t *testing.T) {
 // sequence of lost answers, 502s and normal answers; reads are never hit.
 func TestAfterEffectFaultRatesAreReproducible(t *testing.T) {
 	run := func() string {
-		h := newHarness(t, func(o *Options) {
+		h := newHarness(t, func(o *sim.Options) {
 			o.Seed = 42
 			o.LostAnswerRate, o.Gateway502Rate = 0.3, 0.3
 			o.StopDuration, o.StartDuration = 0, 0
@@ -172,15 +176,15 @@ func TestQueuedChangeShowsLate(t *testing.T) {
 		name, provider, id, idle, busy string
 		change                         func(h *harness) response
 	}{
-		{"kec", Ksyun, kecStopped, "stopped", "rebuilding", func(h *harness) response {
+		{"kec", ksyun.Type, kecStopped, "stopped", "rebuilding", func(h *harness) response {
 			return h.kec(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
 		}},
-		{"ecs", HuaweiCloud, ecsStopped, "SHUTOFF", "REBUILD", func(h *harness) response {
+		{"ecs", huaweicloud.Type, ecsStopped, "SHUTOFF", "REBUILD", func(h *harness) response {
 			return h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options) { o.QueueDelay, o.QueueIDs = 30*time.Second, []string{tc.id} })
+			h := newHarness(t, func(o *sim.Options) { o.QueueDelay, o.QueueIDs = 30*time.Second, []string{tc.id} })
 			if r := tc.change(h); r.status != http.StatusOK {
 				t.Fatalf("change: %d %s", r.status, r.raw)
 			}
@@ -197,7 +201,7 @@ func TestQueuedChangeShowsLate(t *testing.T) {
 				t.Fatalf("one queued change: %+v", v)
 			}
 			// Now submit twice within the queue.
-			if tc.provider == Ksyun {
+			if tc.provider == ksyun.Type {
 				if r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecStopped)); r.status != http.StatusOK {
 					t.Fatal(r.status)
 				}
@@ -215,7 +219,7 @@ func TestQueuedChangeShowsLate(t *testing.T) {
 				t.Fatalf("changes %d, want 3: a change submitted again during its queue is carried out twice", v.Changes)
 			}
 			st := h.sim.Stats().Faults
-			if st[FaultQueued+"/"+tc.provider+"/"+map[string]string{Ksyun: "ModifyInstanceImage", HuaweiCloud: opChangeOS}[tc.provider]] != 3 || st[FaultSuperseded+"/"+tc.provider+"/"+OpChange] != 1 {
+			if st[sim.FaultQueued+"/"+tc.provider+"/"+map[string]string{ksyun.Type: "ModifyInstanceImage", huaweicloud.Type: "ChangeServerOsWithoutCloudInit"}[tc.provider]] != 3 || st[sim.FaultSuperseded+"/"+tc.provider+"/"+sim.OpChange] != 1 {
 				t.Fatalf("faults %v", st)
 			}
 		})

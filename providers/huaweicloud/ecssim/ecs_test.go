@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // TestECSVectors sends the three reference vectors' exact requests (keys,
@@ -132,7 +133,7 @@ func TestECSProjectChecks(t *testing.T) {
 func TestECSListAndShow(t *testing.T) {
 	h := newHarness(t)
 	for i := range 30 {
-		h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("bulk-%02d", i), Image: imgECSNew})
+		h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("bulk-%02d", i), Image: imgECSNew})
 	}
 	r := h.ecs("GET", "/cloudservers/detail", nil, nil)
 	if r.status != 200 || r.body["count"].(float64) != 32 || len(r.body["servers"].([]any)) != 25 {
@@ -274,7 +275,7 @@ func TestECSChangeOSLifecycle(t *testing.T) {
 			}
 		}
 	}
-	if v := h.view(HuaweiCloud, ecsRunning); v.State != "ACTIVE" || v.Changes != 1 {
+	if v := h.view(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" || v.Changes != 1 {
 		t.Fatalf("view: %+v", v)
 	}
 	if j := h.job(jobID); j.str("end_time") == "" || j.str("fail_reason") != "" {
@@ -292,7 +293,7 @@ func TestECSChangeOSLifecycle(t *testing.T) {
 	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" || j.str("job_type") != "reInitOs" {
 		t.Fatalf("reinstall job: %s", j.raw)
 	}
-	if v := h.view(HuaweiCloud, ecsStopped); v.State != "ACTIVE" || v.Image != imgOld || v.Changes != 1 {
+	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "ACTIVE" || v.Image != imgOld || v.Changes != 1 {
 		t.Fatalf("after reinstall: %+v", v)
 	}
 	stats := h.sim.Stats()
@@ -331,13 +332,13 @@ func TestECSChangeOSErrors(t *testing.T) {
 			}
 		})
 	}
-	if v := h.view(HuaweiCloud, ecsStopped); v.State != "SHUTOFF" || v.Changes != 0 {
+	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Changes != 0 {
 		t.Fatalf("refused requests had an effect: %+v", v)
 	}
 }
 
 func TestECSChangeOSFails(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.FailIDs = []string{ecsRunning} })
+	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{ecsRunning} })
 	r := h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.raw)
@@ -351,7 +352,7 @@ func TestECSChangeOSFails(t *testing.T) {
 	if srv.str("server", "status") != "ERROR" || srv.str("server", "image", "id") != imgOld || srv.str("server", "fault", "message") == "" {
 		t.Fatalf("server: %s", srv.raw)
 	}
-	if v := h.view(HuaweiCloud, ecsRunning); v.Changes != 0 || v.State != "ERROR" {
+	if v := h.view(huaweicloud.Type, ecsRunning); v.Changes != 0 || v.State != "ERROR" {
 		t.Fatalf("%+v", v)
 	}
 	// ECS allows changeos on a server whose change failed (the API reference's constraints).

@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // TestECSPasswordPolicyRefusedWithEcs0011: an adminpass outside ECS's policy (here a '#', not one
@@ -22,7 +23,7 @@ func TestECSPasswordPolicyRefusedWithEcs0011(t *testing.T) {
 			t.Fatalf("%q: %d %s, want 400 Ecs.0011", pw, r.status, r.raw)
 		}
 	}
-	if v := h.view(HuaweiCloud, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld {
+	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld {
 		t.Fatalf("server touched: %+v", v)
 	}
 }
@@ -31,7 +32,7 @@ func TestECSPasswordPolicyRefusedWithEcs0011(t *testing.T) {
 // error_code and fail_reason are null until the job ends and while it succeeds, and a failed
 // job carries its detail in entities.errorcode_message; the reinstall job type is reInitOs.
 func TestECSJobFieldsAsTheCloudWritesThem(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.FailIDs = []string{ecsRunning} })
+	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{ecsRunning} })
 	ok := h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
 	bad := h.ecs(http.MethodPost, "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
 	running := h.job(ok.str("job_id"))
@@ -56,7 +57,7 @@ func TestECSJobFieldsAsTheCloudWritesThem(t *testing.T) {
 func TestPrepaidServerWaitsForPayment(t *testing.T) {
 	h := newHarness(t)
 	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000aa"
-	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
 		t.Fatal(err)
 	}
 	if srv := h.ecs(http.MethodGet, "/cloudservers/"+prepaid, nil, nil); srv.str("server", "metadata", "charging_mode") != "1" {
@@ -74,7 +75,7 @@ func TestPrepaidServerWaitsForPayment(t *testing.T) {
 	if j := h.job(r.str("job_id")); j.str("status") != "PENDING_PAYMENT" {
 		t.Fatalf("job: %s", j.raw)
 	}
-	if v := h.view(HuaweiCloud, prepaid); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.view(huaweicloud.Type, prepaid); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("server touched while unpaid: %+v", v)
 	}
 	r = h.ecs(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body("true"))
@@ -82,7 +83,7 @@ func TestPrepaidServerWaitsForPayment(t *testing.T) {
 	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" {
 		t.Fatalf("job with isAutoPay: %s", j.raw)
 	}
-	if v := h.view(HuaweiCloud, prepaid); v.Image != imgECSNew || v.Changes != 1 {
+	if v := h.view(huaweicloud.Type, prepaid); v.Image != imgECSNew || v.Changes != 1 {
 		t.Fatalf("after a paid change: %+v", v)
 	}
 }
@@ -94,7 +95,7 @@ func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 	// The client signs with the real time: the simulator's clock starts there.
 	h.clock.Advance(time.Until(h.clock.Now()) * -1)
 	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000ab"
-	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}, Endpoint: h.url,
@@ -136,7 +137,7 @@ func TestECSBatchOverLimitIsEcs0118(t *testing.T) {
 	if r.status != http.StatusBadRequest || r.ecsCode() != "Ecs.0118" {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	if v := h.view(HuaweiCloud, ecsRunning); v.State != "ACTIVE" {
+	if v := h.view(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" {
 		t.Fatalf("stopped anyway: %+v", v)
 	}
 }

@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"bytes"
@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
 	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // vecTime is the time of both clouds' reference vectors.
@@ -58,18 +60,19 @@ const (
 // vectors' time, a small fleet, and an HTTP server on loopback.
 type harness struct {
 	t     *testing.T
-	sim   *Server
+	sim   *sim.Server
 	clock *fakeClock
 	url   string
 }
 
-func newHarness(t *testing.T, edit ...func(*Options)) *harness {
+func newHarness(t *testing.T, edit ...func(*sim.Options)) *harness {
 	t.Helper()
 	clock := &fakeClock{t: vecTime}
-	opts := Options{
-		Seed:           1,
-		KsyunAccessKey: testKAK, KsyunSecretKey: testKSK,
-		HuaweiAccessKey: testHAK, HuaweiSecretKey: testHSK,
+	opts := sim.Options{
+		Seed:      1,
+		Frontends: []sim.NewFrontend{New, ecssim.New},
+		Keys: map[string]sim.Credential{ksyun.Type: {AccessKey: testKAK, SecretKey: testKSK},
+			huaweicloud.Type: {AccessKey: testHAK, SecretKey: testHSK}},
 		ProjectIDs:   []string{testProject},
 		StopDuration: 10 * time.Second, RebuildDuration: 60 * time.Second, StartDuration: 20 * time.Second,
 		Clock: clock.Now,
@@ -77,20 +80,20 @@ func newHarness(t *testing.T, edit ...func(*Options)) *harness {
 	for _, e := range edit {
 		e(&opts)
 	}
-	s := New(opts)
-	for _, in := range []Instance{
-		{Provider: Ksyun, ID: kecRunning, Name: "web-01", Image: imgOld},
-		{Provider: Ksyun, ID: kecStopped, Name: "web-02", Image: imgOld, State: "stopped"},
-		{Provider: Ksyun, ID: kecOther, Name: "db-01", Image: imgOld},
-		{Provider: HuaweiCloud, ID: ecsRunning, Name: "api-01", Image: imgOld},
-		{Provider: HuaweiCloud, ID: ecsStopped, Name: "api-02", Image: imgOld, State: "stopped"},
+	s := sim.New(opts)
+	for _, in := range []sim.Instance{
+		{Provider: ksyun.Type, ID: kecRunning, Name: "web-01", Image: imgOld},
+		{Provider: ksyun.Type, ID: kecStopped, Name: "web-02", Image: imgOld, State: "stopped"},
+		{Provider: ksyun.Type, ID: kecOther, Name: "db-01", Image: imgOld},
+		{Provider: huaweicloud.Type, ID: ecsRunning, Name: "api-01", Image: imgOld},
+		{Provider: huaweicloud.Type, ID: ecsStopped, Name: "api-02", Image: imgOld, State: "stopped"},
 	} {
 		if err := s.AddInstance(in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.AddImage(Ksyun, imgNew)
-	s.AddImage(HuaweiCloud, imgECSNew)
+	s.AddImage(ksyun.Type, imgNew)
+	s.AddImage(huaweicloud.Type, imgECSNew)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return &harness{t: t, sim: s, clock: clock, url: ts.URL}
@@ -215,7 +218,7 @@ func (h *harness) ecs(method, path string, q url.Values, body any) response {
 }
 
 // view returns one instance as /_sim/instances shows it.
-func (h *harness) view(provider, id string) InstanceView {
+func (h *harness) view(provider, id string) sim.InstanceView {
 	h.t.Helper()
 	for _, v := range h.sim.Instances() {
 		if v.Provider == provider && v.ID == id {
@@ -223,7 +226,7 @@ func (h *harness) view(provider, id string) InstanceView {
 		}
 	}
 	h.t.Fatalf("no %s instance %s", provider, id)
-	return InstanceView{}
+	return sim.InstanceView{}
 }
 
 func vals(kv ...string) url.Values {

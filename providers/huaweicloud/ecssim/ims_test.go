@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // imsGet sends a signed request to a path outside /v1 (IMS, KPS).
@@ -27,13 +28,13 @@ func (h *harness) imsGet(path string, q url.Values, project string) response {
 // marker; it needs a project the account has in X-Project-Id. KPS answers a
 // known key pair and 404 for another.
 func TestIMSAndKPS(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.UnusableImages = []string{imgOld} })
+	h := newHarness(t, func(o *sim.Options) { o.UnusableImages = []string{imgOld} })
 	for i := range 5 {
-		if err := h.sim.AddImageInfo(Image{Provider: HuaweiCloud, ID: fmt.Sprintf("cccccccc-0000-4000-8000-%012d", i), Name: "same"}); err != nil {
+		if err := h.sim.AddImageInfo(sim.Image{Provider: huaweicloud.Type, ID: fmt.Sprintf("cccccccc-0000-4000-8000-%012d", i), Name: "same"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.sim.AddKeyPair(KeyPair{Provider: HuaweiCloud, Name: "ops"}); err != nil {
+	if err := h.sim.AddKeyPair(sim.KeyPair{Provider: huaweicloud.Type, Name: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	count := func(r response) int { return len(r.body["images"].([]any)) }
@@ -75,7 +76,7 @@ func TestECSListMarkerAndTags(t *testing.T) {
 		if i%2 == 0 {
 			tags["env"] = "prod"
 		}
-		if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: fmt.Sprintf("dddddddd-0000-4000-8000-%012d", i), Name: fmt.Sprintf("web-%d", i), Image: imgOld, Tags: tags}); err != nil {
+		if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: fmt.Sprintf("dddddddd-0000-4000-8000-%012d", i), Name: fmt.Sprintf("web-%d", i), Image: imgOld, Tags: tags}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package sim
+package sim_test
 
 import (
 	"encoding/json"
@@ -6,16 +6,20 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 func TestThrottle(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.RateLimit = map[string]float64{Ksyun: 2, HuaweiCloud: 1} })
+	h := newHarness(t, func(o *sim.Options) { o.RateLimit = map[string]float64{ksyun.Type: 2, huaweicloud.Type: 1} })
 	// KEC: a burst of 2, then 429 RequestLimitExceeded with no effect.
 	for i := range 2 {
 		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
@@ -26,7 +30,7 @@ func TestThrottle(t *testing.T) {
 	if r.status != 429 || r.kecCode() != "RequestLimitExceeded" || r.header.Get("Retry-After") != "1" {
 		t.Fatalf("third KEC request: %d %s %s", r.status, r.header.Get("Retry-After"), r.raw)
 	}
-	if v := h.view(Ksyun, kecRunning); v.State != "active" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "active" {
 		t.Fatalf("a throttled stop had an effect: %s", v.State)
 	}
 	// The ECS bucket is separate.
@@ -37,7 +41,7 @@ func TestThrottle(t *testing.T) {
 	if r.status != 429 || r.str("error_code") != "APIGW.0308" || r.str("request_id") == "" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("second ECS request: %d %s", r.status, r.raw)
 	}
-	if v := h.view(HuaweiCloud, ecsStopped); v.State != "SHUTOFF" {
+	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" {
 		t.Fatalf("a throttled changeos had an effect: %s", v.State)
 	}
 	// Time refills the buckets.
@@ -51,7 +55,7 @@ func TestThrottle(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 	// Limits change at run time; 0 removes them.
-	h.sim.SetOptions(func(o *Options) { o.RateLimit = nil })
+	h.sim.SetOptions(func(o *sim.Options) { o.RateLimit = nil })
 	for range 5 {
 		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
 			t.Fatalf("unlimited: %d", r.status)
@@ -60,7 +64,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestServerErrors(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.ServerErrorRate = 1 })
+	h := newHarness(t, func(o *sim.Options) { o.ServerErrorRate = 1 })
 	r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
 	r2 := h.kec("POST", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
 	codes := map[string]int{r.kecCode(): r.status, r2.kecCode(): r2.status}
@@ -74,7 +78,7 @@ func TestServerErrors(t *testing.T) {
 	if e.ecsCode() != "Ecs.0002" || e2.ecsCode() != "Ecs.0002" || e.status+e2.status != 400+500 {
 		t.Fatalf("ECS server errors: %d %s / %d %s", e.status, e.raw, e2.status, e2.raw)
 	}
-	for _, v := range []InstanceView{h.view(Ksyun, kecStopped), h.view(HuaweiCloud, ecsStopped)} {
+	for _, v := range []sim.InstanceView{h.view(ksyun.Type, kecStopped), h.view(huaweicloud.Type, ecsStopped)} {
 		if v.Image != imgOld || v.Changes != 0 || (v.State != "stopped" && v.State != "SHUTOFF") {
 			t.Fatalf("a 5xx had an effect: %+v", v)
 		}
@@ -85,7 +89,7 @@ func TestServerErrors(t *testing.T) {
 	if r := h.do(req); r.status != 403 {
 		t.Fatalf("unsigned under faults: %d", r.status)
 	}
-	h.sim.SetOptions(func(o *Options) { o.ServerErrorRate = 0 })
+	h.sim.SetOptions(func(o *sim.Options) { o.ServerErrorRate = 0 })
 	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.status != 200 {
 		t.Fatalf("faults off: %d %s", r.status, r.raw)
 	}
@@ -94,7 +98,7 @@ func TestServerErrors(t *testing.T) {
 // TestServerErrorRateSeeded: the same seed and requests give the same 5xx decisions.
 func TestServerErrorRateSeeded(t *testing.T) {
 	run := func() string {
-		h := newHarness(t, func(o *Options) { o.ServerErrorRate = 0.3; o.Seed = 42 })
+		h := newHarness(t, func(o *sim.Options) { o.ServerErrorRate = 0.3; o.Seed = 42 })
 		var b strings.Builder
 		for range 60 {
 			r := h.kec("GET", vals("Action", "DescribeInstances"))
@@ -112,7 +116,7 @@ func TestServerErrorRateSeeded(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.Latency = 50 * time.Millisecond })
+	h := newHarness(t, func(o *sim.Options) { o.Latency = 50 * time.Millisecond })
 	start := time.Now()
 	if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
 		t.Fatal(r.status)
@@ -123,15 +127,15 @@ func TestLatency(t *testing.T) {
 }
 
 func TestJitter(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.Jitter = 0.5 })
+	h := newHarness(t, func(o *sim.Options) { o.Jitter = 0.5 })
 	h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
 	// StopDuration 10s ± 50 %: stopping at 4.9s, stopped at 15.1s.
 	h.clock.Advance(4900 * time.Millisecond)
-	if v := h.view(Ksyun, kecRunning); v.State != "stopping" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("4.9s: %s", v.State)
 	}
 	h.clock.Advance(10200 * time.Millisecond)
-	if v := h.view(Ksyun, kecRunning); v.State != "stopped" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "stopped" {
 		t.Fatalf("15.1s: %s", v.State)
 	}
 }
@@ -178,8 +182,8 @@ func TestInspectionEndpoints(t *testing.T) {
 }
 
 func TestSeedSyntheticDeterministic(t *testing.T) {
-	fleet := func(seed int64) []InstanceView {
-		s := New(Options{Seed: seed})
+	fleet := func(seed int64) []sim.InstanceView {
+		s := sim.New(sim.Options{Seed: seed})
 		s.SeedSynthetic(101, 0.25)
 		return s.Instances()
 	}
@@ -192,21 +196,21 @@ func TestSeedSyntheticDeterministic(t *testing.T) {
 	}
 	var kec, stopped int
 	for _, v := range a {
-		if v.Provider == Ksyun {
+		if v.Provider == ksyun.Type {
 			kec++
 		}
 		if v.State == "stopped" || v.State == "SHUTOFF" {
 			stopped++
 		}
-		if !isUUID(v.ID) {
+		if !sim.IsUUID(v.ID) {
 			t.Fatalf("id %q", v.ID)
 		}
 	}
 	if kec != 51 || stopped < 10 || stopped > 45 {
 		t.Fatalf("kec %d, stopped %d of 101", kec, stopped)
 	}
-	first, second := New(Options{Seed: 3}).Options(), New(Options{Seed: 3}).Options()
-	if first.KsyunSecretKey != second.KsyunSecretKey {
+	first, second := sim.New(sim.Options{Seed: 3}).Options(), sim.New(sim.Options{Seed: 3}).Options()
+	if first.Keys["ksyun"].SecretKey != second.Keys["ksyun"].SecretKey {
 		t.Fatal("generated credentials differ for one seed")
 	}
 }
@@ -215,8 +219,8 @@ func TestSeedPlan(t *testing.T) {
 	p := &plan.Plan{
 		Name: "fleet",
 		Providers: map[string]*plan.Provider{
-			"kec": {Name: "kec", Type: Ksyun, Region: "cn-shanghai-2"},
-			"ecs": {Name: "ecs", Type: HuaweiCloud, Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}},
+			"kec": {Name: "kec", Type: ksyun.Type, Region: "cn-shanghai-2"},
+			"ecs": {Name: "ecs", Type: huaweicloud.Type, Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}},
 		},
 		Instances: []*plan.Instance{
 			{ID: kecRunning, Name: "web-01", Provider: "kec", Image: imgNew},
@@ -224,7 +228,7 @@ func TestSeedPlan(t *testing.T) {
 			{ID: ecsRunning, Provider: "ecs", Image: imgECSNew},
 		},
 	}
-	s := New(Options{Seed: 1, ProjectIDs: []string{"ffffffffffffffffffffffffffffffff"}})
+	s := sim.New(sim.Options{Seed: 1, ProjectIDs: []string{"ffffffffffffffffffffffffffffffff"}})
 	if err := s.SeedPlan(p, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -233,23 +237,25 @@ func TestSeedPlan(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	for i, v := range got {
-		if v.Image != OlderImage(p.Instances[i].Image) || v.Image == p.Instances[i].Image || (v.State != "active" && v.State != "ACTIVE") {
+		if v.Image != sim.OlderImage(p.Instances[i].Image) || v.Image == p.Instances[i].Image || (v.State != "active" && v.State != "ACTIVE") {
 			t.Errorf("%+v", v)
 		}
 	}
-	for _, img := range []string{imgNew, OlderImage(imgNew)} {
-		if !s.images[Ksyun][img] {
+	for _, img := range []string{imgNew, sim.OlderImage(imgNew)} {
+		if !slices.Contains(s.Images(ksyun.Type), img) {
 			t.Errorf("image %s not catalogued", img)
 		}
 	}
-	if !s.projects[testProject] {
+	s.Lock()
+	defer s.Unlock()
+	if !s.KnownProject(testProject) {
 		t.Error("plan's project not accepted")
 	}
-	if s.fleet[Ksyun][kecRunning].region != "cn-shanghai-2" {
+	if s.Fleet(ksyun.Type)[kecRunning].Region != "cn-shanghai-2" {
 		t.Error("region not taken from the plan")
 	}
 	// Every instance stopped with fraction 1; a second seeding collides.
-	s2 := New(Options{})
+	s2 := sim.New(sim.Options{})
 	s2.SeedPlan(p, 1)
 	for _, v := range s2.Instances() {
 		if v.State != "stopped" && v.State != "SHUTOFF" {
@@ -262,7 +268,7 @@ func TestSeedPlan(t *testing.T) {
 }
 
 func TestStartAndClose(t *testing.T) {
-	s := New(Options{Seed: 1})
+	s := sim.New(sim.Options{Seed: 1})
 	s.SeedSynthetic(4, 0)
 	base, err := s.Start("127.0.0.1:0")
 	if err != nil {
@@ -287,11 +293,11 @@ func TestStartAndClose(t *testing.T) {
 // TestSeedPlanStoppedShare: ids that differ only in their last digits still
 // split near the requested fraction.
 func TestSeedPlanStoppedShare(t *testing.T) {
-	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Name: "kec", Type: Ksyun}}}
+	p := &plan.Plan{Providers: map[string]*plan.Provider{"kec": {Name: "kec", Type: ksyun.Type}}}
 	for i := range 200 {
 		p.Instances = append(p.Instances, &plan.Instance{ID: fmt.Sprintf("98284100-f6d1-4bbf-886a-1b07650247%02d", i), Provider: "kec", Image: imgNew})
 	}
-	s := New(Options{Seed: 1})
+	s := sim.New(sim.Options{Seed: 1})
 	if err := s.SeedPlan(p, 0.5); err != nil {
 		t.Fatal(err)
 	}

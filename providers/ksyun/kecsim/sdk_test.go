@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"crypto/hmac"
@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // The official KEC Go SDK (github.com/kingsoftcloud/sdk-go/v2, not on the module proxy) is tested
@@ -83,7 +86,7 @@ type sdkInstance struct {
 // accepted and act; the same request signed with a wrong secret is refused.
 func TestOfficialKECSDKRequestsAccepted(t *testing.T) {
 	h := newHarness(t)
-	if err := h.sim.AddInstance(Instance{Provider: Ksyun, ID: "44444444-4444-4444-8444-444444444444", Image: imgOld, ProjectID: "103245"}); err != nil {
+	if err := h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: "44444444-4444-4444-8444-444444444444", Image: imgOld, ProjectID: "103245"}); err != nil {
 		t.Fatal(err)
 	}
 	r := h.do(h.sdkRequest(t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}, "InstanceId.1": {"44444444-4444-4444-8444-444444444444"}}, testKSK))
@@ -112,7 +115,7 @@ func TestOfficialKECSDKRequestsAccepted(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("ModifyInstanceImage: %d %s", r.status, r.raw)
 	}
-	if v := h.view(Ksyun, kecStopped); v.State != "rebuilding" {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "rebuilding" {
 		t.Fatalf("after ModifyInstanceImage: %+v", v)
 	}
 	res, err := http.DefaultClient.Do(h.sdkRequest(t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}}, "wrong-secret"))
@@ -133,7 +136,7 @@ func TestKECReinstallShowsOverriding(t *testing.T) {
 	if r := h.kec(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true")); r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	if v := h.view(Ksyun, kecStopped); v.State != "overriding" {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "overriding" {
 		t.Fatalf("reinstall: %s", v.State)
 	}
 }

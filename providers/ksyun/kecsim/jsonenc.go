@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"encoding/json"

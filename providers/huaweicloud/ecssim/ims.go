@@ -1,9 +1,12 @@
-package sim
+package ecssim
 
 import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // Huawei's image service (IMS, GET /v2/cloudimages) and key pair service
@@ -46,7 +49,7 @@ type imsImage struct {
 // imsList answers GET /v2/cloudimages: filters id, name (exact) and status,
 // limit (default 500, up to 1000) and marker (the last id of the previous
 // page), in id order.
-func (s *Server) imsList(r *http.Request) (any, *apiError) {
+func (s *frontend) imsList(r *http.Request) (any, *apiError) {
 	q := r.URL.Query()
 	limit := 500
 	if v := q.Get("limit"); v != "" {
@@ -56,16 +59,16 @@ func (s *Server) imsList(r *http.Request) (any, *apiError) {
 		}
 		limit = n
 	}
-	if id := q.Get("id"); id != "" && !isUUID(id) {
+	if id := q.Get("id"); id != "" && !sim.IsUUID(id) {
 		return nil, ecsErr(http.StatusBadRequest, "IMG.0001", "id %q is not a UUID", id)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	out := struct {
 		Images []imsImage `json:"images"`
 	}{Images: []imsImage{}}
 	past := q.Get("marker") == ""
-	for _, img := range s.imagesOf(HuaweiCloud) {
+	for _, img := range s.ImagesOf(huaweicloud.Type) {
 		if !past {
 			past = img.ID == q.Get("marker")
 			continue
@@ -84,19 +87,18 @@ func (s *Server) imsList(r *http.Request) (any, *apiError) {
 	return out, nil
 }
 
-func imsMatches(img *Image, q url.Values) bool {
+func imsMatches(img *sim.Image, q url.Values) bool {
 	return (q.Get("id") == "" || img.ID == q.Get("id")) &&
 		(q.Get("name") == "" || img.Name == q.Get("name")) &&
 		(q.Get("status") == "" || img.State == q.Get("status"))
 }
 
 // kpsShow answers GET /v3/{project}/keypairs/{name}: 404 when absent.
-func (s *Server) kpsShow(rt ecsRoute) (any, *apiError) {
+func (s *frontend) kpsShow(rt ecsRoute) (any, *apiError) {
 	name := rt.serverID
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cat.init()
-	if !s.cat.ecsKeys[name] {
+	s.Lock()
+	defer s.Unlock()
+	if !s.keyNames[name] {
 		return nil, ecsErr(http.StatusNotFound, "KPS.0002", "The key pair %s does not exist.", name)
 	}
 	type keypair struct {

@@ -1,17 +1,21 @@
-package sim
+package sim_test
 
 import (
 	"regexp"
 	"testing"
+
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // TestSeedSyntheticVariety: a synthetic fleet has names by role, the three
 // tags, three zones per region, unique loopback addresses and named images.
 func TestSeedSyntheticVariety(t *testing.T) {
-	s := New(Options{Seed: 3})
+	s := sim.New(sim.Options{Seed: 3})
 	s.SeedSynthetic(40, 0)
 	nameRE := regexp.MustCompile(`^(web|api|db|cache)-\d{4}$`)
-	zones := map[string]map[string]bool{Ksyun: {}, HuaweiCloud: {}}
+	zones := map[string]map[string]bool{ksyun.Type: {}, huaweicloud.Type: {}}
 	ips := map[string]bool{}
 	envs := map[string]int{}
 	names := map[string]bool{}
@@ -30,13 +34,18 @@ func TestSeedSyntheticVariety(t *testing.T) {
 		}
 		ips[v.PrivateIP] = true
 	}
-	if len(zones[Ksyun]) != 3 || len(zones[HuaweiCloud]) != 3 || envs["prod"] == 0 || envs["staging"] == 0 {
+	if len(zones[ksyun.Type]) != 3 || len(zones[huaweicloud.Type]) != 3 || envs["prod"] == 0 || envs["staging"] == 0 {
 		t.Errorf("zones %v, envs %v", zones, envs)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range []string{Ksyun, HuaweiCloud} {
-		if img := s.image(p, s.synthImage[p]); img == nil || img.Name != synthImageNames[p][0] {
+	running := map[string]string{}
+	for _, v := range s.Instances() {
+		running[v.Provider] = v.Image
+	}
+	s.Lock()
+	defer s.Unlock()
+	for _, p := range []string{ksyun.Type, huaweicloud.Type} {
+		f, _ := s.Frontend(p)
+		if img := s.CatalogImage(p, running[p]); img == nil || img.Name != f.Synthetic().ImageNames[0] {
 			t.Errorf("%s: synthetic image %+v", p, img)
 		}
 	}

@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // BenchmarkDescribeInstances100k measures the simulator serving signed KEC
@@ -21,11 +22,11 @@ import (
 //	go test -run '^$' -bench DescribeInstances100k -benchtime 30000x ./providers/sim
 func BenchmarkDescribeInstances100k(b *testing.B) {
 	const n = 100_000
-	s := New(Options{Seed: 1})
+	s := sim.New(sim.Options{Seed: 1})
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012d", i, i)
-		if err := s.AddInstance(Instance{Provider: Ksyun, ID: ids[i], Image: "aaaaaaaa-0000-4000-8000-000000000001"}); err != nil {
+		if err := s.AddInstance(sim.Instance{Provider: ksyun.Type, ID: ids[i], Image: "aaaaaaaa-0000-4000-8000-000000000001"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,7 +58,7 @@ func BenchmarkDescribeInstances100k(b *testing.B) {
 			req, _ := http.NewRequest("POST", base+"/?Action=DescribeInstances&Version=2016-03-04", bytes.NewReader(body))
 			req.Header.Set("Accept", "application/json")
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-			if err := ksyun.Sign(req, body, o.KsyunAccessKey, o.KsyunSecretKey, "cn-beijing-6", time.Now()); err != nil {
+			if err := ksyun.Sign(req, body, o.Keys["ksyun"].AccessKey, o.Keys["ksyun"].SecretKey, "cn-beijing-6", time.Now()); err != nil {
 				b.Error(err)
 				return
 			}

@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // KEC API version, the only one the simulator (and the seed) speaks.
@@ -53,15 +54,15 @@ func badParam(format string, args ...any) *apiError {
 }
 
 // serveKEC answers KEC's query API at "/".
-func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+func (s *frontend) serveKEC(w http.ResponseWriter, r *http.Request) {
+	reqID := s.RequestID()
 	asJSON := acceptsJSON(r.Header.Get("Accept"))
-	body, err := readBody(r)
+	body, err := sim.ReadBody(r)
 	op := "InvalidAction"
 	status := http.StatusOK
 	defer func() {
-		if status != alreadyCounted {
-			s.count(Ksyun, op, status, status == http.StatusTooManyRequests)
+		if status != sim.AlreadyCounted {
+			s.Count(ksyun.Type, op, status, status == http.StatusTooManyRequests)
 		}
 	}()
 	fail := func(e *apiError) {
@@ -77,7 +78,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	params, perr := kecParams(r, body)
 	op = kecOp(params)
-	if retry, ok := s.throttle(r, Ksyun); !ok {
+	if retry, ok := s.Throttle(r, ksyun.Type); !ok {
 		e := kecErr(http.StatusTooManyRequests, "RequestLimitExceeded", "Request rate limit exceeded; retry later.")
 		e.retryAfter = retry
 		fail(e)
@@ -95,7 +96,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 		fail(perr)
 		return
 	}
-	if fail5xx, second := s.serverError(); fail5xx {
+	if fail5xx, second := s.ServerError(); fail5xx {
 		// KEC answers both with HTTP 400 (the seed's answers): only the code
 		// tells them from a refusal.
 		if second {
@@ -137,7 +138,7 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := func() { writeKEC(w, asJSON, op+"Response", http.StatusOK, resp) }
 	if kind, ids := kecWrite(op, params, resp); kind != "" {
-		s.deliver(w, Ksyun, op, kind, ids, answer, &status)
+		s.Deliver(w, ksyun.Type, op, kind, ids, answer, &status)
 		return
 	}
 	answer()
@@ -146,15 +147,15 @@ func (s *Server) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// kecWrite names the write a successful answer reports (OpStop, OpStart,
-// OpChange, OpReinstall) and the instances the cloud acted on; "" for a
+// kecWrite names the write a successful answer reports (sim.OpStop, sim.OpStart,
+// sim.OpChange, sim.OpReinstall) and the instances the cloud acted on; "" for a
 // read, or a stop or start that changed nothing.
 func kecWrite(op string, params url.Values, resp any) (kind string, ids []string) {
 	switch op {
 	case "StopInstances", "StartInstances":
-		kind = OpStop
+		kind = sim.OpStop
 		if op == "StartInstances" {
-			kind = OpStart
+			kind = sim.OpStart
 		}
 		for _, r := range resp.(kecPowerResponse).InstancesSet {
 			if r.Return {
@@ -167,9 +168,9 @@ func kecWrite(op string, params url.Values, resp any) (kind string, ids []string
 		return kind, ids
 	case "ModifyInstanceImage":
 		if params.Has("ImageId") {
-			return OpChange, []string{params.Get("InstanceId")}
+			return sim.OpChange, []string{params.Get("InstanceId")}
 		}
-		return OpReinstall, []string{params.Get("InstanceId")}
+		return sim.OpReinstall, []string{params.Get("InstanceId")}
 	}
 	return "", nil
 }
@@ -236,12 +237,13 @@ func dryRun(p url.Values) *apiError {
 }
 
 // kecAuth verifies the SigV4 signature with the one implementation the client uses.
-func (s *Server) kecAuth(r *http.Request, body []byte, service string) *apiError {
-	s.mu.Lock()
-	ak, sk := s.opts.KsyunAccessKey, s.opts.KsyunSecretKey
-	now := s.now()
-	s.mu.Unlock()
-	_, err := ksyun.VerifyService(r, body, service, func(k string) (string, bool) { return sk, k == ak }, now, MaxSkew)
+func (s *frontend) kecAuth(r *http.Request, body []byte, service string) *apiError {
+	s.Lock()
+	k := s.Config().Keys[ksyun.Type]
+	ak, sk := k.AccessKey, k.SecretKey
+	now := s.Now()
+	s.Unlock()
+	_, err := ksyun.VerifyService(r, body, service, func(k string) (string, bool) { return sk, k == ak }, now, sim.MaxSkew)
 	switch {
 	case err == nil:
 		return nil
@@ -391,57 +393,57 @@ func kecFilters(p url.Values) ([]kecFilter, *apiError) {
 	return out, nil
 }
 
-func (in *inst) kecView() kecInstance {
-	name, task := in.st.kecState()
-	if in.kecHead == "" {
-		v := in.fixedKECView()
-		in.kecHead, in.kecTail = string(appendKECHead(nil, &v)), string(appendKECTail(nil, &v))
+func kecView(in *sim.Inst) kecInstance {
+	name, task := kecState(in.State)
+	if ext(in).head == "" {
+		v := fixedKECView(in)
+		ext(in).head, ext(in).tail = string(appendKECHead(nil, &v)), string(appendKECTail(nil, &v))
 	}
-	v := in.fixedKECView()
-	v.ImageID = in.image
+	v := fixedKECView(in)
+	v.ImageID = in.Image
 	v.InstanceState = kecInstanceState{Name: name, TaskState: task}
-	v.SystemDisk = kecSystemDisk{DiskType: in.diskType, DiskSize: in.diskSize}
-	v.KeySet = in.keys
-	v.head, v.tail = in.kecHead, in.kecTail
+	v.SystemDisk = kecSystemDisk{DiskType: ext(in).diskType, DiskSize: ext(in).diskSize}
+	v.KeySet = ext(in).keys
+	v.head, v.tail = ext(in).head, ext(in).tail
 	return v
 }
 
 // fixedKECView fills the fields that never change for an instance.
-func (in *inst) fixedKECView() kecInstance {
+func fixedKECView(in *sim.Inst) kecInstance {
 	return kecInstance{
-		InstanceID: in.id, InstanceName: in.name, InstanceType: "N3.2B",
-		PrivateIPAddress:    in.privateIP(),
+		InstanceID: in.ID, InstanceName: in.Name, InstanceType: "N3.2B",
+		PrivateIPAddress:    privateIP(in),
 		ChargeType:          "Daily",
-		CreationDate:        in.createdStr,
-		AvailabilityZone:    in.az,
-		ProjectID:           in.kecProject,
-		NetworkInterfaceSet: in.kecInterfaces(),
+		CreationDate:        in.CreatedStr,
+		AvailabilityZone:    in.Zone,
+		ProjectID:           ext(in).project,
+		NetworkInterfaceSet: kecInterfaces(in),
 	}
 }
 
 // privateIP is a stable address derived from the instance's position.
-func (in *inst) privateIP() string { return in.ip }
+func privateIP(in *sim.Inst) string { return in.IP }
 
-func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
-	if !anyProject && !projects[in.project] {
+func kecMatches(in *sim.Inst, filters []kecFilter, projects map[string]bool, anyProject bool, search string) bool {
+	if !anyProject && !projects[in.Project] {
 		return false
 	}
-	if search != "" && !strings.Contains(in.name, search) && !strings.Contains(in.privateIP(), search) {
+	if search != "" && !strings.Contains(in.Name, search) && !strings.Contains(privateIP(in), search) {
 		return false
 	}
 	for _, f := range filters {
 		var v string
 		switch f.name {
 		case "instance-id":
-			v = in.id
+			v = in.ID
 		case "image-id":
-			v = in.image
+			v = in.Image
 		case "instance-state.name":
-			v, _ = in.st.kecState()
+			v, _ = kecState(in.State)
 		case "instance-name":
-			v = in.name
+			v = in.Name
 		case "availability-zone-name":
-			v = in.az
+			v = in.Zone
 		}
 		if !f.values[v] {
 			return false
@@ -450,7 +452,7 @@ func (in *inst) kecMatches(filters []kecFilter, projects map[string]bool, anyPro
 	return true
 }
 
-func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	ids, e := instanceIDs(p)
 	if e != nil {
 		return nil, e
@@ -494,15 +496,15 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 	}
 	search := p.Get("Search")
 	resp := kecDescribeResponse{RequestID: reqID, Marker: marker, InstancesSet: (*setPool.Get().(*[]kecInstance))[:0]}
-	s.mu.Lock()
-	now := s.now()
-	visit := func(in *inst) {
-		in.settle(now)
-		if !in.kecMatches(filters, projects, anyProject, search) {
+	s.Lock()
+	now := s.Now()
+	visit := func(in *sim.Inst) {
+		in.Settle(now)
+		if !kecMatches(in, filters, projects, anyProject, search) {
 			return
 		}
 		if resp.InstanceCount >= marker && len(resp.InstancesSet) < maxResults {
-			resp.InstancesSet = append(resp.InstancesSet, in.kecView())
+			resp.InstancesSet = append(resp.InstancesSet, kecView(in))
 		}
 		resp.InstanceCount++
 	}
@@ -510,19 +512,19 @@ func (s *Server) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		// A duplicate id is listed once; a stamp per listing finds them
 		// without a map per request.
 		s.listing++
-		fleet := s.fleet[Ksyun]
+		fleet := s.Fleet(ksyun.Type)
 		for _, id := range ids {
-			if in := fleet[id]; in != nil && in.listed != s.listing {
-				in.listed = s.listing
+			if in := fleet[id]; in != nil && in.Listed != s.listing {
+				in.Listed = s.listing
 				visit(in)
 			}
 		}
 	} else {
-		for _, in := range s.order[Ksyun] {
+		for _, in := range s.Order(ksyun.Type) {
 			visit(in)
 		}
 	}
-	s.mu.Unlock()
+	s.Unlock()
 	return resp, nil
 }
 
@@ -552,7 +554,7 @@ type kecPowerResponse struct {
 
 // kecPower runs StopInstances (stop) or StartInstances: per-id results, so
 // one batch can partly fail.
-func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError) {
+func (s *frontend) kecPower(p url.Values, reqID string, stop bool) (any, *apiError) {
 	ids, e := instanceIDs(p)
 	if e != nil {
 		return nil, e
@@ -572,26 +574,26 @@ func (s *Server) kecPower(p url.Values, reqID string, stop bool) (any, *apiError
 		return nil, e
 	}
 	resp := kecPowerResponse{RequestID: reqID, InstancesSet: make([]kecPowerResult, 0, len(ids))}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
+	s.Lock()
+	defer s.Unlock()
+	now := s.Now()
 	for _, id := range ids {
 		res := kecPowerResult{InstanceID: id}
-		in := s.fleet[Ksyun][id]
+		in := s.Fleet(ksyun.Type)[id]
 		if in != nil {
-			in.settle(now)
+			in.Settle(now)
 		}
 		switch {
 		case in == nil:
 			res.Message = "InstanceNotFound: the instance " + id + " does not exist"
-		case stop && (in.st == stRunning || in.st == stError):
-			s.run(in, now, []step{{st: stStopping, image: in.image, d: s.duration(s.opts.StopDuration)}}, outcome{st: stStopped, image: in.image})
+		case stop && (in.State == sim.StateRunning || in.State == sim.StateError):
+			s.Run(in, now, []sim.Step{{State: sim.StateStopping, Image: in.Image, Lasts: s.Jittered(s.Config().StopDuration)}}, sim.Outcome{State: sim.StateStopped, Image: in.Image})
 			res.Return = true
-		case !stop && in.st == stStopped:
-			s.run(in, now, []step{{st: stStarting, image: in.image, d: s.duration(s.opts.StartDuration)}}, outcome{st: stRunning, image: in.image})
+		case !stop && in.State == sim.StateStopped:
+			s.Run(in, now, []sim.Step{{State: sim.StateStarting, Image: in.Image, Lasts: s.Jittered(s.Config().StartDuration)}}, sim.Outcome{State: sim.StateRunning, Image: in.Image})
 			res.Return = true
 		default:
-			name, _ := in.st.kecState()
+			name, _ := kecState(in.State)
 			want := "active"
 			if !stop {
 				want = "stopped"
@@ -612,13 +614,13 @@ type kecReturnResponse struct {
 }
 
 // kecModify is ModifyInstanceImage, with the seed's parameters and checks.
-func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
+func (s *frontend) kecModify(p url.Values, reqID string) (any, *apiError) {
 	id := p.Get("InstanceId")
 	if id == "" {
 		return nil, kecErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.")
 	}
 	imageID, reinstall := p.Get("ImageId"), !p.Has("ImageId")
-	if !reinstall && !isUUID(imageID) {
+	if !reinstall && !sim.IsUUID(imageID) {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
 	var keys []string
@@ -634,7 +636,7 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 		return nil, kecErr(http.StatusBadRequest, "InvalidParameter.InstanceKeyLimitExceeded", "InvalidParameter.InstanceKeyLimitExceeded: at most 10 key pairs per instance, got %d", len(keys))
 	}
 	for _, k := range keys {
-		if !isUUID(k) {
+		if !sim.IsUUID(k) {
 			return nil, kecErr(http.StatusBadRequest, "KeyIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "KeyId" parameter.`)
 		}
 	}
@@ -672,18 +674,18 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 			return nil, badParam("UserData must be at most 16 KiB decoded, got %d bytes", len(dec))
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in := s.fleet[Ksyun][id]
+	s.Lock()
+	defer s.Unlock()
+	in := s.Fleet(ksyun.Type)[id]
 	if in == nil {
 		return nil, kecErr(http.StatusBadRequest, "InstanceNotFound", "The instance %s does not exist.", id)
 	}
-	if !reinstall && s.imageRefusal(Ksyun, imageID) != "" {
+	if !reinstall && s.ImageRefusal(ksyun.Type, imageID) != "" {
 		return nil, kecErr(http.StatusBadRequest, "ImageIdInvalidParameterValue", `An invalid or out-of-range value was supplied for the "ImageId" parameter.`)
 	}
-	now := s.now()
-	in.settle(now)
-	if in.st != stStopped {
+	now := s.Now()
+	in.Settle(now)
+	if in.State != sim.StateStopped {
 		return nil, kecErr(http.StatusBadRequest, "InstanceStateNotSupported", `The InstanceState for this action should be "Stopped"`)
 	}
 	if e := dryRun(p); e != nil {
@@ -691,24 +693,23 @@ func (s *Server) kecModify(p url.Values, reqID string) (any, *apiError) {
 	}
 	target := imageID
 	if reinstall {
-		target = in.image
+		target = in.Image
 	}
-	rebuild := s.duration(s.opts.RebuildDuration)
+	rebuild := s.Jittered(s.Config().RebuildDuration)
 	// A reinstall shows as "overriding" (重装中), a change of image as "rebuilding".
-	busy := stRebuilding
+	busy := sim.StateRebuilding
 	if reinstall {
-		busy = stOverriding
+		busy = sim.StateOverriding
 	}
-	if s.rebuildFails(id) {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{{st: busy, image: in.image, d: rebuild}}), outcome{st: stError, image: in.image, fault: "rebuild failed", changeFailed: true})
+	if s.RebuildFails(id) {
+		s.Run(in, now, s.Queue(in, "ModifyInstanceImage", []sim.Step{{State: busy, Image: in.Image, Lasts: rebuild}}), sim.Outcome{State: sim.StateError, Image: in.Image, Fault: "rebuild failed", ChangeFailed: true})
 	} else {
-		s.run(in, now, s.queue(in, "ModifyInstanceImage", []step{
-			{st: busy, image: in.image, d: rebuild, count: true},
-			{st: stStarting, image: target, d: s.duration(s.opts.StartDuration)},
-		}), outcome{
-			st: stRunning, image: target,
-			keys: keys, setKeys: len(keys) > 0,
-			diskType: p.Get("SystemDisk.DiskType"), diskSize: diskSize, setDisk: true,
+		s.Run(in, now, s.Queue(in, "ModifyInstanceImage", []sim.Step{
+			{State: busy, Image: in.Image, Lasts: rebuild, Count: true},
+			{State: sim.StateStarting, Image: target, Lasts: s.Jittered(s.Config().StartDuration)},
+		}), sim.Outcome{
+			State: sim.StateRunning, Image: target,
+			Then: installed(keys, p.Get("SystemDisk.DiskType"), diskSize),
 		})
 	}
 	return kecReturnResponse{RequestID: reqID, Return: true}, nil
@@ -776,4 +777,22 @@ func jsonToXML(root string, js []byte) []byte {
 	}
 	walk(root)
 	return b.Bytes()
+}
+
+// installed is what a successful ModifyInstanceImage leaves on the instance
+// besides its image: the key pairs it named (if any) and the system disk's
+// new type and size (if given).
+func installed(keys []string, diskType string, diskSize int) func(*sim.Inst) {
+	return func(in *sim.Inst) {
+		a := ext(in)
+		if len(keys) > 0 {
+			a.keys = keys
+		}
+		if diskType != "" {
+			a.diskType = diskType
+		}
+		if diskSize > 0 {
+			a.diskSize = diskSize
+		}
+	}
 }

@@ -1,8 +1,11 @@
-package sim
+package ecssim
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // A locked server shows "locked": true and ECS refuses every operation on it
@@ -12,14 +15,14 @@ import (
 func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		edit       func(*Options)
+		edit       func(*sim.Options)
 		status     string
 		locked     bool
 		code       string
 		httpStatus int
 	}{
-		{"locked", func(o *Options) { o.LockedIDs = []string{ecsRunning} }, "ACTIVE", true, "Ecs.0605", http.StatusConflict},
-		{"unknown", func(o *Options) { o.UnknownIDs = []string{ecsRunning} }, "UNKNOWN", false, "Ecs.0100", http.StatusBadRequest},
+		{"locked", func(o *sim.Options) { o.LockedIDs = []string{ecsRunning} }, "ACTIVE", true, "Ecs.0605", http.StatusConflict},
+		{"unknown", func(o *sim.Options) { o.UnknownIDs = []string{ecsRunning} }, "UNKNOWN", false, "Ecs.0100", http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.edit)
@@ -28,7 +31,7 @@ func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 			if srv["status"] != tc.status || srv["locked"] != tc.locked || srv["OS-EXT-STS:task_state"] != nil {
 				t.Fatalf("server: status %v locked %v task %v, want %s %v null", srv["status"], srv["locked"], srv["OS-EXT-STS:task_state"], tc.status, tc.locked)
 			}
-			if v := h.view(HuaweiCloud, ecsRunning); v.State != tc.status {
+			if v := h.view(huaweicloud.Type, ecsRunning); v.State != tc.status {
 				t.Fatalf("/_sim/instances state %q, want %q", v.State, tc.status)
 			}
 			// changeos and reinstallos are refused synchronously.
@@ -53,11 +56,11 @@ func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 			if first, second := subs[0].(map[string]any), subs[1].(map[string]any); first["status"] != "FAIL" || first["error_code"] != tc.code || second["status"] != "SUCCESS" {
 				t.Fatalf("os-stop sub-jobs: %v", subs)
 			}
-			if v := h.view(HuaweiCloud, ecsRunning); v.State != tc.status || v.Changes != 0 {
+			if v := h.view(huaweicloud.Type, ecsRunning); v.State != tc.status || v.Changes != 0 {
 				t.Fatalf("after the refusals: %+v", v)
 			}
 			// Lifted at run time: the server is operable again, as it was.
-			h.sim.SetOptions(func(o *Options) { o.LockedIDs, o.UnknownIDs = nil, nil })
+			h.sim.SetOptions(func(o *sim.Options) { o.LockedIDs, o.UnknownIDs = nil, nil })
 			r = h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
 			if r.status != http.StatusOK {
 				t.Fatalf("changeos once lifted: %d %s", r.status, r.raw)
@@ -70,8 +73,8 @@ func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 func TestLockedIDsReachInstancesAddedLater(t *testing.T) {
 	h := newHarness(t)
 	const later = "44444444-4444-4444-8444-444444444444"
-	h.sim.SetOptions(func(o *Options) { o.LockedIDs = []string{ecsStopped, later} })
-	if err := h.sim.AddInstance(Instance{Provider: HuaweiCloud, ID: later, Image: imgOld}); err != nil {
+	h.sim.SetOptions(func(o *sim.Options) { o.LockedIDs = []string{ecsStopped, later} })
+	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: later, Image: imgOld}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{ecsStopped, later} {

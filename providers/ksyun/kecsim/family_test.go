@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reimage-dev/reimage/providers/huaweicloud"
 	"github.com/reimage-dev/reimage/providers/ksyun"
 )
 
@@ -79,7 +80,7 @@ func TestKECTagsAttachKeepsOthers(t *testing.T) {
 	if len(tags) != 2 {
 		t.Fatalf("tags: %s", r.raw)
 	}
-	v := h.view(Ksyun, kecRunning)
+	v := h.view(ksyun.Type, kecRunning)
 	if v.Tags["role"] != "web" || v.Marks["reimage-token"] != "b" || len(v.Marks) != 1 {
 		t.Errorf("view: tags %v marks %v", v.Tags, v.Marks)
 	}
@@ -106,7 +107,7 @@ func TestECSMetadataRefusedDuringRebuild(t *testing.T) {
 	h.clock.Advance(10 * time.Minute)
 	r := h.ecs("GET", "/cloudservers/detail", vals("server_id", ecsStopped), nil)
 	meta := r.body["servers"].([]any)[0].(map[string]any)["metadata"].(map[string]any)
-	if meta["reimage-token"] != "t1" || meta["vpc_id"] != simVPC || h.view(HuaweiCloud, ecsStopped).Image != imgECSNew {
+	if meta["reimage-token"] != "t1" || meta["vpc_id"] != simVPC || h.view(huaweicloud.Type, ecsStopped).Image != imgECSNew {
 		t.Errorf("after the rebuild: metadata %v", meta)
 	}
 }

@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // ECS server metadata (reimage's markers) and tags (selection).
@@ -36,10 +38,10 @@ func (m ecsMetadata) MarshalJSON() ([]byte, error) {
 }
 
 // ecsTags are the server's tags as ECS lists them: "key=value", sorted.
-func (in *inst) ecsTags() []string {
-	out := make([]string, 0, len(in.tags))
-	for _, k := range slices.Sorted(maps.Keys(in.tags)) {
-		out = append(out, k+"="+in.tags[k])
+func ecsTags(in *sim.Inst) []string {
+	out := make([]string, 0, len(in.Tags))
+	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
+		out = append(out, k+"="+in.Tags[k])
 	}
 	return out
 }
@@ -56,7 +58,7 @@ var ecsMetaKey = regexp.MustCompile(`^[A-Za-z0-9_:.-]{1,255}$`)
 // simulator refuses it during any transition and in error. The answer is the
 // server's user metadata. It survives changeos and reinstallos (an
 // assumption: the reference is silent; the rebuild replaces the system disk).
-func (s *Server) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
+func (s *frontend) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
 	var b metadataBody
 	if err := decodeStrict(body, &b); err != nil || b.Metadata == nil {
 		return nil, ecsBad(`the body must be {"metadata": {"key": "value", …}}`)
@@ -69,8 +71,8 @@ func (s *Server) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
 			return nil, ecsBad("metadata %s: value longer than 255 characters", k)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	in, e := s.ecsServerByID(rt)
 	if e != nil {
 		return nil, e
@@ -78,15 +80,15 @@ func (s *Server) ecsUpdateMetadata(rt ecsRoute, body []byte) (any, *apiError) {
 	if e := ecsRefusal(in); e != nil {
 		return nil, e
 	}
-	if in.st.transitional() || in.st == stError {
-		status, task, _ := in.ecsState()
+	if in.State.Transitional() || in.State == sim.StateError {
+		status, task, _ := ecsState(in)
 		return nil, ecsErr(http.StatusConflict, "Ecs.0100", "The ECS status does not allow this operation: status %s, task_state %s.", status, task)
 	}
-	if in.meta == nil {
-		in.meta = map[string]string{}
+	if in.Meta == nil {
+		in.Meta = map[string]string{}
 	}
-	maps.Copy(in.meta, b.Metadata)
-	return metadataBody{Metadata: maps.Clone(in.meta)}, nil
+	maps.Copy(in.Meta, b.Metadata)
+	return metadataBody{Metadata: maps.Clone(in.Meta)}, nil
 }
 
 // ecsListFilter is what the detail listing filters on besides server_id.
@@ -113,16 +115,16 @@ func newECSListFilter(q url.Values) ecsListFilter {
 		for _, v := range t {
 			pairs = append(pairs, strings.Split(v, ",")...)
 		}
-		f.tags = parseTagPairs(pairs)
+		f.tags = sim.ParseTagPairs(pairs)
 	}
 	return f
 }
 
 // matches applies the filter to a settled server.
-func (f ecsListFilter) matches(in *inst) bool {
-	st, _, _ := in.ecsState()
-	return (f.name == nil || f.name.MatchString(in.name)) &&
+func (f ecsListFilter) matches(in *sim.Inst) bool {
+	st, _, _ := ecsState(in)
+	return (f.name == nil || f.name.MatchString(in.Name)) &&
 		(f.status == "" || st == f.status) &&
-		(f.ip == "" || strings.Contains(in.ip, f.ip)) &&
-		hasTags(in.tags, f.tags)
+		(f.ip == "" || strings.Contains(in.IP, f.ip)) &&
+		sim.HasTags(in.Tags, f.tags)
 }

@@ -1,4 +1,4 @@
-package sim
+package ecssim
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/reimage-dev/reimage/providers"
 	"github.com/reimage-dev/reimage/providers/huaweicloud"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // TestLockedServerThroughTheClient: end to end, the ECS client looks up a
@@ -25,7 +26,7 @@ func TestLockedServerThroughTheClient(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 
-	h.sim.SetOptions(func(o *Options) { o.LockedIDs = []string{ecsStopped} })
+	h.sim.SetOptions(func(o *sim.Options) { o.LockedIDs = []string{ecsStopped} })
 	got, err := c.Lookup(ctx, []string{ecsStopped})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestLockedServerThroughTheClient(t *testing.T) {
 	if n := h.sim.Stats().Requests["huaweicloud/ChangeServerOsWithoutCloudInit/409"] - before; n != 1 {
 		t.Fatalf("%d refused changeos requests, want 1 (a lock is no reason to retry)", n)
 	}
-	if v := h.view(HuaweiCloud, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("server touched: %+v", v)
 	}
 }

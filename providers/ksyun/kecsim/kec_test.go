@@ -1,4 +1,4 @@
-package sim
+package kecsim
 
 import (
 	"encoding/base64"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers/ksyun"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // TestKECVectors sends the reference vectors' exact requests (keys, time,
@@ -165,7 +166,7 @@ func TestKECDescribeForms(t *testing.T) {
 func TestKECDescribePagingAndFilters(t *testing.T) {
 	h := newHarness(t)
 	for i := range 12 {
-		if err := h.sim.AddInstance(Instance{Provider: Ksyun, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("batch-%02d", i), Image: imgNew}); err != nil {
+		if err := h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("batch-%02d", i), Image: imgNew}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -308,7 +309,7 @@ func TestKECStopStart(t *testing.T) {
 	}
 	// Stop: active → stopping → stopped.
 	h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if v := h.view(Ksyun, kecRunning); v.State != "stopping" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("after stop: %s", v.State)
 	}
 	// An operation on a transitional instance is refused, per id.
@@ -321,11 +322,11 @@ func TestKECStopStart(t *testing.T) {
 		t.Errorf("while stopping: %v", st)
 	}
 	h.clock.Advance(9 * time.Second)
-	if v := h.view(Ksyun, kecRunning); v.State != "stopping" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("9s after stop: %s", v.State)
 	}
 	h.clock.Advance(time.Second)
-	if v := h.view(Ksyun, kecRunning); v.State != "stopped" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "stopped" {
 		t.Fatalf("10s after stop: %s", v.State)
 	}
 	// Start: stopped → starting → active; start on an active instance fails per id.
@@ -334,11 +335,11 @@ func TestKECStopStart(t *testing.T) {
 	if set[0].(map[string]any)["Return"] != true || set[1].(map[string]any)["Return"] != false {
 		t.Fatalf("start: %s", r.raw)
 	}
-	if v := h.view(Ksyun, kecRunning); v.State != "starting" {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "starting" {
 		t.Fatalf("after start: %s", v.State)
 	}
 	h.clock.Advance(20 * time.Second)
-	if v := h.view(Ksyun, kecRunning); v.State != "active" || v.Changes != 0 {
+	if v := h.view(ksyun.Type, kecRunning); v.State != "active" || v.Changes != 0 {
 		t.Fatalf("20s after start: %+v", v)
 	}
 	// Errors of the whole request.
@@ -361,7 +362,7 @@ func TestKECStopStart(t *testing.T) {
 			t.Errorf("%v: %d %s", tt.p, r.status, r.raw)
 		}
 	}
-	if v := h.view(Ksyun, kecOther); v.State != "active" {
+	if v := h.view(ksyun.Type, kecOther); v.State != "active" {
 		t.Errorf("dry run stopped the instance: %s", v.State)
 	}
 }
@@ -416,7 +417,7 @@ func TestKECModifyErrors(t *testing.T) {
 			}
 		})
 	}
-	if v := h.view(Ksyun, kecStopped); v.State != "stopped" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "stopped" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("refused requests had an effect: %+v", v)
 	}
 }
@@ -443,7 +444,7 @@ func TestKECModifyLifecycle(t *testing.T) {
 			}
 			for _, st := range steps {
 				h.clock.Advance(st.after)
-				if v := h.view(Ksyun, kecStopped); v.State != st.state || v.Image != st.image || v.Changes != st.changes {
+				if v := h.view(ksyun.Type, kecStopped); v.State != st.state || v.Image != st.image || v.Changes != st.changes {
 					t.Fatalf("+%s: %+v, want %s %s %d", st.after, v, st.state, st.image, st.changes)
 				}
 				if st.state == "rebuilding" {
@@ -465,7 +466,7 @@ func TestKECModifyLifecycle(t *testing.T) {
 				t.Fatalf("reinstall: %s", r.raw)
 			}
 			h.clock.Advance(80 * time.Second)
-			if v := h.view(Ksyun, kecStopped); v.State != "active" || v.Image != imgNew || v.Changes != 2 {
+			if v := h.view(ksyun.Type, kecStopped); v.State != "active" || v.Image != imgNew || v.Changes != 2 {
 				t.Fatalf("after reinstall: %+v", v)
 			}
 		})
@@ -473,16 +474,16 @@ func TestKECModifyLifecycle(t *testing.T) {
 }
 
 func TestKECModifyFails(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.FailIDs = []string{kecStopped} })
+	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{kecStopped} })
 	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "InstancePassword", "1qaQ!abc")); r.status != 200 {
 		t.Fatalf("%s", r.raw)
 	}
 	h.clock.Advance(59 * time.Second)
-	if v := h.view(Ksyun, kecStopped); v.State != "rebuilding" {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "rebuilding" {
 		t.Fatalf("%+v", v)
 	}
 	h.clock.Advance(time.Second)
-	if v := h.view(Ksyun, kecStopped); v.State != "error" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "error" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("failed rebuild: %+v", v)
 	}
 	// Only a stop gets an error instance out of it.
@@ -494,7 +495,7 @@ func TestKECModifyFails(t *testing.T) {
 		t.Fatalf("stop on error: %s", r.raw)
 	}
 	h.clock.Advance(10 * time.Second)
-	if v := h.view(Ksyun, kecStopped); v.State != "stopped" {
+	if v := h.view(ksyun.Type, kecStopped); v.State != "stopped" {
 		t.Fatalf("%+v", v)
 	}
 }
@@ -502,11 +503,11 @@ func TestKECModifyFails(t *testing.T) {
 // TestKECModifyFailRate: the rate decides, seeded, which rebuilds fail.
 func TestKECModifyFailRate(t *testing.T) {
 	outcomes := func() string {
-		h := newHarness(t, func(o *Options) { o.RebuildFailRate = 0.5; o.Seed = 7 })
+		h := newHarness(t, func(o *sim.Options) { o.RebuildFailRate = 0.5; o.Seed = 7 })
 		var b strings.Builder
 		for i := range 40 {
 			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-			h.sim.AddInstance(Instance{Provider: Ksyun, ID: id, Image: imgOld, State: "stopped"})
+			h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: id, Image: imgOld, State: "stopped"})
 			if r := h.kec("GET", modify(id, "ImageId", imgNew, "KeyId.1", keyID)); r.status != 200 {
 				t.Fatalf("%s", r.raw)
 			}
@@ -542,9 +543,10 @@ func TestKECDescribeEncoder(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	// With the fixed fields cached, as listings write them.
-	in := &inst{id: "i-1", name: `a "b"`, image: "img", keys: []string{}, diskType: "SSD3.0", diskSize: 20, project: "0", ip: "10.0.0.1", az: "x", createdStr: "t"}
+	in := &sim.Inst{ID: "i-1", Name: `a "b"`, Image: "img", Project: "0", IP: "10.0.0.1", Zone: "x", CreatedStr: "t",
+		Ext: &attrs{keys: []string{}, diskType: "SSD3.0", diskSize: 20}}
 	for range 2 {
-		r = kecDescribeResponse{InstancesSet: []kecInstance{in.kecView()}}
+		r = kecDescribeResponse{InstancesSet: []kecInstance{kecView(in)}}
 		want, _ = json.Marshal(plain(r))
 		if got := r.appendJSON(nil); string(got) != string(want) {
 			t.Fatalf("cached: got  %s\nwant %s", got, want)
