@@ -219,7 +219,7 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 		if e.stopping(ctx) {
 			break
 		}
-		if w > 0 && !e.gate(ctx, w+1, len(sizes)) {
+		if (w > 0 || underWay(changes)) && !e.gate(ctx, w+1, len(sizes)) {
 			break
 		}
 		wave := todo[next : next+size]

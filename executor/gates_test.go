@@ -463,6 +463,48 @@ func TestGatesHaltBeforeNextWave(t *testing.T) {
 	}
 }
 
+// TestGatesAskedBeforeARerunsFirstWave: once an instance runs the target (an
+// earlier run's wave), a rerun asks the gates before its first wave too: a
+// gate still firing halts it with nothing changed, instead of letting each
+// rerun change one more instance.
+func TestGatesAskedBeforeARerunsFirstWave(t *testing.T) {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"ALERTS","alertname":"HighErrors"},"value":[1700000000,"1"]}]}}`)
+	}))
+	defer prom.Close()
+	gates := []plan.Gate{{Prometheus: &plan.PrometheusGate{URL: prom.URL, Query: "ALERTS", Expect: plan.Expectation{Empty: true}}}}
+	twoWaves := []plan.Wave{{Size: plan.Size{Count: 1}}, {Size: plan.Size{Percent: 100}}}
+
+	// The first run: wave 1 (the canary) goes, the firing gate halts before wave 2.
+	cloud := newFakeCloud(4, false)
+	p := testPlan(cloud, twoWaves, plan.Size{}, 2)
+	p.Rollout.Gates = gates
+	sum, _ := runGated(t, cloud, p, nil)
+	if !sum.GateFailed || sum.Done != 1 {
+		t.Fatalf("first run: summary %+v, want the canary done, then halted by the gate", sum)
+	}
+	// The rerun, the gate still firing: nothing more changes.
+	sum, events := runGated(t, cloud, p, nil)
+	if !sum.GateFailed || !sum.Halted || sum.Done != 0 || sum.Pending != 3 {
+		t.Errorf("rerun: summary %+v, want halted before its first wave, 3 left", sum)
+	}
+	for _, ev := range events {
+		if ev.Type == EventWaveStart {
+			t.Errorf("rerun: wave %d started with the gate firing", ev.Wave)
+		}
+		if ev.Type == EventHalt && !strings.Contains(ev.Err.Error(), "wave 1 does not start") {
+			t.Errorf("rerun: halt %q", ev.Err)
+		}
+	}
+	changed := 0
+	for _, n := range cloud.changes {
+		changed += n
+	}
+	if changed != 1 {
+		t.Errorf("%d changes in all, want only the canary's", changed)
+	}
+}
+
 // TestGateResults: comparisons, empty results, errors and an unreachable server.
 func TestGateResults(t *testing.T) {
 	answer := ""

@@ -100,8 +100,14 @@ func awaitHealthy(ctx context.Context, h *plan.Health, v plan.TemplateVars) erro
 	for {
 		// One check may take at most an interval (and never past the deadline by much):
 		// a check that hangs is a failed one.
-		cctx, cancel := context.WithTimeout(ctx, max(h.Interval, 500*time.Millisecond))
+		bound := max(h.Interval, 500*time.Millisecond)
+		cctx, cancel := context.WithTimeout(ctx, bound)
 		err := checkOnce(cctx, h, v)
+		if err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			// "context deadline exceeded" would not tell an operator that the
+			// instance never answered.
+			err = &noAnswerError{check: checkName(h, v), bound: bound, err: err}
+		}
 		cancel()
 		checks++
 		if err == nil {
@@ -112,7 +118,11 @@ func awaitHealthy(ctx context.Context, h *plan.Health, v plan.TemplateVars) erro
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return fmt.Errorf("unhealthy after %s (health timeout, %d checks): %w", h.Timeout, checks, err)
+			checksText := fmt.Sprintf("%d checks", checks)
+			if checks == 1 {
+				checksText = "1 check"
+			}
+			return fmt.Errorf("unhealthy after %s (health timeout, %s): %w", h.Timeout, checksText, err)
 		}
 		if !sleep(ctx, min(h.Interval, wait), nil) {
 			return fmt.Errorf("interrupted while unhealthy: %w", err)
@@ -161,6 +171,38 @@ func checkOnce(ctx context.Context, h *plan.Health, v plan.TemplateVars) error {
 		return runCommand(ctx, h.Exec.Command, v)
 	}
 	return errors.New("no health check configured")
+}
+
+// noAnswerError is a check that got no answer within its bound (a machine
+// down, a service that accepts nothing, a command that hangs).
+type noAnswerError struct {
+	check string
+	bound time.Duration
+	err   error
+}
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("%s: no answer within %s (each check is bounded by the health interval, at least 500ms)", e.check, e.bound)
+}
+func (e *noAnswerError) Unwrap() error { return e.err }
+
+// checkName names a check for its errors: GET URL, connect ADDR, or the command.
+func checkName(h *plan.Health, v plan.TemplateVars) string {
+	switch {
+	case h.HTTP != nil:
+		if u, err := h.HTTP.URL.Render(v); err == nil {
+			return "GET " + u
+		}
+		return "GET " + h.HTTP.URL.Text
+	case h.TCP != nil:
+		return "connect " + net.JoinHostPort(v.PrivateIP, strconv.Itoa(h.TCP.Port))
+	case h.Exec != nil && len(h.Exec.Command) > 0:
+		if args, err := plan.RenderAll(h.Exec.Command, v); err == nil {
+			return args[0]
+		}
+		return h.Exec.Command[0].Text
+	}
+	return "health check"
 }
 
 // unwrapURL drops the *url.Error wrapper, whose text repeats the method and URL.
@@ -244,10 +286,39 @@ func (e *Executor) failChanged(it *item, w, waves int, err error, elapsed time.D
 	if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
 		return jerr
 	}
+	if step := lastStep(err); step == StepHealth || step == StepWarmup {
+		// It runs its target, so the next look-up calls it ok: the journal
+		// keeps it broken until a health check passes (provenHealthy) or a
+		// person acknowledges it, so that a rerun neither forgets the failure
+		// nor converges over it.
+		if jerr := e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Image: in.Image, Step: StepHealth,
+			WasRunning: it.wasRunning, Reason: "unhealthy after its change: " + err.Error()}); jerr != nil {
+			return jerr
+		}
+	}
 	e.mu.Lock()
 	e.sum.Failed++
 	e.failures++
 	e.mu.Unlock()
 	e.emit(Event{Type: EventInstanceFail, Wave: w, Waves: waves, Change: it.c, Err: err, Elapsed: elapsed})
 	return nil
+}
+
+// provenHealthy reports whether an instance recorded broken may be called
+// healed, beyond what the look-up shows: one its health check found unhealthy
+// must pass one check now (the plan's check; with none left in the plan,
+// there is nothing to prove).
+func (e *Executor) provenHealthy(ctx context.Context, c *plan.Change, broken *Record) bool {
+	h := e.opts.Plan.Rollout.Health
+	if broken.Step != StepHealth || h == nil {
+		return true
+	}
+	prov := e.opts.Providers[c.Instance.Provider]
+	if prov == nil {
+		return false
+	}
+	bound := max(h.Interval, 500*time.Millisecond)
+	cctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	return checkOnce(cctx, h, e.vars(cctx, prov, c.Instance, providers.Instance{})) == nil
 }

@@ -59,6 +59,10 @@ type Record struct {
 	Reason     string `json:"reason,omitempty"`
 	// By names who acknowledged (ack): user@host.
 	By string `json:"by,omitempty"`
+	// Step, in a broken record, is the step that found the instance broken:
+	// StepHealth when its health check failed after its change (it runs,
+	// so only a passing check heals it, not the look-up).
+	Step string `json:"step,omitempty"`
 }
 
 // Entry is what the journal knows of one instance.

@@ -132,7 +132,7 @@ func (e *Executor) settleEarlier(ctx context.Context, changes []plan.Change) err
 		if ent.Broken == nil {
 			continue
 		}
-		if healthy(c.Observed, ent.Broken) && ent.Pending == nil {
+		if healthy(c.Observed, ent.Broken) && ent.Pending == nil && e.provenHealthy(ctx, c, ent.Broken) {
 			if err := e.journal(Record{Event: EventHealed, Provider: c.Instance.Provider, ID: c.Instance.ID, Reason: "seen " + c.Observed.Raw}); err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/reimage-dev/reimage/plan"
 )
 
 // gateState is what the rollout gates decided during a run; guarded by the
@@ -113,6 +115,20 @@ func (e *Executor) gate(ctx context.Context, wave, waves int) bool {
 	e.mu.Unlock()
 	if !already {
 		e.emit(Event{Type: EventHalt, Wave: wave - 1, Waves: waves, Err: fmt.Errorf("%w: wave %d does not start", err, wave)})
+	}
+	return false
+}
+
+// underWay reports whether the rollout is under way before this run starts:
+// an instance of the plan already runs its target. Then this run's first wave
+// is not the rollout's first, and the gates are asked before it too: a rerun
+// after a gate halted (by hand, or the next cron run) must not change one
+// more instance while the gate still fails.
+func underWay(changes []plan.Change) bool {
+	for i := range changes {
+		if changes[i].Action == plan.ActionOK {
+			return true
+		}
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -52,117 +53,131 @@ func (r *recorder) sizes() []int {
 	return s
 }
 
+// The coalescer's tests run in a synctest bubble: its windows and the
+// callers' timing are on the bubble's clock, so that which calls share a
+// batch never depends on how busy the machine is.
 func TestCoalescerMergesAndSplits(t *testing.T) {
-	r := &recorder{fail: map[int]bool{7: true}}
-	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Op", Size: 100, Window: 50 * time.Millisecond}, r.fn)
-	defer c.Close()
-	const n = 250
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			v, err := c.Do(context.Background(), i)
-			if err == nil && v != i*10 {
-				err = fmt.Errorf("key %d: got %d", i, v)
-			}
-			if i == 7 {
-				if err == nil {
-					err = errors.New("key 7 should fail")
-				} else {
-					err = nil
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{fail: map[int]bool{7: true}}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Op", Size: 100, Window: 50 * time.Millisecond}, r.fn)
+		defer c.Close()
+		const n = 250
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				v, err := c.Do(context.Background(), i)
+				if err == nil && v != i*10 {
+					err = fmt.Errorf("key %d: got %d", i, v)
 				}
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.sizes(); len(got) != 3 || got[2] != 100 || got[0]+got[1]+got[2] != n {
-		t.Errorf("batch sizes %v, want 3 batches of at most 100 for %d keys", got, n)
-	}
+				if i == 7 {
+					if err == nil {
+						err = errors.New("key 7 should fail")
+					} else {
+						err = nil
+					}
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.sizes(); len(got) != 3 || got[2] != 100 || got[0]+got[1]+got[2] != n {
+			t.Errorf("batch sizes %v, want 3 batches of at most 100 for %d keys", got, n)
+		}
+	})
 }
 
 func TestCoalescerSharesDuplicateKeys(t *testing.T) {
-	r := &recorder{}
-	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 30 * time.Millisecond}, r.fn)
-	defer c.Close()
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Go(func() {
-			if v, err := c.Do(context.Background(), 1); err != nil || v != 10 {
-				t.Errorf("Do: %v, %v", v, err)
-			}
-		})
-	}
-	wg.Wait()
-	if got := r.sizes(); len(got) != 1 || got[0] != 1 {
-		t.Errorf("batch sizes %v, want one batch of one key", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 30 * time.Millisecond}, r.fn)
+		defer c.Close()
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				if v, err := c.Do(context.Background(), 1); err != nil || v != 10 {
+					t.Errorf("Do: %v, %v", v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := r.sizes(); len(got) != 1 || got[0] != 1 {
+			t.Errorf("batch sizes %v, want one batch of one key", got)
+		}
+	})
 }
 
 func TestCoalescerCancelBeforeSend(t *testing.T) {
-	r := &recorder{}
-	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 100 * time.Millisecond, Write: true}, r.fn)
-	defer c.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		_, err := c.Do(ctx, 1)
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) || IsInDoubt(err) {
-		t.Fatalf("Do: %v, want canceled, not in doubt (nothing was sent)", err)
-	}
-	if v, err := c.Do(context.Background(), 2); err != nil || v != 20 {
-		t.Fatalf("Do: %v, %v", v, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, b := range r.batches {
-		for _, k := range b {
-			if k == 1 {
-				t.Errorf("key 1 was sent after its caller gave up: %v", r.batches)
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Size: 10, Window: 100 * time.Millisecond, Write: true}, r.fn)
+		defer c.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := c.Do(ctx, 1)
+			done <- err
+		}()
+		synctest.Wait() // Do waits in the window, 100ms before it sends
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) || IsInDoubt(err) {
+			t.Fatalf("Do: %v, want canceled, not in doubt (nothing was sent)", err)
+		}
+		if v, err := c.Do(context.Background(), 2); err != nil || v != 20 {
+			t.Fatalf("Do: %v, %v", v, err)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, b := range r.batches {
+			for _, k := range b {
+				if k == 1 {
+					t.Errorf("key 1 was sent after its caller gave up: %v", r.batches)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestCoalescerCancelAfterSendIsInDoubtForWrites(t *testing.T) {
-	r := &recorder{block: make(chan struct{})}
-	defer close(r.block)
-	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "StopInstances", Size: 1, Window: time.Millisecond, Write: true}, r.fn)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := c.Do(ctx, 1)
-	if !IsInDoubt(err) {
-		t.Fatalf("Do: %v, want in doubt", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{block: make(chan struct{})}
+		defer close(r.block)
+		c := NewCoalescer(context.Background(), CoalescerOptions{Name: "StopInstances", Size: 1, Window: time.Millisecond, Write: true}, r.fn)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.Do(ctx, 1)
+		if !IsInDoubt(err) {
+			t.Fatalf("Do: %v, want in doubt", err)
+		}
+	})
 }
 
 func TestCoalescerClose(t *testing.T) {
-	r := &recorder{block: make(chan struct{})}
-	c := NewCoalescer(context.Background(), CoalescerOptions{Size: 1, Window: time.Millisecond}, r.fn)
-	errs := make(chan error, 2)
-	go func() { _, err := c.Do(context.Background(), 1); errs <- err }()
-	time.Sleep(20 * time.Millisecond) // the batch of key 1 is in flight, blocked
-	closed := make(chan struct{})
-	go func() { c.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not end the batch in flight")
-	}
-	if err := <-errs; err == nil {
-		t.Error("a call cut by Close succeeded")
-	}
-	if _, err := c.Do(context.Background(), 2); !errors.Is(err, ErrClosed) {
-		t.Errorf("Do after Close: %v, want ErrClosed", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{block: make(chan struct{})}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Size: 1, Window: time.Millisecond}, r.fn)
+		errs := make(chan error, 2)
+		go func() { _, err := c.Do(context.Background(), 1); errs <- err }()
+		time.Sleep(20 * time.Millisecond) // past the window: the batch of key 1 is in flight, blocked
+		synctest.Wait()
+		closed := make(chan struct{})
+		go func() { c.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(2 * time.Second):
+			t.Fatal("Close did not end the batch in flight")
+		}
+		if err := <-errs; err == nil {
+			t.Error("a call cut by Close succeeded")
+		}
+		if _, err := c.Do(context.Background(), 2); !errors.Is(err, ErrClosed) {
+			t.Errorf("Do after Close: %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestBisectIsolatesRefusedIDs(t *testing.T) {

@@ -43,6 +43,10 @@ func (v *textView) Observe(e executor.Event) {
 	case executor.EventPause:
 		fmt.Fprintf(v.w, "pausing %s before wave %d\n", e.Pause, e.Wave+1)
 	case executor.EventHalt:
+		if e.Wave == 0 { // a rerun's gates, before its first wave
+			fmt.Fprintf(v.w, "\nHALTED before wave 1/%d: %v\n", e.Waves, e.Err)
+			break
+		}
 		fmt.Fprintf(v.w, "\nHALTED after wave %d/%d: %v\n", e.Wave, e.Waves, e.Err)
 	case executor.EventGate:
 		fmt.Fprintf(v.w, "checking the gates before wave %d/%d\n", e.Wave, e.Waves)

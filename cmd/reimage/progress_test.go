@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -147,23 +148,29 @@ func TestLiveDisplayNeverSplitsLines(t *testing.T) {
 }
 
 // TestLogProgressPlain: without a terminal the progress is a log line, with no
-// control characters.
+// control characters. It runs in a synctest bubble: the ticks come on the
+// bubble's clock, so that the lines logged never depend on the machine's load.
 func TestLogProgressPlain(t *testing.T) {
-	var buf syncBuffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	prog := newRunProgress(nil)
-	stop := logProgress(logger, prog, 5*time.Millisecond)
-	time.Sleep(20 * time.Millisecond) // before the run starts: nothing to say
-	prog.Observe(executor.Event{Type: executor.EventRunStart, Time: time.Now(), Waves: 3, Summary: &executor.Summary{Total: 5}})
-	prog.Observe(executor.Event{Type: executor.EventWaveStart, Wave: 1, Waves: 3})
-	prog.Observe(instEvent(executor.EventInstanceStart, 1))
-	time.Sleep(30 * time.Millisecond)
-	stop()
-	got := buf.String()
-	if !strings.Contains(got, "msg=progress wave=1 waves=3 total=5 done=0 failed=0 in_flight=1 not_started=4") {
-		t.Errorf("no progress line:\n%s", got)
-	}
-	if strings.ContainsAny(got, "\x1b\r") {
-		t.Errorf("control characters in the log:\n%q", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuffer
+		logger := slog.New(slog.NewTextHandler(&buf, nil))
+		prog := newRunProgress(nil)
+		stop := logProgress(logger, prog, 5*time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // before the run starts: nothing to say
+		if buf.String() != "" {
+			t.Errorf("progress logged before the run started:\n%s", buf.String())
+		}
+		prog.Observe(executor.Event{Type: executor.EventRunStart, Time: time.Now(), Waves: 3, Summary: &executor.Summary{Total: 5}})
+		prog.Observe(executor.Event{Type: executor.EventWaveStart, Wave: 1, Waves: 3})
+		prog.Observe(instEvent(executor.EventInstanceStart, 1))
+		time.Sleep(30 * time.Millisecond)
+		stop()
+		got := buf.String()
+		if !strings.Contains(got, "msg=progress wave=1 waves=3 total=5 done=0 failed=0 in_flight=1 not_started=4") {
+			t.Errorf("no progress line:\n%s", got)
+		}
+		if strings.ContainsAny(got, "\x1b\r") {
+			t.Errorf("control characters in the log:\n%q", got)
+		}
+	})
 }

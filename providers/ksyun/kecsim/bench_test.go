@@ -19,10 +19,10 @@ import (
 // loopback, with 100,000 instances loaded. Every request is signed by the
 // client and verified by the server. It reports requests per second.
 //
-//	go test -run '^$' -bench DescribeInstances100k -benchtime 30000x ./providers/sim
+//	go test -run '^$' -bench DescribeInstances100k -benchtime 30000x ./providers/ksyun/kecsim
 func BenchmarkDescribeInstances100k(b *testing.B) {
 	const n = 100_000
-	s := sim.New(sim.Options{Seed: 1})
+	s := sim.New(sim.Options{Seed: 1, Frontends: []sim.NewFrontend{New}})
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012d", i, i)

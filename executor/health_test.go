@@ -1,0 +1,95 @@
+package executor
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reimage-dev/reimage/plan"
+)
+
+// TestHealthCheckWithoutAnswerSaysSo: a check that gets no answer within its
+// bound (a server that hangs, a command that hangs) fails with "no answer
+// within", naming the check, not with "context deadline exceeded".
+func TestHealthCheckWithoutAnswerSaysSo(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hang:
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	tests := []struct {
+		name  string
+		check plan.Health
+		want  string
+	}{
+		{"http", plan.Health{HTTP: &plan.HTTPCheck{URL: mustTemplates(t, "http://{{.PrivateIP}}:"+port+"/healthz")[0], Status: 200}},
+			"GET http://" + host + ":" + port + "/healthz: no answer within 500ms"},
+		{"exec", plan.Health{Exec: &plan.ExecCheck{Command: mustTemplates(t, "sleep", "5")}},
+			"sleep: no answer within 500ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.check
+			h.Interval, h.Timeout = 100*time.Millisecond, 200*time.Millisecond
+			err := awaitHealthy(context.Background(), &h, plan.TemplateVars{PrivateIP: host})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "deadline exceeded") {
+				t.Errorf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnhealthyInstanceStaysBrokenUntilHealthy: an instance that failed its
+// health check runs its target, so the next look-up calls it ok; the journal
+// keeps it broken, so that a rerun does not converge over it, until a check
+// passes (then it is healed) or a person acknowledges it.
+func TestUnhealthyInstanceStaysBrokenUntilHealthy(t *testing.T) {
+	var sick atomic.Bool
+	sick.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() && r.URL.Query().Get("id") == "i-001" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	cloud := newFakeCloud(3, false)
+	withPrivateIPs(cloud)
+	p := testPlan(cloud, []plan.Wave{{Size: plan.Size{Count: 3}}}, plan.Size{Count: 1}, 1)
+	p.Rollout.Health = &plan.Health{Timeout: 100 * time.Millisecond, Interval: 50 * time.Millisecond,
+		HTTP: &plan.HTTPCheck{URL: mustTemplates(t, srv.URL+"/?id={{.ID}}")[0], Status: 200}}
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "journal"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+
+	sum, _ := runPlan(t, cloud, p, j)
+	if sum.Done != 2 || sum.Failed != 1 {
+		t.Fatalf("first run: %+v, want 2 done and i-001 failed", sum)
+	}
+	// The rerun: every instance runs its target, i-001 is still unhealthy.
+	sum, _ = runPlan(t, cloud, p, j)
+	if sum.Broken != 1 || sum.Converged() {
+		t.Errorf("rerun, i-001 unhealthy: %+v, want it broken and the run not converged", sum)
+	}
+	// Healthy again: the next run heals it and converges.
+	sick.Store(false)
+	sum, _ = runPlan(t, cloud, p, j)
+	if sum.Broken != 0 || !sum.Converged() {
+		t.Errorf("rerun, i-001 healthy: %+v, want converged", sum)
+	}
+	if ent := j.Entry("fake", "i-001"); ent.Broken != nil {
+		t.Errorf("i-001 still broken in the journal: %+v", ent.Broken)
+	}
+}
