@@ -116,6 +116,7 @@ func benchRollout(b *testing.B, name string, sc scenario) {
 			b.Logf("wave %d: %d instances, %.2f s measured, %.2f s bound", i+1, w.Size, w.Elapsed.Seconds(), w.Bound.Seconds())
 		}
 		record(name, r)
+		recordRun(name, r)
 	}
 }
 
@@ -196,9 +197,11 @@ func writeReport(path string) error {
 	b.WriteString("The reimage binary runs as a child process (its CPU time and peak RSS are its own, from getrusage) against the simulator, in the benchmark's process, over loopback.\n")
 	if r, ok := results["rollout"].(rolloutResult); ok {
 		b.WriteString(rolloutReport("Rollout", "interleaved: one KEC, one ECS", rolloutScenario, r, "≥ 0.90"))
+		b.WriteString(spreadReport(runs["rollout"]))
 	}
 	if r, ok := results["rollout-grouped"].(rolloutResult); ok {
 		b.WriteString(rolloutReport("Rollout, plan grouped by provider", "grouped: every KEC instance, then every ECS one", groupedScenario, r, "≥ 0.85"))
+		b.WriteString(spreadReport(runs["rollout-grouped"]))
 	}
 	if rs, ok := results["scale"].([]scaleResult); ok {
 		b.WriteString("\n## Scale\n\n100,000 instances (50,000 per cloud) in one plan; the simulator holds them all, without rate limits; the plan allows 2,000 requests/s per provider.\n\n")
@@ -273,5 +276,38 @@ at nominal step durations (KEC stopped: rebuild + boot; ECS running: stop + rebu
 by the concurrency, and at least the longest single instance; summed over waves. Look-ups and polls
 are left out: it is what no client could beat.
 `)
+	return b.String()
+}
+
+// runs keeps every run of a rollout scenario (go test -count N), for the
+// spread; results keeps the last one, whose details the report shows.
+var runs = map[string][]rolloutResult{}
+
+func recordRun(name string, r rolloutResult) {
+	resultsMu.Lock()
+	runs[name] = append(runs[name], r)
+	resultsMu.Unlock()
+}
+
+// spreadReport renders the figures of every run of a scenario, when there
+// was more than one: the machine is shared, and the simulator's seeded jitter
+// is drawn in the order calls arrive, so one run is one sample.
+func spreadReport(rs []rolloutResult) string {
+	if len(rs) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nAll %d runs of this scenario (the tables above are the last):\n\n| run | makespan | efficiency | calls per changed instance | wave times |\n| --- | --- | --- | --- | --- |\n", len(rs))
+	effs := make([]float64, 0, len(rs))
+	for i, r := range rs {
+		var waves []string
+		for _, w := range r.Waves {
+			waves = append(waves, fmt.Sprintf("%.2f s", w.Elapsed.Seconds()))
+		}
+		fmt.Fprintf(&b, "| %d | %.1f s | %.3f | %.3f | %s |\n", i+1, r.Makespan.Seconds(), r.Efficiency, r.PerInstance, strings.Join(waves, ", "))
+		effs = append(effs, r.Efficiency)
+	}
+	sort.Float64s(effs)
+	fmt.Fprintf(&b, "\nEfficiency: min %.3f, median %.3f, max %.3f.\n", effs[0], effs[len(effs)/2], effs[len(effs)-1])
 	return b.String()
 }
