@@ -72,7 +72,7 @@ type Provider struct {
 	Rate  float64
 	Burst int
 	// ChangeStopsRunning: the change call stops a running instance itself
-	// (Huawei changeos), so no stop step comes first.
+	// (providers.Capabilities.ChangeStopsRunning), so no stop step comes first.
 	ChangeStopsRunning bool
 	// Batch is how many ids a stop call carries; DefaultBatch when zero.
 	Batch     int
