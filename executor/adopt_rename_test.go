@@ -99,3 +99,35 @@ func TestIsJournalOf(t *testing.T) {
 		}
 	}
 }
+
+// Which instances of another journal a run claims, and under which provider
+// name: its own (by provider and id, else by id alone when one provider entry
+// of the run has it); never another shard's; from the plan's own journals
+// also those no longer in the plan, but not from another plan's.
+func TestAdoptScopeClaims(t *testing.T) {
+	in := func(provider, id string) *plan.Instance { return &plan.Instance{Provider: provider, ID: id} }
+	run := []*plan.Instance{in("kec", "a"), in("kec", "b"), in("ecs", "b")}
+	full := append([]*plan.Instance{in("kec", "c")}, run...)
+	scope := AdoptScope{Plan: "web", Run: run, Full: full}
+	tests := []struct {
+		samePlan     bool
+		provider, id string
+		as           string
+		ok           bool
+	}{
+		{true, "kec", "a", "kec", true},
+		{false, "kec", "a", "kec", true},
+		{false, "kec-old", "a", "kec", true}, // provider entry renamed
+		{true, "kec", "c", "", false},        // another shard's
+		{false, "kec-old", "c", "", false},   // another shard's, by id: not this run's
+		{false, "x", "b", "", false},         // one id under two entries (two clouds): cannot tell
+		{true, "kec", "gone", "kec", true},   // left the plan: the plan's own journal
+		{false, "kec", "gone", "", false},    // another plan's instance
+	}
+	for _, tt := range tests {
+		as, ok := scope.claim(tt.samePlan)(tt.provider, tt.id)
+		if as != tt.as || ok != tt.ok {
+			t.Errorf("claim(samePlan %v)(%s, %s) = %q, %v; want %q, %v", tt.samePlan, tt.provider, tt.id, as, ok, tt.as, tt.ok)
+		}
+	}
+}

@@ -99,7 +99,17 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 		case c.Action == plan.ActionChange:
 			// On the target image already: done.
 		default:
-			return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
+			switch e.markers(rctx, prov, rec) {
+			case markedNever:
+				// Stopped before its intent marker was set: nothing was
+				// submitted.
+				return e.stoppedEarlier(rec, st)
+			case markedDone:
+				// Stopped after the done marker, before the journal's
+				// record: followed below (it is idle), recorded done.
+			default:
+				return false, e.resolveUnknown(ctx, prov, it, rec, errors.New("reinstall in doubt: an earlier run stopped while submitting it and the instance shows no sign of it"))
+			}
 		}
 	}
 	inst, err := e.follow(rctx, prov, sub, "")
@@ -123,6 +133,53 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	e.sum.Resolved++
 	e.mu.Unlock()
 	return false, nil
+}
+
+// markerProof is what an instance's markers prove about a reinstall intent
+// with no submission recorded.
+type markerProof int
+
+const (
+	markedUnknown markerProof = iota
+	// markedNever: the reinstall was never submitted.
+	markedNever
+	// markedDone: the token was carried out (or acknowledged).
+	markedDone
+)
+
+// markers reads what the instance's markers prove about the reinstall of
+// intent rec, which has no submission recorded. The done marker holding the
+// token proves it done: only a completed reinstall or a person's ack sets it.
+// Every submission comes after its intent marker is set (markIntent), and
+// markers are only ever overwritten, never removed, so an instance that shows
+// no intent since the last token this journal saw done (no intent marker at
+// all, or intent and done markers both holding that token) was never
+// submitted to. Anything else (this token's intent open, a marker closed by a
+// refusal, a token this journal does not know, an error reading them) may
+// hide this reinstall: unknown, so it stays in doubt.
+func (e *Executor) markers(ctx context.Context, prov providers.Provider, rec Record) markerProof {
+	m, ok := prov.(providers.Marker)
+	if !ok || rec.Token == "" {
+		return markedUnknown
+	}
+	marks, err := m.Marks(ctx, []string{rec.ID})
+	if err != nil {
+		return markedUnknown
+	}
+	mk := marks[rec.ID]
+	enc := EncodeToken(rec.Token)
+	if mk[MarkReinstall] == enc {
+		return markedDone
+	}
+	intent := mk[MarkIntent]
+	if intent == "" {
+		return markedNever
+	}
+	done := e.opts.Journal.Entry(rec.Provider, rec.ID).DoneToken
+	if done != "" && intent == EncodeToken(done) && mk[MarkReinstall] == intent {
+		return markedNever
+	}
+	return markedUnknown
 }
 
 // stoppedEarlier handles an instance whose earlier change did not happen: if

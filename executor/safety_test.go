@@ -61,7 +61,24 @@ func TestReinstallLostAnswerIsBlockedUntilAck(t *testing.T) {
 // cannot tell whether it happened, so it records it in doubt and never
 // submits it again.
 func TestReinstallCrashBetweenIntentAndAnswerIsInDoubt(t *testing.T) {
+	for _, marker := range []bool{true, false} {
+		name := map[bool]string{true: "intent marker set", false: "journal only"}[marker]
+		t.Run(name, func(t *testing.T) {
+			crashBetweenIntentAndAnswer(t, marker)
+		})
+	}
+}
+
+func crashBetweenIntentAndAnswer(t *testing.T, marker bool) {
 	cloud := newMarkerCloud(1, false)
+	var prov providers.Provider = cloud
+	if marker {
+		// The marker is set before the submission: a crash after it may
+		// come after the submission too.
+		cloud.marks["i-000"] = map[string]string{MarkIntent: EncodeToken("t1")}
+	} else {
+		prov = plainCloud{cloud}
+	}
 	p := reinstallPlan(cloud)
 	dir := t.TempDir()
 	j := openJournal(t, dir)
@@ -69,7 +86,7 @@ func TestReinstallCrashBetweenIntentAndAnswerIsInDoubt(t *testing.T) {
 		t.Fatal(err)
 	}
 	for run := 1; run <= 2; run++ {
-		sum, changes := flow(t, cloud, p, j)
+		sum, changes := flow(t, prov, p, j)
 		if c := actionOf(changes, "i-000"); c.Action != plan.ActionBlocked || !c.InDoubt {
 			t.Fatalf("run %d: %s (%s), want blocked in doubt", run, c.Action, c.Reason)
 		}

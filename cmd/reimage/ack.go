@@ -100,10 +100,6 @@ Examples:
 		if a.Instance.Name != "" {
 			label += " (" + a.Instance.Name + ")"
 		}
-		if len(a.Cleared) == 0 {
-			fmt.Fprintf(stdio.Out, "%s: nothing to acknowledge\n", label)
-			continue
-		}
 		fmt.Fprintf(stdio.Out, "%s: acknowledged: %s\n", label, strings.Join(a.Cleared, "; "))
 	}
 	return err
