@@ -247,7 +247,7 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 	sum := e.sum
 	journalErr := e.journalErr
 	e.mu.Unlock()
-	e.emit(Event{Type: EventRecap, Recap: rc.entries(changes, todo, e.notStarted(ctx))})
+	e.emit(Event{Type: EventRecap, Recap: e.withBrokenEarlier(rc.entries(changes, todo, e.notStarted(ctx)), changes)})
 	e.emit(Event{Type: EventRunEnd, Elapsed: e.now().Sub(start), Summary: &sum})
 	return sum, journalErr
 }

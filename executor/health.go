@@ -286,13 +286,19 @@ func (e *Executor) failChanged(it *item, w, waves int, err error, elapsed time.D
 	if jerr := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Image: in.Image, Reason: err.Error()}); jerr != nil {
 		return jerr
 	}
-	if step := lastStep(err); step == StepHealth || step == StepWarmup {
-		// It runs its target, so the next look-up calls it ok: the journal
-		// keeps it broken until a health check passes (provenHealthy) or a
-		// person acknowledges it, so that a rerun neither forgets the failure
-		// nor converges over it.
-		if jerr := e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Image: in.Image, Step: StepHealth,
-			WasRunning: it.wasRunning, Reason: "unhealthy after its change: " + err.Error()}); jerr != nil {
+	// It runs its target, so the next look-up calls it ok: the journal keeps
+	// it broken, so that a rerun neither forgets the failure nor converges over
+	// it, until a health check passes (provenHealthy) or, after a failed after
+	// hook, whose work only a person can finish, until reimage ack.
+	step, why := StepHealth, "unhealthy after its change: "
+	if lastStep(err) == StepAfterHook {
+		step, why = StepAfterHook, "its after hook failed: "
+	} else if s := lastStep(err); s != StepHealth && s != StepWarmup {
+		step = ""
+	}
+	if step != "" {
+		if jerr := e.journal(Record{Event: EventBroken, Provider: in.Provider, ID: in.ID, Image: in.Image, Step: step,
+			WasRunning: it.wasRunning, Reason: why + err.Error()}); jerr != nil {
 			return jerr
 		}
 	}
@@ -307,8 +313,12 @@ func (e *Executor) failChanged(it *item, w, waves int, err error, elapsed time.D
 // provenHealthy reports whether an instance recorded broken may be called
 // healed, beyond what the look-up shows: one its health check found unhealthy
 // must pass one check now (the plan's check; with none left in the plan,
-// there is nothing to prove).
+// there is nothing to prove); one whose after hook failed never is (only
+// reimage ack clears it).
 func (e *Executor) provenHealthy(ctx context.Context, c *plan.Change, broken *Record) bool {
+	if broken.Step == StepAfterHook {
+		return false
+	}
 	h := e.opts.Plan.Rollout.Health
 	if broken.Step != StepHealth || h == nil {
 		return true

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // TestHealthCheckWithoutAnswerSaysSo: a check that gets no answer within its
@@ -79,9 +81,13 @@ func TestUnhealthyInstanceStaysBrokenUntilHealthy(t *testing.T) {
 		t.Fatalf("first run: %+v, want 2 done and i-001 failed", sum)
 	}
 	// The rerun: every instance runs its target, i-001 is still unhealthy.
-	sum, _ = runPlan(t, cloud, p, j)
+	sum, events := runPlan(t, cloud, p, j)
 	if sum.Broken != 1 || sum.Converged() {
 		t.Errorf("rerun, i-001 unhealthy: %+v, want it broken and the run not converged", sum)
+	}
+	if rc := recapOf(events); len(rc) != 1 || rc[0].ID != "i-001" || !strings.HasPrefix(rc[0].Reason, "broken by an earlier run: unhealthy after its change: ") ||
+		!strings.Contains(rc[0].Next, "heals it once a health check passes") {
+		t.Errorf("rerun's recap %+v, want i-001 broken by an earlier run, healed by a passing check", rc)
 	}
 	// Healthy again: the next run heals it and converges.
 	sick.Store(false)
@@ -91,5 +97,43 @@ func TestUnhealthyInstanceStaysBrokenUntilHealthy(t *testing.T) {
 	}
 	if ent := j.Entry("fake", "i-001"); ent.Broken != nil {
 		t.Errorf("i-001 still broken in the journal: %+v", ent.Broken)
+	}
+}
+
+// TestAfterHookFailureStaysBrokenUntilAck: an instance whose after hook
+// failed (say, it was not put back into service) runs its target, so the next
+// look-up calls it ok; it stays broken, listed in every recap, until a person
+// finishes the hook's work and acknowledges it.
+func TestAfterHookFailureStaysBrokenUntilAck(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "undrain.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ \"$REIMAGE_INSTANCE_ID\" = i-001 ]; then echo 'pool refused it' >&2; exit 1; fi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cloud := newFakeCloud(3, false)
+	p := testPlan(cloud, []plan.Wave{{Size: plan.Size{Count: 3}}}, plan.Size{Count: 1}, 1)
+	p.Rollout.Hooks.After = &plan.Hook{Command: mustTemplates(t, script), Timeout: 5 * time.Second}
+	j, err := OpenJournal(filepath.Join(dir, "journal"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if sum, _ := runPlan(t, cloud, p, j); sum.Done != 2 || sum.Failed != 1 {
+		t.Fatalf("first run: %+v, want 2 done and i-001 failed", sum)
+	}
+	for run := 2; run <= 3; run++ {
+		sum, events := runPlan(t, cloud, p, j)
+		if sum.Broken != 1 || sum.Converged() {
+			t.Errorf("run %d: %+v, want i-001 broken and the run not converged", run, sum)
+		}
+		if rc := recapOf(events); len(rc) != 1 || rc[0].ID != "i-001" || !strings.Contains(rc[0].Reason, "its after hook failed") || !strings.Contains(rc[0].Next, "reimage ack") {
+			t.Errorf("run %d's recap %+v, want i-001, acknowledge it once its work is done", run, rc)
+		}
+	}
+	if _, err := Ack(context.Background(), j, map[string]providers.Provider{"fake": cloud}, []*plan.Instance{p.Instances[1]}, "ops@test"); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := runPlan(t, cloud, p, j); !sum.Converged() {
+		t.Errorf("after ack: %+v, want converged", sum)
 	}
 }

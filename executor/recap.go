@@ -91,7 +91,7 @@ func failedNext(err error) (outcome, next string) {
 	case step == StepHealth || step == StepWarmup:
 		return OutcomeFailed, "it runs the new image but is not healthy: check the service on it; reimage leaves it as it is"
 	case step == StepAfterHook:
-		return OutcomeFailed, "it runs the new image and is healthy, but the after hook failed: finish its work by hand"
+		return OutcomeFailed, "it runs the new image and is healthy, but the after hook failed: finish its work by hand, then reimage ack it (until then later runs count it broken)"
 	case step == StepStart || step == StepWaitStart:
 		return OutcomeFailed, "it runs the new image but did not start again: the next apply starts it"
 	case errors.Is(err, ErrErrorState):
@@ -123,6 +123,36 @@ func (r *recap) entries(changes []plan.Change, todo []*item, why leftWhy) []Reca
 		in := it.c.Instance
 		out = append(out, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeNotStarted,
 			Reason: why.reason, Next: why.next})
+	}
+	return out
+}
+
+// withBrokenEarlier adds to a run's recap the instances earlier runs left
+// broken that are still broken (the look-up may call them ok: they run their
+// target but failed their health check or after hook), with what heals them.
+func (e *Executor) withBrokenEarlier(out []RecapEntry, changes []plan.Change) []RecapEntry {
+	if e.opts.Journal == nil {
+		return out
+	}
+	listed := map[string]bool{}
+	for _, r := range out {
+		listed[plan.Key(r.Provider, r.ID)] = true
+	}
+	for i := range changes {
+		in := changes[i].Instance
+		b := e.opts.Journal.Entry(in.Provider, in.ID).Broken
+		if b == nil || listed[plan.Key(in.Provider, in.ID)] {
+			continue
+		}
+		next := "check it by hand, then run reimage ack PLAN ID (one running again as it ran before is healed by the next apply)"
+		switch b.Step {
+		case StepHealth:
+			next = "fix the service on it: the next apply heals it once a health check passes (or reimage ack PLAN ID)"
+		case StepAfterHook:
+			next = "finish the after hook's work by hand, then reimage ack PLAN ID"
+		}
+		out = append(out, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeFailed,
+			Reason: "broken by an earlier run: " + b.Reason, Next: next})
 	}
 	return out
 }

@@ -3,7 +3,7 @@ package plan
 import "fmt"
 
 // serverOf names the server an instance entry acts on. Instance ids are UUIDs
-// unique within a cloud (KEC's InstanceId, ECS's server id), whatever the
+// unique within a cloud (each cloud's instance or server id), whatever the
 // region, account or endpoint of the provider entry that lists them, so two
 // provider entries of one cloud type listing one id are one server.
 func (p *Plan) serverOf(provider, id string) string {

@@ -87,64 +87,68 @@ var csi = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
 
 // TestLiveDisplayNeverSplitsLines: lines written by many goroutines while the
 // display redraws come out whole, each on a line of its own, and the status
-// line is drawn below them.
+// line is drawn below them. In a synctest bubble, the redraws come on the
+// bubble's clock: the status line is drawn by the time it is looked for,
+// whatever the machine's load.
 func TestLiveDisplayNeverSplitsLines(t *testing.T) {
-	var term syncBuffer
-	prog := newRunProgress(nil)
-	out := &routedWriter{raw: &term}
-	logs := &routedWriter{raw: &term}
-	d := startLive(&term, prog, []*routedWriter{out, logs}, mpb.WithAutoRefresh(), mpb.WithRefreshRate(time.Millisecond))
-	obs := executor.Observers{prog, d}
-	obs.Observe(executor.Event{Type: executor.EventRunStart, Time: time.Now(), Waves: 2, Summary: &executor.Summary{Total: 40}})
-	obs.Observe(executor.Event{Type: executor.EventWaveStart, Wave: 1, Waves: 2})
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 10 {
-				n := g*10 + i
-				obs.Observe(instEvent(executor.EventInstanceStart, n))
-				fmt.Fprintf(out, "  done    web-%d in 1.0s\n", n)
-				logger.Info("instance done", "provider", "kec", "id", fmt.Sprintf("i-%d", n))
-				time.Sleep(time.Millisecond)
-				if n < 39 { // the last stays in flight: the bar must not complete
-					obs.Observe(instEvent(executor.EventInstanceDone, n))
+	synctest.Test(t, func(t *testing.T) {
+		var term syncBuffer
+		prog := newRunProgress(nil)
+		out := &routedWriter{raw: &term}
+		logs := &routedWriter{raw: &term}
+		d := startLive(&term, prog, []*routedWriter{out, logs}, mpb.WithAutoRefresh(), mpb.WithRefreshRate(time.Millisecond))
+		obs := executor.Observers{prog, d}
+		obs.Observe(executor.Event{Type: executor.EventRunStart, Time: time.Now(), Waves: 2, Summary: &executor.Summary{Total: 40}})
+		obs.Observe(executor.Event{Type: executor.EventWaveStart, Wave: 1, Waves: 2})
+		logger := slog.New(slog.NewTextHandler(logs, nil))
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 10 {
+					n := g*10 + i
+					obs.Observe(instEvent(executor.EventInstanceStart, n))
+					fmt.Fprintf(out, "  done    web-%d in 1.0s\n", n)
+					logger.Info("instance done", "provider", "kec", "id", fmt.Sprintf("i-%d", n))
+					time.Sleep(time.Millisecond)
+					if n < 39 { // the last stays in flight: the bar must not complete
+						obs.Observe(instEvent(executor.EventInstanceDone, n))
+					}
 				}
-			}
-		}()
-	}
-	wg.Wait()
-	time.Sleep(20 * time.Millisecond)
-	mid := csi.ReplaceAllString(term.String(), "")
-	if !strings.Contains(mid, "wave 1/2") || !strings.Contains(mid, "in flight") {
-		t.Errorf("no status line drawn:\n%s", mid)
-	}
-	d.stop()
-	fmt.Fprintf(out, "after the display\n")
+			}()
+		}
+		wg.Wait()
+		time.Sleep(20 * time.Millisecond)
+		mid := csi.ReplaceAllString(term.String(), "")
+		if !strings.Contains(mid, "wave 1/2") || !strings.Contains(mid, "in flight") {
+			t.Errorf("no status line drawn:\n%s", mid)
+		}
+		d.stop()
+		fmt.Fprintf(out, "after the display\n")
 
-	plain := csi.ReplaceAllString(term.String(), "")
-	lines := strings.Split(plain, "\n")
-	var seen = map[string]int{}
-	for _, l := range lines {
-		switch {
-		case strings.HasPrefix(l, "  done    "), strings.HasPrefix(l, "time="), l == "after the display":
-			seen[l]++
-		case strings.Contains(l, "wave 1/2"), l == "":
-			// the status line, redrawn
-		default:
-			t.Errorf("garbled line %q", l)
+		plain := csi.ReplaceAllString(term.String(), "")
+		lines := strings.Split(plain, "\n")
+		var seen = map[string]int{}
+		for _, l := range lines {
+			switch {
+			case strings.HasPrefix(l, "  done    "), strings.HasPrefix(l, "time="), l == "after the display":
+				seen[l]++
+			case strings.Contains(l, "wave 1/2"), l == "":
+				// the status line, redrawn
+			default:
+				t.Errorf("garbled line %q", l)
+			}
 		}
-	}
-	for n := range 40 {
-		if seen[fmt.Sprintf("  done    web-%d in 1.0s", n)] != 1 {
-			t.Errorf("line of web-%d missing or repeated", n)
+		for n := range 40 {
+			if seen[fmt.Sprintf("  done    web-%d in 1.0s", n)] != 1 {
+				t.Errorf("line of web-%d missing or repeated", n)
+			}
 		}
-	}
-	if !strings.HasSuffix(plain, "after the display\n") {
-		t.Errorf("a line written after the display is not last:\n%s", plain[max(0, len(plain)-300):])
-	}
+		if !strings.HasSuffix(plain, "after the display\n") {
+			t.Errorf("a line written after the display is not last:\n%s", plain[max(0, len(plain)-300):])
+		}
+	})
 }
 
 // TestLogProgressPlain: without a terminal the progress is a log line, with no

@@ -419,3 +419,60 @@ type failingCloud struct{ *cloud }
 func (failingCloud) Change(context.Context, providers.ChangeRequest) (providers.Submission, error) {
 	return providers.Submission{}, errors.New("InvalidImage: refused")
 }
+
+// A change an earlier run left in doubt (a crash after the call) is shown for
+// review, confirmed, resolved by asking the cloud once the run begins, and
+// the fleet looked up again: the change that took is not made twice.
+func TestApplyResolvesAnEarlierRunsChangeInDoubtBeforeTheRun(t *testing.T) {
+	log := &recorder{}
+	c := newCloud(log, 2)
+	dir := t.TempDir()
+	opts := testOptions(dir, log, nil)
+	// The earlier run stopped i-0 and changed it, and crashed before it
+	// recorded the outcome.
+	j, err := executor.OpenJournal(opts.JournalPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(executor.Record{Run: "run-0", Event: executor.EventIntent, Provider: "fake", ID: "i-0", Action: "change", Image: "new", WasRunning: true}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	c.inst["i-0"].Image, c.inst["i-0"].State, c.inst["i-0"].RawState = "new", providers.StateStopped, "stopped"
+
+	var asked plan.ChangeSet
+	opts.Confirm = func(_ context.Context, cs plan.ChangeSet) error {
+		log.add("confirm")
+		asked = cs
+		return nil
+	}
+	res, err := Apply(context.Background(), testFleet(c), opts, &view{log: log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(log.all(), "\n"))
+	}
+	if asked.Pending != 1 {
+		t.Errorf("confirmed a change set with %d calls in doubt, want 1", asked.Pending)
+	}
+	if slices.Contains(log.mutating(), "change i-0") {
+		t.Errorf("i-0 changed again: %v", log.mutating())
+	}
+	if c.inst["i-0"].State != providers.StateRunning {
+		t.Errorf("i-0 is %s, want started again (it ran before the earlier run)", c.inst["i-0"].State)
+	}
+	if !slices.Contains(log.mutating(), "change i-1") || c.image("i-1") != "new" {
+		t.Errorf("i-1 not changed: %v", log.mutating())
+	}
+	if first := log.index(log.mutating()[0]); first < log.index("running") {
+		t.Errorf("a call that changes came before the run began:\n%s", strings.Join(log.all(), "\n"))
+	}
+	if !res.Summary.Converged() {
+		t.Errorf("summary %+v, want converged", res.Summary)
+	}
+	after, err := executor.ReadJournal(opts.JournalPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(after.Pending()); n != 0 {
+		t.Errorf("%d calls still in doubt after the run", n)
+	}
+}

@@ -27,28 +27,28 @@ type faultCase struct {
 func faultCases() []faultCase {
 	return []faultCase{
 		{"kec stop", ksyun.Type, kecRunning, sim.OpStop, "StopInstances", func(h *harness) *http.Request {
-			return h.kecRequest(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+			return h.KECRequest(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
 		}, "stopped"},
 		{"kec start", ksyun.Type, kecStopped, sim.OpStart, "StartInstances", func(h *harness) *http.Request {
-			return h.kecRequest(http.MethodPost, vals("Action", "StartInstances", "InstanceId.1", kecStopped))
+			return h.KECRequest(http.MethodPost, vals("Action", "StartInstances", "InstanceId.1", kecStopped))
 		}, "active"},
 		{"kec change", ksyun.Type, kecStopped, sim.OpChange, "ModifyInstanceImage", func(h *harness) *http.Request {
-			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
+			return h.KECRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
 		}, "active"},
 		{"kec reinstall", ksyun.Type, kecStopped, sim.OpReinstall, "ModifyInstanceImage", func(h *harness) *http.Request {
-			return h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true"))
+			return h.KECRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true"))
 		}, "active"},
 		{"ecs stop", huaweicloud.Type, ecsRunning, sim.OpStop, "BatchStopServers", func(h *harness) *http.Request {
-			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsRunning}}}})
+			return h.ECSRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsRunning}}}})
 		}, "SHUTOFF"},
 		{"ecs start", huaweicloud.Type, ecsStopped, sim.OpStart, "BatchStartServers", func(h *harness) *http.Request {
-			return h.ecsRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-start": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
+			return h.ECSRequest(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-start": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
 		}, "ACTIVE"},
 		{"ecs change", huaweicloud.Type, ecsStopped, sim.OpChange, "ChangeServerOsWithoutCloudInit", func(h *harness) *http.Request {
-			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
+			return h.ECSRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
 		}, "ACTIVE"},
 		{"ecs reinstall", huaweicloud.Type, ecsStopped, sim.OpReinstall, "ReinstallServerWithoutCloudInit", func(h *harness) *http.Request {
-			return h.ecsRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
+			return h.ECSRequest(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
 		}, "ACTIVE"},
 	}
 }
@@ -60,23 +60,23 @@ func TestLostAnswerAfterTheCloudActed(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *sim.Options) { o.LostAnswerIDs = []string{tc.id} })
-			before := h.view(tc.provider, tc.id)
+			before := h.View(tc.provider, tc.id)
 			res, err := http.DefaultClient.Do(tc.req(h))
 			if err == nil {
 				b, _ := io.ReadAll(res.Body)
 				res.Body.Close()
 				t.Fatalf("got an answer %d %s, want the connection closed", res.StatusCode, b)
 			}
-			h.clock.Advance(5 * time.Minute)
-			if after := h.view(tc.provider, tc.id); after.State != tc.settled {
+			h.Clock.Advance(5 * time.Minute)
+			if after := h.View(tc.provider, tc.id); after.State != tc.settled {
 				t.Errorf("state %s -> %s, want %s: the cloud must act before the answer is lost", before.State, after.State, tc.settled)
 			}
 			if tc.op == sim.OpChange || tc.op == sim.OpReinstall {
-				if v := h.view(tc.provider, tc.id); v.Changes != 1 {
+				if v := h.View(tc.provider, tc.id); v.Changes != 1 {
 					t.Errorf("changes %d after the lost answer, want 1", v.Changes)
 				}
 			}
-			st := h.sim.Stats()
+			st := h.Sim.Stats()
 			if got := st.Faults[sim.FaultLostAnswer+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
 				t.Errorf("faults %v, want one %s", st.Faults, sim.FaultLostAnswer)
 			}
@@ -93,16 +93,16 @@ func TestGateway502AfterTheCloudActed(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *sim.Options) { o.Gateway502IDs = []string{tc.id} })
-			r := h.do(tc.req(h))
-			if r.status != http.StatusBadGateway || !strings.Contains(string(r.raw), "502 Bad Gateway") {
-				t.Fatalf("answer %d %s, want a gateway's 502", r.status, r.raw)
+			r := h.Do(tc.req(h))
+			if r.Status != http.StatusBadGateway || !strings.Contains(string(r.Raw), "502 Bad Gateway") {
+				t.Fatalf("answer %d %s, want a gateway's 502", r.Status, r.Raw)
 			}
-			h.clock.Advance(5 * time.Minute)
-			if v := h.view(tc.provider, tc.id); v.State != tc.settled {
+			h.Clock.Advance(5 * time.Minute)
+			if v := h.View(tc.provider, tc.id); v.State != tc.settled {
 				t.Errorf("state %s, want %s: the cloud must act before the 502", v.State, tc.settled)
 			}
-			if got := h.sim.Stats().Faults[sim.FaultGateway502+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
-				t.Errorf("faults %v", h.sim.Stats().Faults)
+			if got := h.Sim.Stats().Faults[sim.FaultGateway502+"/"+tc.provider+"/"+tc.apiOp]; got != 1 {
+				t.Errorf("faults %v", h.Sim.Stats().Faults)
 			}
 		})
 	}
@@ -115,12 +115,12 @@ func TestFaultOpsLimitsTheFaults(t *testing.T) {
 		o.LostAnswerIDs = []string{kecRunning}
 		o.FaultOps = []string{sim.OpChange}
 	})
-	r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if r.status != http.StatusOK {
-		t.Fatalf("stop: %d %s", r.status, r.raw)
+	r := h.KEC(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if r.Status != http.StatusOK {
+		t.Fatalf("stop: %d %s", r.Status, r.Raw)
 	}
-	h.clock.Advance(time.Minute)
-	if _, err := http.DefaultClient.Do(h.kecRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecRunning, "ImageId", imgNew, "KeepImageLogin", "true"))); err == nil {
+	h.Clock.Advance(time.Minute)
+	if _, err := http.DefaultClient.Do(h.KECRequest(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecRunning, "ImageId", imgNew, "KeepImageLogin", "true"))); err == nil {
 		t.Fatal("the change was answered; want its answer lost")
 	}
 }
@@ -140,10 +140,10 @@ func TestAfterEffectFaultRatesAreReproducible(t *testing.T) {
 			if i%2 == 1 {
 				action = "StartInstances"
 			}
-			if r := h.kec(http.MethodGet, vals("Action", "DescribeInstances", "InstanceId.1", kecOther)); r.status != http.StatusOK {
-				t.Fatalf("a read was hit by a write fault: %d", r.status)
+			if r := h.KEC(http.MethodGet, vals("Action", "DescribeInstances", "InstanceId.1", kecOther)); r.Status != http.StatusOK {
+				t.Fatalf("a read was hit by a write fault: %d", r.Status)
 			}
-			res, err := http.DefaultClient.Do(h.kecRequest(http.MethodPost, vals("Action", action, "InstanceId.1", kecOther)))
+			res, err := http.DefaultClient.Do(h.KECRequest(http.MethodPost, vals("Action", action, "InstanceId.1", kecOther)))
 			switch {
 			case err != nil:
 				seq.WriteByte('L')
@@ -177,48 +177,48 @@ func TestQueuedChangeShowsLate(t *testing.T) {
 		change                         func(h *harness) response
 	}{
 		{"kec", ksyun.Type, kecStopped, "stopped", "rebuilding", func(h *harness) response {
-			return h.kec(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
+			return h.KEC(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "ImageId", imgNew, "KeepImageLogin", "true"))
 		}},
 		{"ecs", huaweicloud.Type, ecsStopped, "SHUTOFF", "REBUILD", func(h *harness) response {
-			return h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
+			return h.ECS(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *sim.Options) { o.QueueDelay, o.QueueIDs = 30*time.Second, []string{tc.id} })
-			if r := tc.change(h); r.status != http.StatusOK {
-				t.Fatalf("change: %d %s", r.status, r.raw)
+			if r := tc.change(h); r.Status != http.StatusOK {
+				t.Fatalf("change: %d %s", r.Status, r.Raw)
 			}
-			h.clock.Advance(29 * time.Second)
-			if v := h.view(tc.provider, tc.id); v.State != tc.idle || v.Image != imgOld {
+			h.Clock.Advance(29 * time.Second)
+			if v := h.View(tc.provider, tc.id); v.State != tc.idle || v.Image != imgOld {
 				t.Fatalf("during the queue: %+v, want %s on the old image", v, tc.idle)
 			}
-			h.clock.Advance(time.Second)
-			if v := h.view(tc.provider, tc.id); v.State != tc.busy {
+			h.Clock.Advance(time.Second)
+			if v := h.View(tc.provider, tc.id); v.State != tc.busy {
 				t.Fatalf("after the queue: %+v, want %s", v, tc.busy)
 			}
-			h.clock.Advance(10 * time.Minute)
-			if v := h.view(tc.provider, tc.id); v.Changes != 1 {
+			h.Clock.Advance(10 * time.Minute)
+			if v := h.View(tc.provider, tc.id); v.Changes != 1 {
 				t.Fatalf("one queued change: %+v", v)
 			}
 			// Now submit twice within the queue.
 			if tc.provider == ksyun.Type {
-				if r := h.kec(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecStopped)); r.status != http.StatusOK {
-					t.Fatal(r.status)
+				if r := h.KEC(http.MethodPost, vals("Action", "StopInstances", "InstanceId.1", kecStopped)); r.Status != http.StatusOK {
+					t.Fatal(r.Status)
 				}
 			} else {
-				h.ecs(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
+				h.ECS(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": []map[string]string{{"id": ecsStopped}}}})
 			}
-			h.clock.Advance(time.Minute)
+			h.Clock.Advance(time.Minute)
 			tc.change(h)
-			h.clock.Advance(time.Second)
-			if r := tc.change(h); r.status != http.StatusOK {
-				t.Fatalf("second change during the queue: %d %s", r.status, r.raw)
+			h.Clock.Advance(time.Second)
+			if r := tc.change(h); r.Status != http.StatusOK {
+				t.Fatalf("second change during the queue: %d %s", r.Status, r.Raw)
 			}
-			h.clock.Advance(10 * time.Minute)
-			if v := h.view(tc.provider, tc.id); v.Changes != 3 {
+			h.Clock.Advance(10 * time.Minute)
+			if v := h.View(tc.provider, tc.id); v.Changes != 3 {
 				t.Fatalf("changes %d, want 3: a change submitted again during its queue is carried out twice", v.Changes)
 			}
-			st := h.sim.Stats().Faults
+			st := h.Sim.Stats().Faults
 			if st[sim.FaultQueued+"/"+tc.provider+"/"+map[string]string{ksyun.Type: "ModifyInstanceImage", huaweicloud.Type: "ChangeServerOsWithoutCloudInit"}[tc.provider]] != 3 || st[sim.FaultSuperseded+"/"+tc.provider+"/"+sim.OpChange] != 1 {
 				t.Fatalf("faults %v", st)
 			}

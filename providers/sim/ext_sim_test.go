@@ -22,76 +22,76 @@ func TestThrottle(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.RateLimit = map[string]float64{ksyun.Type: 2, huaweicloud.Type: 1} })
 	// KEC: a burst of 2, then 429 RequestLimitExceeded with no effect.
 	for i := range 2 {
-		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
-			t.Fatalf("request %d: %d", i, r.status)
+		if r := h.KEC("GET", vals("Action", "DescribeInstances")); r.Status != 200 {
+			t.Fatalf("request %d: %d", i, r.Status)
 		}
 	}
-	r := h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if r.status != 429 || r.kecCode() != "RequestLimitExceeded" || r.header.Get("Retry-After") != "1" {
-		t.Fatalf("third KEC request: %d %s %s", r.status, r.header.Get("Retry-After"), r.raw)
+	r := h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if r.Status != 429 || r.KECCode() != "RequestLimitExceeded" || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("third KEC request: %d %s %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
 	}
-	if v := h.view(ksyun.Type, kecRunning); v.State != "active" {
+	if v := h.View(ksyun.Type, kecRunning); v.State != "active" {
 		t.Fatalf("a throttled stop had an effect: %s", v.State)
 	}
 	// The ECS bucket is separate.
-	if r := h.ecs("GET", "/cloudservers/detail", nil, nil); r.status != 200 {
-		t.Fatalf("ECS: %d", r.status)
+	if r := h.ECS("GET", "/cloudservers/detail", nil, nil); r.Status != 200 {
+		t.Fatalf("ECS: %d", r.Status)
 	}
-	r = h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
-	if r.status != 429 || r.str("error_code") != "APIGW.0308" || r.str("request_id") == "" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("second ECS request: %d %s", r.status, r.raw)
+	r = h.ECS("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
+	if r.Status != 429 || r.Str("error_code") != "APIGW.0308" || r.Str("request_id") == "" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("second ECS request: %d %s", r.Status, r.Raw)
 	}
-	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" {
+	if v := h.View(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" {
 		t.Fatalf("a throttled changeos had an effect: %s", v.State)
 	}
 	// Time refills the buckets.
-	h.clock.Advance(time.Second)
-	if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
-		t.Fatalf("after a second: %d", r.status)
+	h.Clock.Advance(time.Second)
+	if r := h.KEC("GET", vals("Action", "DescribeInstances")); r.Status != 200 {
+		t.Fatalf("after a second: %d", r.Status)
 	}
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	if st.Throttled != 2 || st.Requests["ksyun/StopInstances/429"] != 1 || st.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/429"] != 1 ||
 		st.Requests["ksyun/DescribeInstances/200"] != 3 {
 		t.Fatalf("stats: %+v", st)
 	}
 	// Limits change at run time; 0 removes them.
-	h.sim.SetOptions(func(o *sim.Options) { o.RateLimit = nil })
+	h.Sim.SetOptions(func(o *sim.Options) { o.RateLimit = nil })
 	for range 5 {
-		if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
-			t.Fatalf("unlimited: %d", r.status)
+		if r := h.KEC("GET", vals("Action", "DescribeInstances")); r.Status != 200 {
+			t.Fatalf("unlimited: %d", r.Status)
 		}
 	}
 }
 
 func TestServerErrors(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.ServerErrorRate = 1 })
-	r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
-	r2 := h.kec("POST", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
-	codes := map[string]int{r.kecCode(): r.status, r2.kecCode(): r2.status}
+	r := h.KEC("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
+	r2 := h.KEC("POST", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID))
+	codes := map[string]int{r.KECCode(): r.Status, r2.KECCode(): r2.Status}
 	// KEC answers both with HTTP 400, as the seed shows: only the code tells them from a refusal.
-	if codes["InternalError"] != 400 || codes["ServiceUnavailable"] != 400 || r.str("Error", "Type") != "Receiver" {
-		t.Fatalf("KEC server errors: %s / %s", r.raw, r2.raw)
+	if codes["InternalError"] != 400 || codes["ServiceUnavailable"] != 400 || r.Str("Error", "Type") != "Receiver" {
+		t.Fatalf("KEC server errors: %s / %s", r.Raw, r2.Raw)
 	}
 	// ECS: Ecs.0002 "failed to submit the task" as a 400, and as a 500.
-	e := h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
-	e2 := h.ecs("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
-	if e.ecsCode() != "Ecs.0002" || e2.ecsCode() != "Ecs.0002" || e.status+e2.status != 400+500 {
-		t.Fatalf("ECS server errors: %d %s / %d %s", e.status, e.raw, e2.status, e2.raw)
+	e := h.ECS("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
+	e2 := h.ECS("POST", "/cloudservers/"+ecsStopped+"/changeos", nil, changeOS(imgECSNew, ""))
+	if e.ECSCode() != "Ecs.0002" || e2.ECSCode() != "Ecs.0002" || e.Status+e2.Status != 400+500 {
+		t.Fatalf("ECS server errors: %d %s / %d %s", e.Status, e.Raw, e2.Status, e2.Raw)
 	}
-	for _, v := range []sim.InstanceView{h.view(ksyun.Type, kecStopped), h.view(huaweicloud.Type, ecsStopped)} {
+	for _, v := range []sim.InstanceView{h.View(ksyun.Type, kecStopped), h.View(huaweicloud.Type, ecsStopped)} {
 		if v.Image != imgOld || v.Changes != 0 || (v.State != "stopped" && v.State != "SHUTOFF") {
 			t.Fatalf("a 5xx had an effect: %+v", v)
 		}
 	}
 	// Authentication comes first: an unsigned request is a 403, not a 5xx.
-	req, _ := http.NewRequest("GET", h.url+"/?Action=DescribeInstances&Version=2016-03-04", nil)
+	req, _ := http.NewRequest("GET", h.URL+"/?Action=DescribeInstances&Version=2016-03-04", nil)
 	req.Header.Set("Accept", "application/json")
-	if r := h.do(req); r.status != 403 {
-		t.Fatalf("unsigned under faults: %d", r.status)
+	if r := h.Do(req); r.Status != 403 {
+		t.Fatalf("unsigned under faults: %d", r.Status)
 	}
-	h.sim.SetOptions(func(o *sim.Options) { o.ServerErrorRate = 0 })
-	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.status != 200 {
-		t.Fatalf("faults off: %d %s", r.status, r.raw)
+	h.Sim.SetOptions(func(o *sim.Options) { o.ServerErrorRate = 0 })
+	if r := h.KEC("GET", modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.Status != 200 {
+		t.Fatalf("faults off: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -101,8 +101,8 @@ func TestServerErrorRateSeeded(t *testing.T) {
 		h := newHarness(t, func(o *sim.Options) { o.ServerErrorRate = 0.3; o.Seed = 42 })
 		var b strings.Builder
 		for range 60 {
-			r := h.kec("GET", vals("Action", "DescribeInstances"))
-			b.WriteByte("x."[min(1, 1-r.status/400)])
+			r := h.KEC("GET", vals("Action", "DescribeInstances"))
+			b.WriteByte("x."[min(1, 1-r.Status/400)])
 		}
 		return b.String()
 	}
@@ -118,8 +118,8 @@ func TestServerErrorRateSeeded(t *testing.T) {
 func TestLatency(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.Latency = 50 * time.Millisecond })
 	start := time.Now()
-	if r := h.kec("GET", vals("Action", "DescribeInstances")); r.status != 200 {
-		t.Fatal(r.status)
+	if r := h.KEC("GET", vals("Action", "DescribeInstances")); r.Status != 200 {
+		t.Fatal(r.Status)
 	}
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Fatalf("answered in %s with 50ms latency", d)
@@ -128,24 +128,24 @@ func TestLatency(t *testing.T) {
 
 func TestJitter(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.Jitter = 0.5 })
-	h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
 	// StopDuration 10s ± 50 %: stopping at 4.9s, stopped at 15.1s.
-	h.clock.Advance(4900 * time.Millisecond)
-	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
+	h.Clock.Advance(4900 * time.Millisecond)
+	if v := h.View(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("4.9s: %s", v.State)
 	}
-	h.clock.Advance(10200 * time.Millisecond)
-	if v := h.view(ksyun.Type, kecRunning); v.State != "stopped" {
+	h.Clock.Advance(10200 * time.Millisecond)
+	if v := h.View(ksyun.Type, kecRunning); v.State != "stopped" {
 		t.Fatalf("15.1s: %s", v.State)
 	}
 }
 
 func TestInspectionEndpoints(t *testing.T) {
 	h := newHarness(t)
-	h.kec("GET", vals("Action", "DescribeInstances"))
-	h.ecs("GET", "/cloudservers/detail", nil, nil)
+	h.KEC("GET", vals("Action", "DescribeInstances"))
+	h.ECS("GET", "/cloudservers/detail", nil, nil)
 	get := func(path string) []byte {
-		res, err := http.Get(h.url + path)
+		res, err := http.Get(h.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}

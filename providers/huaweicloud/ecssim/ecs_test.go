@@ -62,7 +62,7 @@ func TestECSVectors(t *testing.T) {
 			}
 			t.Run(v.name+"/"+tt.name, func(t *testing.T) {
 				h := newHarness(t)
-				u := h.url + "/v1/" + testProject + v.path
+				u := h.URL + "/v1/" + testProject + v.path
 				if v.query != nil {
 					u += "?" + v.query.Encode()
 				}
@@ -88,19 +88,19 @@ func TestECSVectors(t *testing.T) {
 				if tt.body != "" {
 					req.Body, req.ContentLength = nopBody(tt.body), int64(len(tt.body))
 				}
-				h.clock.Advance(tt.skew)
-				r := h.do(req)
-				if r.header.Get("X-Request-Id") == "" {
+				h.Clock.Advance(tt.skew)
+				r := h.Do(req)
+				if r.Header.Get("X-Request-Id") == "" {
 					t.Error("no X-Request-Id")
 				}
 				if tt.wantCode == "" {
-					if r.status != 200 {
-						t.Fatalf("status %d: %s", r.status, r.raw)
+					if r.Status != 200 {
+						t.Fatalf("status %d: %s", r.Status, r.Raw)
 					}
 					return
 				}
-				if r.status != 401 || r.str("error_code") != tt.wantCode || r.str("request_id") != r.header.Get("X-Request-Id") {
-					t.Fatalf("got %d %s, want 401 %s: %s", r.status, r.str("error_code"), tt.wantCode, r.raw)
+				if r.Status != 401 || r.Str("error_code") != tt.wantCode || r.Str("request_id") != r.Header.Get("X-Request-Id") {
+					t.Fatalf("got %d %s, want 401 %s: %s", r.Status, r.Str("error_code"), tt.wantCode, r.Raw)
 				}
 			})
 		}
@@ -110,36 +110,36 @@ func TestECSVectors(t *testing.T) {
 func TestECSProjectChecks(t *testing.T) {
 	h := newHarness(t)
 	// X-Project-Id differs from the path's project (signed correctly).
-	req, _ := http.NewRequest("GET", h.url+"/v1/"+testProject+"/cloudservers/detail", nil)
+	req, _ := http.NewRequest("GET", h.URL+"/v1/"+testProject+"/cloudservers/detail", nil)
 	req.Header.Set("X-Project-Id", strings.Repeat("a", 32))
 	huaweicloud.Sign(req, nil, testHAK, testHSK, vecTime)
-	if r := h.do(req); r.status != 401 || r.str("error_code") != "APIGW.0301" {
-		t.Errorf("mismatched X-Project-Id: %d %s", r.status, r.raw)
+	if r := h.Do(req); r.Status != 401 || r.Str("error_code") != "APIGW.0301" {
+		t.Errorf("mismatched X-Project-Id: %d %s", r.Status, r.Raw)
 	}
 	// A project this account does not have.
 	other := strings.Repeat("b", 32)
-	req, _ = http.NewRequest("GET", h.url+"/v1/"+other+"/cloudservers/detail", nil)
+	req, _ = http.NewRequest("GET", h.URL+"/v1/"+other+"/cloudservers/detail", nil)
 	req.Header.Set("X-Project-Id", other)
 	huaweicloud.Sign(req, nil, testHAK, testHSK, vecTime)
-	if r := h.do(req); r.status != 401 || r.str("error_code") != "APIGW.0301" {
-		t.Errorf("unknown project: %d %s", r.status, r.raw)
+	if r := h.Do(req); r.Status != 401 || r.Str("error_code") != "APIGW.0301" {
+		t.Errorf("unknown project: %d %s", r.Status, r.Raw)
 	}
 	// An API that does not exist.
-	if r := h.ecs("DELETE", "/cloudservers/"+ecsRunning, nil, nil); r.status != 404 || r.str("error_code") != "APIGW.0101" {
-		t.Errorf("unknown API: %d %s", r.status, r.raw)
+	if r := h.ECS("DELETE", "/cloudservers/"+ecsRunning, nil, nil); r.Status != 404 || r.Str("error_code") != "APIGW.0101" {
+		t.Errorf("unknown API: %d %s", r.Status, r.Raw)
 	}
 }
 
 func TestECSListAndShow(t *testing.T) {
 	h := newHarness(t)
 	for i := range 30 {
-		h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("bulk-%02d", i), Image: imgECSNew})
+		h.Sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("bulk-%02d", i), Image: imgECSNew})
 	}
-	r := h.ecs("GET", "/cloudservers/detail", nil, nil)
-	if r.status != 200 || r.body["count"].(float64) != 32 || len(r.body["servers"].([]any)) != 25 {
-		t.Fatalf("default page: %d count=%v", r.status, r.body["count"])
+	r := h.ECS("GET", "/cloudservers/detail", nil, nil)
+	if r.Status != 200 || r.Body["count"].(float64) != 32 || len(r.Body["servers"].([]any)) != 25 {
+		t.Fatalf("default page: %d count=%v", r.Status, r.Body["count"])
 	}
-	s0 := r.body["servers"].([]any)[0].(map[string]any)
+	s0 := r.Body["servers"].([]any)[0].(map[string]any)
 	var keys []string
 	for k := range s0 {
 		keys = append(keys, k)
@@ -157,8 +157,8 @@ func TestECSListAndShow(t *testing.T) {
 	// offset is a page number; 0 reads as 1.
 	var pages [][]any
 	for _, off := range []string{"0", "1", "2", "3", "4", "5"} {
-		r := h.ecs("GET", "/cloudservers/detail", url.Values{"limit": {"10"}, "offset": {off}}, nil)
-		pages = append(pages, r.body["servers"].([]any))
+		r := h.ECS("GET", "/cloudservers/detail", url.Values{"limit": {"10"}, "offset": {off}}, nil)
+		pages = append(pages, r.Body["servers"].([]any))
 	}
 	if len(pages[0]) != 10 || pages[0][0].(map[string]any)["id"] != pages[1][0].(map[string]any)["id"] || len(pages[4]) != 2 || len(pages[5]) != 0 {
 		t.Errorf("paging: %d %d %d %d", len(pages[0]), len(pages[1]), len(pages[4]), len(pages[5]))
@@ -173,15 +173,15 @@ func TestECSListAndShow(t *testing.T) {
 		{url.Values{"tags": {"env=prod"}}, 0},
 		{url.Values{"limit": {"1000"}}, 32},
 	} {
-		if r := h.ecs("GET", "/cloudservers/detail", tt.q, nil); r.status != 200 || int(r.body["count"].(float64)) != tt.want {
-			t.Errorf("%v: %d count %v, want %d", tt.q, r.status, r.body["count"], tt.want)
+		if r := h.ECS("GET", "/cloudservers/detail", tt.q, nil); r.Status != 200 || int(r.Body["count"].(float64)) != tt.want {
+			t.Errorf("%v: %d count %v, want %d", tt.q, r.Status, r.Body["count"], tt.want)
 		}
 	}
 	// server_id: overrides filters; unknown ids come back with only id and fault.
-	r = h.ecs("GET", "/cloudservers/detail", url.Values{"server_id": {ecsStopped + ",33333333-3333-4333-8333-333333333333"}, "status": {"ACTIVE"}}, nil)
-	servers := r.body["servers"].([]any)
-	if r.status != 200 || len(servers) != 2 || servers[0].(map[string]any)["status"] != "SHUTOFF" {
-		t.Fatalf("server_id: %s", r.raw)
+	r = h.ECS("GET", "/cloudservers/detail", url.Values{"server_id": {ecsStopped + ",33333333-3333-4333-8333-333333333333"}, "status": {"ACTIVE"}}, nil)
+	servers := r.Body["servers"].([]any)
+	if r.Status != 200 || len(servers) != 2 || servers[0].(map[string]any)["status"] != "SHUTOFF" {
+		t.Fatalf("server_id: %s", r.Raw)
 	}
 	missing := servers[1].(map[string]any)
 	if len(missing) != 2 || missing["id"] != "33333333-3333-4333-8333-333333333333" || missing["fault"] == nil {
@@ -194,17 +194,17 @@ func TestECSListAndShow(t *testing.T) {
 	for _, q := range []url.Values{
 		{"limit": {"1001"}}, {"limit": {"0"}}, {"offset": {"-1"}}, {"limit": {"x"}}, {"server_id": {strings.Join(ids, ",")}},
 	} {
-		if r := h.ecs("GET", "/cloudservers/detail", q, nil); r.status != 400 || r.ecsCode() != "Ecs.0005" {
-			t.Errorf("%v: %d %s", q, r.status, r.raw)
+		if r := h.ECS("GET", "/cloudservers/detail", q, nil); r.Status != 400 || r.ECSCode() != "Ecs.0005" {
+			t.Errorf("%v: %d %s", q, r.Status, r.Raw)
 		}
 	}
 	// ShowServer.
-	r = h.ecs("GET", "/cloudservers/"+ecsStopped, nil, nil)
-	if r.status != 200 || r.str("server", "id") != ecsStopped || r.str("server", "status") != "SHUTOFF" {
-		t.Errorf("show: %d %s", r.status, r.raw)
+	r = h.ECS("GET", "/cloudservers/"+ecsStopped, nil, nil)
+	if r.Status != 200 || r.Str("server", "id") != ecsStopped || r.Str("server", "status") != "SHUTOFF" {
+		t.Errorf("show: %d %s", r.Status, r.Raw)
 	}
-	if r := h.ecs("GET", "/cloudservers/33333333-3333-4333-8333-333333333333", nil, nil); r.status != 404 || r.ecsCode() != "Ecs.0114" {
-		t.Errorf("show unknown: %d %s", r.status, r.raw)
+	if r := h.ECS("GET", "/cloudservers/33333333-3333-4333-8333-333333333333", nil, nil); r.Status != 404 || r.ECSCode() != "Ecs.0114" {
+		t.Errorf("show unknown: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -217,20 +217,20 @@ func changeOS(image, mode string) map[string]any {
 }
 
 // jobAt reads a job and returns its status (and the decoded answer).
-func (h *harness) job(id string) response {
-	h.t.Helper()
-	r := h.ecs("GET", "/jobs/"+id, nil, nil)
-	if r.status != 200 {
-		h.t.Fatalf("job %s: %d %s", id, r.status, r.raw)
+func jobOf(h *harness, id string) response {
+	h.T.Helper()
+	r := h.ECS("GET", "/jobs/"+id, nil, nil)
+	if r.Status != 200 {
+		h.T.Fatalf("job %s: %d %s", id, r.Status, r.Raw)
 	}
 	return r
 }
 
 // server reads one server's status and task state.
-func (h *harness) server(id string) (status, task, image string) {
-	h.t.Helper()
-	r := h.ecs("GET", "/cloudservers/"+id, nil, nil)
-	srv := r.body["server"].(map[string]any)
+func serverOf(h *harness, id string) (status, task, image string) {
+	h.T.Helper()
+	r := h.ECS("GET", "/cloudservers/"+id, nil, nil)
+	srv := r.Body["server"].(map[string]any)
 	task, _ = srv["OS-EXT-STS:task_state"].(string)
 	return srv["status"].(string), task, srv["image"].(map[string]any)["id"].(string)
 }
@@ -239,16 +239,16 @@ func TestECSChangeOSLifecycle(t *testing.T) {
 	h := newHarness(t)
 	path := "/cloudservers/" + ecsRunning + "/changeos"
 	// A running server without mode withStopServer is refused.
-	if r := h.ecs("POST", path, nil, changeOS(imgECSNew, "")); r.status != 400 || r.ecsCode() != "Ecs.0100" {
-		t.Fatalf("running without mode: %d %s", r.status, r.raw)
+	if r := h.ECS("POST", path, nil, changeOS(imgECSNew, "")); r.Status != 400 || r.ECSCode() != "Ecs.0100" {
+		t.Fatalf("running without mode: %d %s", r.Status, r.Raw)
 	}
-	r := h.ecs("POST", path, nil, changeOS(imgECSNew, "withStopServer"))
-	if r.status != 200 || r.str("job_id") == "" {
-		t.Fatalf("changeos: %d %s", r.status, r.raw)
+	r := h.ECS("POST", path, nil, changeOS(imgECSNew, "withStopServer"))
+	if r.Status != 200 || r.Str("job_id") == "" {
+		t.Fatalf("changeos: %d %s", r.Status, r.Raw)
 	}
-	jobID := r.str("job_id")
-	if j := h.job(jobID); j.str("status") != "INIT" || j.str("job_type") != "changeOS" || j.str("entities", "server_id") != ecsRunning || j.str("begin_time") == "" || j.str("end_time") != "" {
-		t.Fatalf("job at once: %s", j.raw)
+	jobID := r.Str("job_id")
+	if j := jobOf(h, jobID); j.Str("status") != "INIT" || j.Str("job_type") != "changeOS" || j.Str("entities", "server_id") != ecsRunning || j.Str("begin_time") == "" || j.Str("end_time") != "" {
+		t.Fatalf("job at once: %s", j.Raw)
 	}
 	steps := []struct {
 		after                     time.Duration
@@ -260,43 +260,43 @@ func TestECSChangeOSLifecycle(t *testing.T) {
 		{20 * time.Second, "ACTIVE", "", imgECSNew, "SUCCESS"},
 	}
 	for _, st := range steps {
-		h.clock.Advance(st.after)
-		status, task, image := h.server(ecsRunning)
+		h.Clock.Advance(st.after)
+		status, task, image := serverOf(h, ecsRunning)
 		if status != st.status || task != st.task || image != st.image {
 			t.Fatalf("+%s: %s/%s %s, want %s/%s %s", st.after, status, task, image, st.status, st.task, st.image)
 		}
-		if j := h.job(jobID); j.str("status") != st.jobS {
-			t.Fatalf("+%s: job %s, want %s", st.after, j.str("status"), st.jobS)
+		if j := jobOf(h, jobID); j.Str("status") != st.jobS {
+			t.Fatalf("+%s: job %s, want %s", st.after, j.Str("status"), st.jobS)
 		}
 		if st.task != "" {
 			// Busy: another change, a reinstall, a stop are refused.
-			if r := h.ecs("POST", path, nil, changeOS(imgECSNew, "withStopServer")); r.status != 400 || r.ecsCode() != "Ecs.0100" {
-				t.Fatalf("changeos while %s: %d %s", st.task, r.status, r.raw)
+			if r := h.ECS("POST", path, nil, changeOS(imgECSNew, "withStopServer")); r.Status != 400 || r.ECSCode() != "Ecs.0100" {
+				t.Fatalf("changeos while %s: %d %s", st.task, r.Status, r.Raw)
 			}
 		}
 	}
-	if v := h.view(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" || v.Changes != 1 {
+	if v := h.View(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" || v.Changes != 1 {
 		t.Fatalf("view: %+v", v)
 	}
-	if j := h.job(jobID); j.str("end_time") == "" || j.str("fail_reason") != "" {
-		t.Errorf("finished job: %s", j.raw)
+	if j := jobOf(h, jobID); j.Str("end_time") == "" || j.Str("fail_reason") != "" {
+		t.Errorf("finished job: %s", j.Raw)
 	}
 	// A SHUTOFF server needs no mode and also ends ACTIVE; reinstallos keeps the image.
-	r = h.ecs("POST", "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "1qaQ!abc", "metadata": map[string]string{"BYOL": "true"}}})
-	if r.status != 200 {
-		t.Fatalf("reinstallos: %d %s", r.status, r.raw)
+	r = h.ECS("POST", "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "1qaQ!abc", "metadata": map[string]string{"BYOL": "true"}}})
+	if r.Status != 200 {
+		t.Fatalf("reinstallos: %d %s", r.Status, r.Raw)
 	}
-	if status, task, _ := h.server(ecsStopped); status != "REBUILD" || task != "rebuilding" {
+	if status, task, _ := serverOf(h, ecsStopped); status != "REBUILD" || task != "rebuilding" {
 		t.Fatalf("reinstall at once: %s/%s", status, task)
 	}
-	h.clock.Advance(80 * time.Second)
-	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" || j.str("job_type") != "reInitOs" {
-		t.Fatalf("reinstall job: %s", j.raw)
+	h.Clock.Advance(80 * time.Second)
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "SUCCESS" || j.Str("job_type") != "reInitOs" {
+		t.Fatalf("reinstall job: %s", j.Raw)
 	}
-	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "ACTIVE" || v.Image != imgOld || v.Changes != 1 {
+	if v := h.View(huaweicloud.Type, ecsStopped); v.State != "ACTIVE" || v.Image != imgOld || v.Changes != 1 {
 		t.Fatalf("after reinstall: %+v", v)
 	}
-	stats := h.sim.Stats()
+	stats := h.Sim.Stats()
 	if stats.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/200"] != 1 || stats.Requests["huaweicloud/ChangeServerOsWithoutCloudInit/400"] < 2 ||
 		stats.Requests["huaweicloud/ReinstallServerWithoutCloudInit/200"] != 1 || stats.Requests["huaweicloud/ShowJob/200"] == 0 || stats.Requests["huaweicloud/ShowServer/200"] == 0 {
 		t.Errorf("stats: %v", stats.Requests)
@@ -326,38 +326,38 @@ func TestECSChangeOSErrors(t *testing.T) {
 		{"reinstall with image", "/cloudservers/" + ecsStopped + "/reinstallos", map[string]any{"os-reinstall": map[string]any{"keyname": "k", "imageid": imgECSNew}}, 400, "Ecs.0005"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := h.ecs("POST", tt.path, nil, tt.body)
-			if r.status != tt.status || r.ecsCode() != tt.code || r.str("error", "message") == "" {
-				t.Fatalf("got %d %s, want %d %s: %s", r.status, r.ecsCode(), tt.status, tt.code, r.raw)
+			r := h.ECS("POST", tt.path, nil, tt.body)
+			if r.Status != tt.status || r.ECSCode() != tt.code || r.Str("error", "message") == "" {
+				t.Fatalf("got %d %s, want %d %s: %s", r.Status, r.ECSCode(), tt.status, tt.code, r.Raw)
 			}
 		})
 	}
-	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Changes != 0 {
+	if v := h.View(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Changes != 0 {
 		t.Fatalf("refused requests had an effect: %+v", v)
 	}
 }
 
 func TestECSChangeOSFails(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{ecsRunning} })
-	r := h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
-	if r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.raw)
+	r := h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Raw)
 	}
-	h.clock.Advance(70 * time.Second)
-	j := h.job(r.str("job_id"))
-	if j.str("status") != "FAIL" || j.str("fail_reason") == "" || j.str("error_code") == "" {
-		t.Fatalf("job: %s", j.raw)
+	h.Clock.Advance(70 * time.Second)
+	j := jobOf(h, r.Str("job_id"))
+	if j.Str("status") != "FAIL" || j.Str("fail_reason") == "" || j.Str("error_code") == "" {
+		t.Fatalf("job: %s", j.Raw)
 	}
-	srv := h.ecs("GET", "/cloudservers/"+ecsRunning, nil, nil)
-	if srv.str("server", "status") != "ERROR" || srv.str("server", "image", "id") != imgOld || srv.str("server", "fault", "message") == "" {
-		t.Fatalf("server: %s", srv.raw)
+	srv := h.ECS("GET", "/cloudservers/"+ecsRunning, nil, nil)
+	if srv.Str("server", "status") != "ERROR" || srv.Str("server", "image", "id") != imgOld || srv.Str("server", "fault", "message") == "" {
+		t.Fatalf("server: %s", srv.Raw)
 	}
-	if v := h.view(huaweicloud.Type, ecsRunning); v.Changes != 0 || v.State != "ERROR" {
+	if v := h.View(huaweicloud.Type, ecsRunning); v.Changes != 0 || v.State != "ERROR" {
 		t.Fatalf("%+v", v)
 	}
 	// ECS allows changeos on a server whose change failed (the API reference's constraints).
-	if r := h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "")); r.status != 200 {
-		t.Fatalf("changeos after a failed change: %s", r.raw)
+	if r := h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "")); r.Status != 200 {
+		t.Fatalf("changeos after a failed change: %s", r.Raw)
 	}
 }
 
@@ -376,27 +376,27 @@ func batch(action string, typ string, ids ...string) map[string]any {
 func TestECSBatchActions(t *testing.T) {
 	h := newHarness(t)
 	unknown := "33333333-3333-4333-8333-333333333333"
-	r := h.ecs("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", ecsRunning, ecsStopped, unknown))
-	if r.status != 200 || r.str("job_id") == "" {
-		t.Fatalf("os-stop: %d %s", r.status, r.raw)
+	r := h.ECS("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", ecsRunning, ecsStopped, unknown))
+	if r.Status != 200 || r.Str("job_id") == "" {
+		t.Fatalf("os-stop: %d %s", r.Status, r.Raw)
 	}
-	stopJob := r.str("job_id")
-	if status, task, _ := h.server(ecsRunning); status != "ACTIVE" || task != "powering-off" {
+	stopJob := r.Str("job_id")
+	if status, task, _ := serverOf(h, ecsRunning); status != "ACTIVE" || task != "powering-off" {
 		t.Fatalf("stopping: %s/%s", status, task)
 	}
 	// A start while it powers off fails that server's sub-job.
-	r = h.ecs("POST", "/cloudservers/action", nil, batch("os-start", "", ecsRunning))
-	h.clock.Advance(10 * time.Second)
-	if j := h.job(r.str("job_id")); j.str("status") != "FAIL" {
-		t.Fatalf("start while stopping: %s", j.raw)
-	} else if sub := j.body["entities"].(map[string]any)["sub_jobs"].([]any)[0].(map[string]any); sub["status"] != "FAIL" || sub["error_code"] != "Ecs.0100" {
+	r = h.ECS("POST", "/cloudservers/action", nil, batch("os-start", "", ecsRunning))
+	h.Clock.Advance(10 * time.Second)
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "FAIL" {
+		t.Fatalf("start while stopping: %s", j.Raw)
+	} else if sub := j.Body["entities"].(map[string]any)["sub_jobs"].([]any)[0].(map[string]any); sub["status"] != "FAIL" || sub["error_code"] != "Ecs.0100" {
 		t.Fatalf("sub-job: %v", sub)
 	}
-	j := h.job(stopJob)
-	ent := j.body["entities"].(map[string]any)
+	j := jobOf(h, stopJob)
+	ent := j.Body["entities"].(map[string]any)
 	subs := ent["sub_jobs"].([]any)
-	if j.str("job_type") != "batchStopServer" || j.str("status") != "FAIL" || ent["sub_jobs_total"] != 3.0 || len(subs) != 3 {
-		t.Fatalf("stop job: %s", j.raw)
+	if j.Str("job_type") != "batchStopServer" || j.Str("status") != "FAIL" || ent["sub_jobs_total"] != 3.0 || len(subs) != 3 {
+		t.Fatalf("stop job: %s", j.Raw)
 	}
 	// error_code is null on success.
 	want := []struct {
@@ -409,23 +409,23 @@ func TestECSBatchActions(t *testing.T) {
 			t.Errorf("sub-job %d: %v", i, sub)
 		}
 	}
-	if status, _, _ := h.server(ecsRunning); status != "SHUTOFF" {
+	if status, _, _ := serverOf(h, ecsRunning); status != "SHUTOFF" {
 		t.Fatalf("after stop: %s", status)
 	}
 	// os-start: both stopped servers.
-	r = h.ecs("POST", "/cloudservers/action", nil, batch("os-start", "", ecsRunning, ecsStopped))
-	if j := h.job(r.str("job_id")); j.str("status") != "INIT" || j.str("job_type") != "batchStartServer" {
-		t.Fatalf("start job: %s", j.raw)
+	r = h.ECS("POST", "/cloudservers/action", nil, batch("os-start", "", ecsRunning, ecsStopped))
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "INIT" || j.Str("job_type") != "batchStartServer" {
+		t.Fatalf("start job: %s", j.Raw)
 	}
-	if status, task, _ := h.server(ecsStopped); status != "SHUTOFF" || task != "powering-on" {
+	if status, task, _ := serverOf(h, ecsStopped); status != "SHUTOFF" || task != "powering-on" {
 		t.Fatalf("starting: %s/%s", status, task)
 	}
-	h.clock.Advance(20 * time.Second)
-	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" {
-		t.Fatalf("start job: %s", j.raw)
+	h.Clock.Advance(20 * time.Second)
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "SUCCESS" {
+		t.Fatalf("start job: %s", j.Raw)
 	}
 	for _, id := range []string{ecsRunning, ecsStopped} {
-		if status, task, _ := h.server(id); status != "ACTIVE" || task != "" {
+		if status, task, _ := serverOf(h, id); status != "ACTIVE" || task != "" {
 			t.Fatalf("%s after start: %s/%s", id, status, task)
 		}
 	}
@@ -434,8 +434,8 @@ func TestECSBatchActions(t *testing.T) {
 		many = append(many, fmt.Sprintf("id-%d", i))
 	}
 	// Over 1000 servers: Ecs.0118, the batch's size (TestECSBatchOverLimitIsEcs0118).
-	if r := h.ecs("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", many...)); r.status != 400 || r.ecsCode() != "Ecs.0118" {
-		t.Errorf("1001 servers: %d %.200s", r.status, r.raw)
+	if r := h.ECS("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", many...)); r.Status != 400 || r.ECSCode() != "Ecs.0118" {
+		t.Errorf("1001 servers: %d %.200s", r.Status, r.Raw)
 	}
 	for _, body := range []any{
 		batch("os-stop", "GENTLE", ecsRunning),
@@ -443,14 +443,14 @@ func TestECSBatchActions(t *testing.T) {
 		batch("os-reboot", "SOFT", ecsRunning),
 		map[string]any{"os-stop": map[string]any{"servers": []any{}}},
 	} {
-		if r := h.ecs("POST", "/cloudservers/action", nil, body); r.status != 400 || r.ecsCode() != "Ecs.0005" {
-			t.Errorf("%.80v: %d %s", body, r.status, r.raw)
+		if r := h.ECS("POST", "/cloudservers/action", nil, body); r.Status != 400 || r.ECSCode() != "Ecs.0005" {
+			t.Errorf("%.80v: %d %s", body, r.Status, r.Raw)
 		}
 	}
-	if r := h.ecs("GET", "/jobs/ffffffffffffffffffffffffffffffff", nil, nil); r.status != 404 {
-		t.Errorf("unknown job: %d %s", r.status, r.raw)
+	if r := h.ECS("GET", "/jobs/ffffffffffffffffffffffffffffffff", nil, nil); r.Status != 404 {
+		t.Errorf("unknown job: %d %s", r.Status, r.Raw)
 	}
-	st := h.sim.Stats().Requests
+	st := h.Sim.Stats().Requests
 	if st["huaweicloud/BatchStopServers/200"] != 1 || st["huaweicloud/BatchStartServers/200"] != 2 || st["huaweicloud/BatchServerAction/400"] != 1 {
 		t.Errorf("stats: %v", st)
 	}
@@ -459,11 +459,11 @@ func TestECSBatchActions(t *testing.T) {
 // TestECSJobExpiry: a job can be read for a day after it ended, then it is gone.
 func TestECSJobExpiry(t *testing.T) {
 	h := newHarness(t)
-	r := h.ecs("POST", "/cloudservers/action", nil, batch("os-start", "", ecsStopped))
-	h.clock.Advance(20*time.Second + 23*time.Hour)
-	h.job(r.str("job_id"))
-	h.clock.Advance(2 * time.Hour)
-	if r := h.ecs("GET", "/jobs/"+r.str("job_id"), nil, nil); r.status != 404 {
-		t.Fatalf("a job a day old: %d %s", r.status, r.raw)
+	r := h.ECS("POST", "/cloudservers/action", nil, batch("os-start", "", ecsStopped))
+	h.Clock.Advance(20*time.Second + 23*time.Hour)
+	jobOf(h, r.Str("job_id"))
+	h.Clock.Advance(2 * time.Hour)
+	if r := h.ECS("GET", "/jobs/"+r.Str("job_id"), nil, nil); r.Status != 404 {
+		t.Fatalf("a job a day old: %d %s", r.Status, r.Raw)
 	}
 }

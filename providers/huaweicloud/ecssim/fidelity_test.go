@@ -18,12 +18,12 @@ import (
 func TestECSPasswordPolicyRefusedWithEcs0011(t *testing.T) {
 	h := newHarness(t)
 	for _, pw := range []string{"Passw0rd#x", "A1b2C3d4E5f6G7h8I9j0K1l2M3n"} {
-		r := h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": pw, "imageid": imgECSNew}})
-		if r.status != http.StatusBadRequest || r.ecsCode() != "Ecs.0011" {
-			t.Fatalf("%q: %d %s, want 400 Ecs.0011", pw, r.status, r.raw)
+		r := h.ECS(http.MethodPost, "/cloudservers/"+ecsStopped+"/changeos", nil, map[string]any{"os-change": map[string]any{"adminpass": pw, "imageid": imgECSNew}})
+		if r.Status != http.StatusBadRequest || r.ECSCode() != "Ecs.0011" {
+			t.Fatalf("%q: %d %s, want 400 Ecs.0011", pw, r.Status, r.Raw)
 		}
 	}
-	if v := h.view(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld {
+	if v := h.View(huaweicloud.Type, ecsStopped); v.State != "SHUTOFF" || v.Image != imgOld {
 		t.Fatalf("server touched: %+v", v)
 	}
 }
@@ -33,22 +33,22 @@ func TestECSPasswordPolicyRefusedWithEcs0011(t *testing.T) {
 // job carries its detail in entities.errorcode_message; the reinstall job type is reInitOs.
 func TestECSJobFieldsAsTheCloudWritesThem(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{ecsRunning} })
-	ok := h.ecs(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
-	bad := h.ecs(http.MethodPost, "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
-	running := h.job(ok.str("job_id"))
-	if running.body["end_time"] != nil || running.body["error_code"] != nil || running.body["fail_reason"] != nil {
-		t.Fatalf("a running job: %s", running.raw)
+	ok := h.ECS(http.MethodPost, "/cloudservers/"+ecsStopped+"/reinstallos", nil, map[string]any{"os-reinstall": map[string]any{"adminpass": "Passw0rd!x"}})
+	bad := h.ECS(http.MethodPost, "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+	running := jobOf(h, ok.Str("job_id"))
+	if running.Body["end_time"] != nil || running.Body["error_code"] != nil || running.Body["fail_reason"] != nil {
+		t.Fatalf("a running job: %s", running.Raw)
 	}
-	h.clock.Advance(5 * time.Minute)
-	done := h.job(ok.str("job_id"))
+	h.Clock.Advance(5 * time.Minute)
+	done := jobOf(h, ok.Str("job_id"))
 	layout := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
-	if !layout.MatchString(done.str("begin_time")) || !layout.MatchString(done.str("end_time")) || done.str("job_type") != "reInitOs" ||
-		done.body["error_code"] != nil || done.body["fail_reason"] != nil {
-		t.Fatalf("a finished reinstall job: %s", done.raw)
+	if !layout.MatchString(done.Str("begin_time")) || !layout.MatchString(done.Str("end_time")) || done.Str("job_type") != "reInitOs" ||
+		done.Body["error_code"] != nil || done.Body["fail_reason"] != nil {
+		t.Fatalf("a finished reinstall job: %s", done.Raw)
 	}
-	failed := h.job(bad.str("job_id"))
-	if failed.str("status") != "FAIL" || failed.str("entities", "errorcode_message") == "" || failed.str("error_code") == "" {
-		t.Fatalf("a failed job: %s", failed.raw)
+	failed := jobOf(h, bad.Str("job_id"))
+	if failed.Str("status") != "FAIL" || failed.Str("entities", "errorcode_message") == "" || failed.Str("error_code") == "" {
+		t.Fatalf("a failed job: %s", failed.Raw)
 	}
 }
 
@@ -57,11 +57,11 @@ func TestECSJobFieldsAsTheCloudWritesThem(t *testing.T) {
 func TestPrepaidServerWaitsForPayment(t *testing.T) {
 	h := newHarness(t)
 	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000aa"
-	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+	if err := h.Sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
 		t.Fatal(err)
 	}
-	if srv := h.ecs(http.MethodGet, "/cloudservers/"+prepaid, nil, nil); srv.str("server", "metadata", "charging_mode") != "1" {
-		t.Fatalf("charging_mode: %s", srv.raw)
+	if srv := h.ECS(http.MethodGet, "/cloudservers/"+prepaid, nil, nil); srv.Str("server", "metadata", "charging_mode") != "1" {
+		t.Fatalf("charging_mode: %s", srv.Raw)
 	}
 	body := func(autoPay string) map[string]any {
 		c := map[string]any{"adminpass": "Passw0rd!x", "imageid": imgECSNew}
@@ -70,20 +70,20 @@ func TestPrepaidServerWaitsForPayment(t *testing.T) {
 		}
 		return map[string]any{"os-change": c}
 	}
-	r := h.ecs(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body(""))
-	h.clock.Advance(time.Hour)
-	if j := h.job(r.str("job_id")); j.str("status") != "PENDING_PAYMENT" {
-		t.Fatalf("job: %s", j.raw)
+	r := h.ECS(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body(""))
+	h.Clock.Advance(time.Hour)
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "PENDING_PAYMENT" {
+		t.Fatalf("job: %s", j.Raw)
 	}
-	if v := h.view(huaweicloud.Type, prepaid); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.View(huaweicloud.Type, prepaid); v.State != "SHUTOFF" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("server touched while unpaid: %+v", v)
 	}
-	r = h.ecs(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body("true"))
-	h.clock.Advance(10 * time.Minute)
-	if j := h.job(r.str("job_id")); j.str("status") != "SUCCESS" {
-		t.Fatalf("job with isAutoPay: %s", j.raw)
+	r = h.ECS(http.MethodPost, "/cloudservers/"+prepaid+"/changeos", nil, body("true"))
+	h.Clock.Advance(10 * time.Minute)
+	if j := jobOf(h, r.Str("job_id")); j.Str("status") != "SUCCESS" {
+		t.Fatalf("job with isAutoPay: %s", j.Raw)
 	}
-	if v := h.view(huaweicloud.Type, prepaid); v.Image != imgECSNew || v.Changes != 1 {
+	if v := h.View(huaweicloud.Type, prepaid); v.Image != imgECSNew || v.Changes != 1 {
 		t.Fatalf("after a paid change: %+v", v)
 	}
 }
@@ -93,12 +93,12 @@ func TestPrepaidServerWaitsForPayment(t *testing.T) {
 func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 	h := newHarness(t)
 	// The client signs with the real time: the simulator's clock starts there.
-	h.clock.Advance(time.Until(h.clock.Now()) * -1)
+	h.Clock.Advance(time.Until(h.Clock.Now()) * -1)
 	const prepaid = "1a2b3c4d-0000-4000-8000-0000000000ab"
-	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
+	if err := h.Sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: prepaid, Image: imgOld, State: "stopped", Prepaid: true}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}, Endpoint: h.url,
+	c, err := huaweicloud.New(providers.Config{Name: "ecs", Region: "cn-north-4", Settings: map[string]string{providers.ProjectSetting: testProject}, Endpoint: h.URL,
 		AccessKey: testHAK, SecretKey: testHSK, BatchWindow: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestPrepaidChangeFailsThroughTheClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.clock.Advance(2 * time.Minute) // the rebuild takes 80s; signatures allow 15 minutes of skew
+		h.Clock.Advance(2 * time.Minute) // the rebuild takes 80s; signatures allow 15 minutes of skew
 		p, err := c.Progress(ctx, sub)
 		if err != nil {
 			t.Fatal(err)
@@ -133,11 +133,11 @@ func TestECSBatchOverLimitIsEcs0118(t *testing.T) {
 	for i := range servers {
 		servers[i] = map[string]string{"id": ecsRunning}
 	}
-	r := h.ecs(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": servers}})
-	if r.status != http.StatusBadRequest || r.ecsCode() != "Ecs.0118" {
-		t.Fatalf("%d %s", r.status, r.raw)
+	r := h.ECS(http.MethodPost, "/cloudservers/action", nil, map[string]any{"os-stop": map[string]any{"servers": servers}})
+	if r.Status != http.StatusBadRequest || r.ECSCode() != "Ecs.0118" {
+		t.Fatalf("%d %s", r.Status, r.Raw)
 	}
-	if v := h.view(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" {
+	if v := h.View(huaweicloud.Type, ecsRunning); v.State != "ACTIVE" {
 		t.Fatalf("stopped anyway: %+v", v)
 	}
 }

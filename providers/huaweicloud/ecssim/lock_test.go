@@ -26,44 +26,44 @@ func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.edit)
-			r := h.ecs("GET", "/cloudservers/"+ecsRunning, nil, nil)
-			srv := r.body["server"].(map[string]any)
+			r := h.ECS("GET", "/cloudservers/"+ecsRunning, nil, nil)
+			srv := r.Body["server"].(map[string]any)
 			if srv["status"] != tc.status || srv["locked"] != tc.locked || srv["OS-EXT-STS:task_state"] != nil {
 				t.Fatalf("server: status %v locked %v task %v, want %s %v null", srv["status"], srv["locked"], srv["OS-EXT-STS:task_state"], tc.status, tc.locked)
 			}
-			if v := h.view(huaweicloud.Type, ecsRunning); v.State != tc.status {
+			if v := h.View(huaweicloud.Type, ecsRunning); v.State != tc.status {
 				t.Fatalf("/_sim/instances state %q, want %q", v.State, tc.status)
 			}
 			// changeos and reinstallos are refused synchronously.
-			r = h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
-			if r.status != tc.httpStatus || r.ecsCode() != tc.code {
-				t.Fatalf("changeos: %d %s, want %d %s", r.status, r.raw, tc.httpStatus, tc.code)
+			r = h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+			if r.Status != tc.httpStatus || r.ECSCode() != tc.code {
+				t.Fatalf("changeos: %d %s, want %d %s", r.Status, r.Raw, tc.httpStatus, tc.code)
 			}
-			r = h.ecs("POST", "/cloudservers/"+ecsRunning+"/reinstallos", nil,
+			r = h.ECS("POST", "/cloudservers/"+ecsRunning+"/reinstallos", nil,
 				map[string]any{"os-reinstall": map[string]any{"keyname": "KeyPair-350b", "userid": "7e25b1da389f4697a79df3a0e5bd494e", "mode": "withStopServer"}})
-			if r.status != tc.httpStatus || r.ecsCode() != tc.code {
-				t.Fatalf("reinstallos: %d %s, want %d %s", r.status, r.raw, tc.httpStatus, tc.code)
+			if r.Status != tc.httpStatus || r.ECSCode() != tc.code {
+				t.Fatalf("reinstallos: %d %s, want %d %s", r.Status, r.Raw, tc.httpStatus, tc.code)
 			}
 			// Metadata (reimage's markers) is refused too.
-			r = h.ecs("POST", "/cloudservers/"+ecsRunning+"/metadata", nil, map[string]any{"metadata": map[string]string{"reimage-intent": "x"}})
-			if r.status != tc.httpStatus || r.ecsCode() != tc.code {
-				t.Fatalf("metadata: %d %s, want %d %s", r.status, r.raw, tc.httpStatus, tc.code)
+			r = h.ECS("POST", "/cloudservers/"+ecsRunning+"/metadata", nil, map[string]any{"metadata": map[string]string{"reimage-intent": "x"}})
+			if r.Status != tc.httpStatus || r.ECSCode() != tc.code {
+				t.Fatalf("metadata: %d %s, want %d %s", r.Status, r.Raw, tc.httpStatus, tc.code)
 			}
 			// A batch stop fails that server's sub-job with the code and succeeds for the others.
-			r = h.ecs("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", ecsRunning, ecsStopped))
-			j := h.job(r.str("job_id"))
-			subs := j.body["entities"].(map[string]any)["sub_jobs"].([]any)
+			r = h.ECS("POST", "/cloudservers/action", nil, batch("os-stop", "SOFT", ecsRunning, ecsStopped))
+			j := jobOf(h, r.Str("job_id"))
+			subs := j.Body["entities"].(map[string]any)["sub_jobs"].([]any)
 			if first, second := subs[0].(map[string]any), subs[1].(map[string]any); first["status"] != "FAIL" || first["error_code"] != tc.code || second["status"] != "SUCCESS" {
 				t.Fatalf("os-stop sub-jobs: %v", subs)
 			}
-			if v := h.view(huaweicloud.Type, ecsRunning); v.State != tc.status || v.Changes != 0 {
+			if v := h.View(huaweicloud.Type, ecsRunning); v.State != tc.status || v.Changes != 0 {
 				t.Fatalf("after the refusals: %+v", v)
 			}
 			// Lifted at run time: the server is operable again, as it was.
-			h.sim.SetOptions(func(o *sim.Options) { o.LockedIDs, o.UnknownIDs = nil, nil })
-			r = h.ecs("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
-			if r.status != http.StatusOK {
-				t.Fatalf("changeos once lifted: %d %s", r.status, r.raw)
+			h.Sim.SetOptions(func(o *sim.Options) { o.LockedIDs, o.UnknownIDs = nil, nil })
+			r = h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+			if r.Status != http.StatusOK {
+				t.Fatalf("changeos once lifted: %d %s", r.Status, r.Raw)
 			}
 		})
 	}
@@ -73,14 +73,14 @@ func TestECSLockedAndUnknownServersRefuseEveryOperation(t *testing.T) {
 func TestLockedIDsReachInstancesAddedLater(t *testing.T) {
 	h := newHarness(t)
 	const later = "44444444-4444-4444-8444-444444444444"
-	h.sim.SetOptions(func(o *sim.Options) { o.LockedIDs = []string{ecsStopped, later} })
-	if err := h.sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: later, Image: imgOld}); err != nil {
+	h.Sim.SetOptions(func(o *sim.Options) { o.LockedIDs = []string{ecsStopped, later} })
+	if err := h.Sim.AddInstance(sim.Instance{Provider: huaweicloud.Type, ID: later, Image: imgOld}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{ecsStopped, later} {
-		r := h.ecs("POST", "/cloudservers/"+id+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
-		if r.ecsCode() != "Ecs.0605" {
-			t.Errorf("%s: %d %s, want Ecs.0605", id, r.status, r.raw)
+		r := h.ECS("POST", "/cloudservers/"+id+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+		if r.ECSCode() != "Ecs.0605" {
+			t.Errorf("%s: %d %s, want Ecs.0605", id, r.Status, r.Raw)
 		}
 	}
 }

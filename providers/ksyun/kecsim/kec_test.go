@@ -65,7 +65,7 @@ func TestKECVectors(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(v.name+"/"+tt.name, func(t *testing.T) {
 				h := newHarness(t)
-				req, _ := http.NewRequest(v.method, h.url+v.url, strings.NewReader(v.body))
+				req, _ := http.NewRequest(v.method, h.URL+v.url, strings.NewReader(v.body))
 				var body []byte
 				if v.body == "" {
 					req.Body, req.ContentLength = nil, 0
@@ -84,18 +84,18 @@ func TestKECVectors(t *testing.T) {
 				if tt.tamper != nil {
 					req = tt.tamper(req)
 				}
-				h.clock.Advance(tt.skew)
-				r := h.do(req)
+				h.Clock.Advance(tt.skew)
+				r := h.Do(req)
 				if tt.wantCode == "" {
-					if r.status != 200 {
-						t.Fatalf("status %d: %s", r.status, r.raw)
+					if r.Status != 200 {
+						t.Fatalf("status %d: %s", r.Status, r.Raw)
 					}
 					return
 				}
-				if r.status != 403 || r.kecCode() != tt.wantCode {
-					t.Fatalf("got %d %s, want 403 %s: %s", r.status, r.kecCode(), tt.wantCode, r.raw)
+				if r.Status != 403 || r.KECCode() != tt.wantCode {
+					t.Fatalf("got %d %s, want 403 %s: %s", r.Status, r.KECCode(), tt.wantCode, r.Raw)
 				}
-				if r.str("RequestId") == "" {
+				if r.Str("RequestId") == "" {
 					t.Error("error without RequestId")
 				}
 			})
@@ -107,12 +107,12 @@ func TestKECVectors(t *testing.T) {
 func TestKECTamperedBody(t *testing.T) {
 	h := newHarness(t)
 	p := vals("Action", "DescribeInstances", "InstanceId.1", kecRunning, "MaxResults", "10")
-	req := h.kecRequest("POST", p)
+	req := h.KECRequest("POST", p)
 	tampered := strings.Replace(p.Encode(), "MaxResults=10", "MaxResults=20", 1)
 	req.Body = nopBody(tampered)
-	r := h.do(req)
-	if r.status != 403 || r.kecCode() != "SignatureDoesNotMatch" {
-		t.Fatalf("got %d %s: %s", r.status, r.kecCode(), r.raw)
+	r := h.Do(req)
+	if r.Status != 403 || r.KECCode() != "SignatureDoesNotMatch" {
+		t.Fatalf("got %d %s: %s", r.Status, r.KECCode(), r.Raw)
 	}
 }
 
@@ -125,13 +125,13 @@ func TestKECDescribeForms(t *testing.T) {
 					fmt.Sprintf("InstanceId.%d", base), kecStopped,
 					fmt.Sprintf("InstanceId.%d", base+1), kecRunning,
 					fmt.Sprintf("InstanceId.%d", base+2), "33333333-3333-4333-8333-333333333333")
-				r := h.kec(method, p)
-				if r.status != 200 {
-					t.Fatalf("status %d: %s", r.status, r.raw)
+				r := h.KEC(method, p)
+				if r.Status != 200 {
+					t.Fatalf("status %d: %s", r.Status, r.Raw)
 				}
-				set := r.body["InstancesSet"].([]any)
-				if len(set) != 2 || r.body["InstanceCount"].(float64) != 2 {
-					t.Fatalf("want 2 instances: %s", r.raw)
+				set := r.Body["InstancesSet"].([]any)
+				if len(set) != 2 || r.Body["InstanceCount"].(float64) != 2 {
+					t.Fatalf("want 2 instances: %s", r.Raw)
 				}
 				first := set[0].(map[string]any)
 				var keys []string
@@ -154,7 +154,7 @@ func TestKECDescribeForms(t *testing.T) {
 					t.Error("SystemDisk.DiskSize missing")
 				}
 				for _, k := range []string{"RequestId", "Marker", "InstanceCount", "InstancesSet"} {
-					if _, ok := r.body[k]; !ok {
+					if _, ok := r.Body[k]; !ok {
 						t.Errorf("response lacks %s", k)
 					}
 				}
@@ -166,20 +166,20 @@ func TestKECDescribeForms(t *testing.T) {
 func TestKECDescribePagingAndFilters(t *testing.T) {
 	h := newHarness(t)
 	for i := range 12 {
-		if err := h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("batch-%02d", i), Image: imgNew}); err != nil {
+		if err := h.Sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("batch-%02d", i), Image: imgNew}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got []string
 	for marker := 0; ; marker += 5 {
-		r := h.kec("POST", vals("Action", "DescribeInstances", "MaxResults", "5", "Marker", fmt.Sprint(marker)))
-		if r.status != 200 {
-			t.Fatalf("status %d: %s", r.status, r.raw)
+		r := h.KEC("POST", vals("Action", "DescribeInstances", "MaxResults", "5", "Marker", fmt.Sprint(marker)))
+		if r.Status != 200 {
+			t.Fatalf("status %d: %s", r.Status, r.Raw)
 		}
-		if r.body["InstanceCount"].(float64) != 15 || r.body["Marker"].(float64) != float64(marker) {
-			t.Fatalf("count/marker: %s", r.raw)
+		if r.Body["InstanceCount"].(float64) != 15 || r.Body["Marker"].(float64) != float64(marker) {
+			t.Fatalf("count/marker: %s", r.Raw)
 		}
-		set := r.body["InstancesSet"].([]any)
+		set := r.Body["InstancesSet"].([]any)
 		for _, x := range set {
 			got = append(got, x.(map[string]any)["InstanceId"].(string))
 		}
@@ -191,8 +191,8 @@ func TestKECDescribePagingAndFilters(t *testing.T) {
 		t.Fatalf("paged %d instances: %v", len(got), got)
 	}
 	// Default page is 10.
-	if r := h.kec("GET", vals("Action", "DescribeInstances")); len(r.body["InstancesSet"].([]any)) != 10 {
-		t.Errorf("default MaxResults: %s", r.raw)
+	if r := h.KEC("GET", vals("Action", "DescribeInstances")); len(r.Body["InstancesSet"].([]any)) != 10 {
+		t.Errorf("default MaxResults: %s", r.Raw)
 	}
 	for _, tt := range []struct {
 		p    url.Values
@@ -210,9 +210,9 @@ func TestKECDescribePagingAndFilters(t *testing.T) {
 	} {
 		tt.p.Set("Action", "DescribeInstances")
 		tt.p.Set("MaxResults", "1000")
-		r := h.kec("GET", tt.p)
-		if r.status != 200 || int(r.body["InstanceCount"].(float64)) != tt.want {
-			t.Errorf("%v: got %d %v, want %d", tt.p, r.status, r.body["InstanceCount"], tt.want)
+		r := h.KEC("GET", tt.p)
+		if r.Status != 200 || int(r.Body["InstanceCount"].(float64)) != tt.want {
+			t.Errorf("%v: got %d %v, want %d", tt.p, r.Status, r.Body["InstanceCount"], tt.want)
 		}
 	}
 }
@@ -242,44 +242,44 @@ func TestKECDescribeErrors(t *testing.T) {
 		{"dry run", vals("Action", "DescribeInstances", "DryRun", "true"), 412, "DryRunOperation"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := h.kec("GET", tt.p)
-			if r.status != tt.status || r.kecCode() != tt.code {
-				t.Fatalf("got %d %s, want %d %s: %s", r.status, r.kecCode(), tt.status, tt.code, r.raw)
+			r := h.KEC("GET", tt.p)
+			if r.Status != tt.status || r.KECCode() != tt.code {
+				t.Fatalf("got %d %s, want %d %s: %s", r.Status, r.KECCode(), tt.status, tt.code, r.Raw)
 			}
-			if r.str("Error", "Type") != "Sender" {
-				t.Errorf("Error.Type = %q", r.str("Error", "Type"))
+			if r.Str("Error", "Type") != "Sender" {
+				t.Errorf("Error.Type = %q", r.Str("Error", "Type"))
 			}
 		})
 	}
 	// No Version at all: the signer helper fills it in, so build the GET by hand.
-	req, _ := http.NewRequest("GET", h.url+"/?Action=DescribeInstances", nil)
+	req, _ := http.NewRequest("GET", h.URL+"/?Action=DescribeInstances", nil)
 	req.Header.Set("Accept", "application/json")
-	ksyun.Sign(req, nil, testKAK, testKSK, "cn-beijing-6", h.clock.Now())
-	if r := h.do(req); r.status != 400 || r.kecCode() != "MissingParameter" {
-		t.Errorf("no Version: %d %s", r.status, r.raw)
+	ksyun.Sign(req, nil, testKAK, testKSK, "cn-beijing-6", h.Clock.Now())
+	if r := h.Do(req); r.Status != 400 || r.KECCode() != "MissingParameter" {
+		t.Errorf("no Version: %d %s", r.Status, r.Raw)
 	}
 	// A POST body that is not a form.
-	req, _ = http.NewRequest("POST", h.url+"/?Action=DescribeInstances&Version=2016-03-04", strings.NewReader(`{"MaxResults":10}`))
+	req, _ = http.NewRequest("POST", h.URL+"/?Action=DescribeInstances&Version=2016-03-04", strings.NewReader(`{"MaxResults":10}`))
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/json")
-	ksyun.Sign(req, []byte(`{"MaxResults":10}`), testKAK, testKSK, "cn-beijing-6", h.clock.Now())
-	if r := h.do(req); r.status != 415 {
-		t.Errorf("JSON body: %d %s", r.status, r.raw)
+	ksyun.Sign(req, []byte(`{"MaxResults":10}`), testKAK, testKSK, "cn-beijing-6", h.Clock.Now())
+	if r := h.Do(req); r.Status != 415 {
+		t.Errorf("JSON body: %d %s", r.Status, r.Raw)
 	}
 }
 
 // TestKECXML: without Accept: application/json KEC answers XML.
 func TestKECXML(t *testing.T) {
 	h := newHarness(t)
-	req, _ := http.NewRequest("GET", h.url+"/?Action=DescribeInstances&Version=2016-03-04&InstanceId.1="+kecRunning, nil)
-	ksyun.Sign(req, nil, testKAK, testKSK, "cn-beijing-6", h.clock.Now())
-	r := h.do(req)
-	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/xml") {
-		t.Fatalf("%d %s", r.status, r.header.Get("Content-Type"))
+	req, _ := http.NewRequest("GET", h.URL+"/?Action=DescribeInstances&Version=2016-03-04&InstanceId.1="+kecRunning, nil)
+	ksyun.Sign(req, nil, testKAK, testKSK, "cn-beijing-6", h.Clock.Now())
+	r := h.Do(req)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") {
+		t.Fatalf("%d %s", r.Status, r.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{"<DescribeInstancesResponse>", "<InstancesSet><item><InstanceId>" + kecRunning + "</InstanceId>", "<Name>active</Name>", "<TaskState></TaskState>"} {
-		if !strings.Contains(string(r.raw), want) {
-			t.Errorf("XML lacks %s:\n%s", want, r.raw)
+		if !strings.Contains(string(r.Raw), want) {
+			t.Errorf("XML lacks %s:\n%s", want, r.Raw)
 		}
 	}
 }
@@ -289,13 +289,13 @@ func TestKECStopStart(t *testing.T) {
 	unknown := "33333333-3333-4333-8333-333333333333"
 	for _, method := range []string{"GET", "POST"} {
 		h := newHarness(t)
-		r := h.kec(method, vals("Action", "StopInstances", "InstanceId.1", kecRunning, "InstanceId.2", kecStopped, "InstanceId.3", unknown, "ForceStop", "true", "StoppedMode", "StopCharging"))
-		if r.status != 200 {
-			t.Fatalf("%s: %d %s", method, r.status, r.raw)
+		r := h.KEC(method, vals("Action", "StopInstances", "InstanceId.1", kecRunning, "InstanceId.2", kecStopped, "InstanceId.3", unknown, "ForceStop", "true", "StoppedMode", "StopCharging"))
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", method, r.Status, r.Raw)
 		}
-		set := r.body["InstancesSet"].([]any)
+		set := r.Body["InstancesSet"].([]any)
 		if len(set) != 3 {
-			t.Fatalf("%s: %s", method, r.raw)
+			t.Fatalf("%s: %s", method, r.Raw)
 		}
 		wantReturn := []bool{true, false, false}
 		wantMsg := []string{"", "InstanceStateNotSupported", "InstanceNotFound"}
@@ -308,38 +308,38 @@ func TestKECStopStart(t *testing.T) {
 		}
 	}
 	// Stop: active → stopping → stopped.
-	h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
+	h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if v := h.View(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("after stop: %s", v.State)
 	}
 	// An operation on a transitional instance is refused, per id.
-	r := h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
-	if e := r.body["InstancesSet"].([]any)[0].(map[string]any); e["Return"] != false || !strings.Contains(fmt.Sprint(e["Messgae"]), "InstanceStateNotSupported") {
-		t.Errorf("stop while stopping: %s", r.raw)
+	r := h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecRunning))
+	if e := r.Body["InstancesSet"].([]any)[0].(map[string]any); e["Return"] != false || !strings.Contains(fmt.Sprint(e["Messgae"]), "InstanceStateNotSupported") {
+		t.Errorf("stop while stopping: %s", r.Raw)
 	}
-	r = h.kec("GET", vals("Action", "DescribeInstances", "InstanceId.1", kecRunning))
-	if st := r.body["InstancesSet"].([]any)[0].(map[string]any)["InstanceState"].(map[string]any); st["Name"] != "stopping" || st["TaskState"] == "" {
+	r = h.KEC("GET", vals("Action", "DescribeInstances", "InstanceId.1", kecRunning))
+	if st := r.Body["InstancesSet"].([]any)[0].(map[string]any)["InstanceState"].(map[string]any); st["Name"] != "stopping" || st["TaskState"] == "" {
 		t.Errorf("while stopping: %v", st)
 	}
-	h.clock.Advance(9 * time.Second)
-	if v := h.view(ksyun.Type, kecRunning); v.State != "stopping" {
+	h.Clock.Advance(9 * time.Second)
+	if v := h.View(ksyun.Type, kecRunning); v.State != "stopping" {
 		t.Fatalf("9s after stop: %s", v.State)
 	}
-	h.clock.Advance(time.Second)
-	if v := h.view(ksyun.Type, kecRunning); v.State != "stopped" {
+	h.Clock.Advance(time.Second)
+	if v := h.View(ksyun.Type, kecRunning); v.State != "stopped" {
 		t.Fatalf("10s after stop: %s", v.State)
 	}
 	// Start: stopped → starting → active; start on an active instance fails per id.
-	r = h.kec("POST", vals("Action", "StartInstances", "InstanceId.0", kecRunning, "InstanceId.1", kecOther))
-	set := r.body["InstancesSet"].([]any)
+	r = h.KEC("POST", vals("Action", "StartInstances", "InstanceId.0", kecRunning, "InstanceId.1", kecOther))
+	set := r.Body["InstancesSet"].([]any)
 	if set[0].(map[string]any)["Return"] != true || set[1].(map[string]any)["Return"] != false {
-		t.Fatalf("start: %s", r.raw)
+		t.Fatalf("start: %s", r.Raw)
 	}
-	if v := h.view(ksyun.Type, kecRunning); v.State != "starting" {
+	if v := h.View(ksyun.Type, kecRunning); v.State != "starting" {
 		t.Fatalf("after start: %s", v.State)
 	}
-	h.clock.Advance(20 * time.Second)
-	if v := h.view(ksyun.Type, kecRunning); v.State != "active" || v.Changes != 0 {
+	h.Clock.Advance(20 * time.Second)
+	if v := h.View(ksyun.Type, kecRunning); v.State != "active" || v.Changes != 0 {
 		t.Fatalf("20s after start: %+v", v)
 	}
 	// Errors of the whole request.
@@ -357,12 +357,12 @@ func TestKECStopStart(t *testing.T) {
 		{vals("Action", "StopInstances", "InstanceId.1", kecOther, "StoppedMode", "Off"), 400, "InvalidParameterValue"},
 		{vals("Action", "StopInstances", "InstanceId.1", kecOther, "DryRun", "true"), 412, "DryRunOperation"},
 	} {
-		r := h.kec("GET", tt.p)
-		if r.status != tt.status || r.kecCode() != tt.code {
-			t.Errorf("%v: %d %s", tt.p, r.status, r.raw)
+		r := h.KEC("GET", tt.p)
+		if r.Status != tt.status || r.KECCode() != tt.code {
+			t.Errorf("%v: %d %s", tt.p, r.Status, r.Raw)
 		}
 	}
-	if v := h.view(ksyun.Type, kecOther); v.State != "active" {
+	if v := h.View(ksyun.Type, kecOther); v.State != "active" {
 		t.Errorf("dry run stopped the instance: %s", v.State)
 	}
 }
@@ -410,14 +410,14 @@ func TestKECModifyErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, method := range []string{"GET", "POST"} {
-				r := h.kec(method, tt.p)
-				if r.status != tt.st || r.kecCode() != tt.code {
-					t.Fatalf("%s: got %d %s, want %d %s: %s", method, r.status, r.kecCode(), tt.st, tt.code, r.raw)
+				r := h.KEC(method, tt.p)
+				if r.Status != tt.st || r.KECCode() != tt.code {
+					t.Fatalf("%s: got %d %s, want %d %s: %s", method, r.Status, r.KECCode(), tt.st, tt.code, r.Raw)
 				}
 			}
 		})
 	}
-	if v := h.view(ksyun.Type, kecStopped); v.State != "stopped" || v.Image != imgOld || v.Changes != 0 {
+	if v := h.View(ksyun.Type, kecStopped); v.State != "stopped" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("refused requests had an effect: %+v", v)
 	}
 }
@@ -426,10 +426,10 @@ func TestKECModifyLifecycle(t *testing.T) {
 	for _, method := range []string{"GET", "POST"} {
 		t.Run(method, func(t *testing.T) {
 			h := newHarness(t)
-			r := h.kec(method, modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID, "SystemDisk.DiskSize", "40",
+			r := h.KEC(method, modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID, "SystemDisk.DiskSize", "40",
 				"SystemDisk.DiskType", "ESSD_PL1", "SystemDisk.ResizeType", "online", "UserData", base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\n"))))
-			if r.status != 200 || r.body["Return"] != true || r.str("RequestId") == "" {
-				t.Fatalf("%d %s", r.status, r.raw)
+			if r.Status != 200 || r.Body["Return"] != true || r.Str("RequestId") == "" {
+				t.Fatalf("%d %s", r.Status, r.Raw)
 			}
 			steps := []struct {
 				after   time.Duration
@@ -443,30 +443,30 @@ func TestKECModifyLifecycle(t *testing.T) {
 				{20 * time.Second, "active", imgNew, 1},
 			}
 			for _, st := range steps {
-				h.clock.Advance(st.after)
-				if v := h.view(ksyun.Type, kecStopped); v.State != st.state || v.Image != st.image || v.Changes != st.changes {
+				h.Clock.Advance(st.after)
+				if v := h.View(ksyun.Type, kecStopped); v.State != st.state || v.Image != st.image || v.Changes != st.changes {
 					t.Fatalf("+%s: %+v, want %s %s %d", st.after, v, st.state, st.image, st.changes)
 				}
 				if st.state == "rebuilding" {
 					// Busy: a second change is refused.
-					if r := h.kec(method, modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.kecCode() != "InstanceStateNotSupported" {
-						t.Fatalf("modify while rebuilding: %s", r.raw)
+					if r := h.KEC(method, modify(kecStopped, "ImageId", imgNew, "KeyId.1", keyID)); r.KECCode() != "InstanceStateNotSupported" {
+						t.Fatalf("modify while rebuilding: %s", r.Raw)
 					}
 				}
 			}
-			r = h.kec("POST", vals("Action", "DescribeInstances", "InstanceId.1", kecStopped))
-			e := r.body["InstancesSet"].([]any)[0].(map[string]any)
+			r = h.KEC("POST", vals("Action", "DescribeInstances", "InstanceId.1", kecStopped))
+			e := r.Body["InstancesSet"].([]any)[0].(map[string]any)
 			if e["SystemDisk"].(map[string]any)["DiskSize"] != 40.0 || e["KeySet"].([]any)[0] != keyID {
 				t.Errorf("after modify: %v", e)
 			}
 			// Reinstall (no ImageId) of the now-running instance needs a stop first.
-			h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecStopped))
-			h.clock.Advance(10 * time.Second)
-			if r := h.kec(method, modify(kecStopped, "KeepImageLogin", "true")); r.status != 200 {
-				t.Fatalf("reinstall: %s", r.raw)
+			h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecStopped))
+			h.Clock.Advance(10 * time.Second)
+			if r := h.KEC(method, modify(kecStopped, "KeepImageLogin", "true")); r.Status != 200 {
+				t.Fatalf("reinstall: %s", r.Raw)
 			}
-			h.clock.Advance(80 * time.Second)
-			if v := h.view(ksyun.Type, kecStopped); v.State != "active" || v.Image != imgNew || v.Changes != 2 {
+			h.Clock.Advance(80 * time.Second)
+			if v := h.View(ksyun.Type, kecStopped); v.State != "active" || v.Image != imgNew || v.Changes != 2 {
 				t.Fatalf("after reinstall: %+v", v)
 			}
 		})
@@ -475,27 +475,27 @@ func TestKECModifyLifecycle(t *testing.T) {
 
 func TestKECModifyFails(t *testing.T) {
 	h := newHarness(t, func(o *sim.Options) { o.FailIDs = []string{kecStopped} })
-	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "InstancePassword", "1qaQ!abc")); r.status != 200 {
-		t.Fatalf("%s", r.raw)
+	if r := h.KEC("GET", modify(kecStopped, "ImageId", imgNew, "InstancePassword", "1qaQ!abc")); r.Status != 200 {
+		t.Fatalf("%s", r.Raw)
 	}
-	h.clock.Advance(59 * time.Second)
-	if v := h.view(ksyun.Type, kecStopped); v.State != "rebuilding" {
+	h.Clock.Advance(59 * time.Second)
+	if v := h.View(ksyun.Type, kecStopped); v.State != "rebuilding" {
 		t.Fatalf("%+v", v)
 	}
-	h.clock.Advance(time.Second)
-	if v := h.view(ksyun.Type, kecStopped); v.State != "error" || v.Image != imgOld || v.Changes != 0 {
+	h.Clock.Advance(time.Second)
+	if v := h.View(ksyun.Type, kecStopped); v.State != "error" || v.Image != imgOld || v.Changes != 0 {
 		t.Fatalf("failed rebuild: %+v", v)
 	}
 	// Only a stop gets an error instance out of it.
-	if r := h.kec("GET", modify(kecStopped, "ImageId", imgNew, "InstancePassword", "1qaQ!abc")); r.kecCode() != "InstanceStateNotSupported" {
-		t.Fatalf("modify on error: %s", r.raw)
+	if r := h.KEC("GET", modify(kecStopped, "ImageId", imgNew, "InstancePassword", "1qaQ!abc")); r.KECCode() != "InstanceStateNotSupported" {
+		t.Fatalf("modify on error: %s", r.Raw)
 	}
-	r := h.kec("GET", vals("Action", "StopInstances", "InstanceId.1", kecStopped))
-	if r.body["InstancesSet"].([]any)[0].(map[string]any)["Return"] != true {
-		t.Fatalf("stop on error: %s", r.raw)
+	r := h.KEC("GET", vals("Action", "StopInstances", "InstanceId.1", kecStopped))
+	if r.Body["InstancesSet"].([]any)[0].(map[string]any)["Return"] != true {
+		t.Fatalf("stop on error: %s", r.Raw)
 	}
-	h.clock.Advance(10 * time.Second)
-	if v := h.view(ksyun.Type, kecStopped); v.State != "stopped" {
+	h.Clock.Advance(10 * time.Second)
+	if v := h.View(ksyun.Type, kecStopped); v.State != "stopped" {
 		t.Fatalf("%+v", v)
 	}
 }
@@ -507,13 +507,13 @@ func TestKECModifyFailRate(t *testing.T) {
 		var b strings.Builder
 		for i := range 40 {
 			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-			h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: id, Image: imgOld, State: "stopped"})
-			if r := h.kec("GET", modify(id, "ImageId", imgNew, "KeyId.1", keyID)); r.status != 200 {
-				t.Fatalf("%s", r.raw)
+			h.Sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: id, Image: imgOld, State: "stopped"})
+			if r := h.KEC("GET", modify(id, "ImageId", imgNew, "KeyId.1", keyID)); r.Status != 200 {
+				t.Fatalf("%s", r.Raw)
 			}
 		}
-		h.clock.Advance(time.Hour)
-		for _, v := range h.sim.Instances() {
+		h.Clock.Advance(time.Hour)
+		for _, v := range h.Sim.Instances() {
 			if strings.HasPrefix(v.ID, "00000000") {
 				b.WriteString(v.State[:1])
 			}

@@ -58,16 +58,16 @@ func sdkSign(t *testing.T, req *http.Request, body []byte, ak, sk, region string
 }
 
 // sdkRequest builds one official-SDK request for action with params.
-func (h *harness) sdkRequest(t *testing.T, action string, params url.Values, sk string) *http.Request {
+func sdkRequest(h *harness, t *testing.T, action string, params url.Values, sk string) *http.Request {
 	t.Helper()
 	params.Set("Action", action)
 	params.Set("Version", kecVersion)
 	params.Set("Service", "kec")
 	body := []byte(params.Encode())
-	req, _ := http.NewRequest(http.MethodPost, h.url+"/?Action="+action+"&Version="+kecVersion, strings.NewReader(string(body)))
+	req, _ := http.NewRequest(http.MethodPost, h.URL+"/?Action="+action+"&Version="+kecVersion, strings.NewReader(string(body)))
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	sdkSign(t, req, body, testKAK, sk, "cn-beijing-6", h.clock.Now())
+	sdkSign(t, req, body, testKAK, sk, "cn-beijing-6", h.Clock.Now())
 	return req
 }
 
@@ -86,39 +86,39 @@ type sdkInstance struct {
 // accepted and act; the same request signed with a wrong secret is refused.
 func TestOfficialKECSDKRequestsAccepted(t *testing.T) {
 	h := newHarness(t)
-	if err := h.sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: "44444444-4444-4444-8444-444444444444", Image: imgOld, ProjectID: "103245"}); err != nil {
+	if err := h.Sim.AddInstance(sim.Instance{Provider: ksyun.Type, ID: "44444444-4444-4444-8444-444444444444", Image: imgOld, ProjectID: "103245"}); err != nil {
 		t.Fatal(err)
 	}
-	r := h.do(h.sdkRequest(t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}, "InstanceId.1": {"44444444-4444-4444-8444-444444444444"}}, testKSK))
-	if r.status != 200 {
-		t.Fatalf("DescribeInstances: %d %s", r.status, r.raw)
+	r := h.Do(sdkRequest(h, t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}, "InstanceId.1": {"44444444-4444-4444-8444-444444444444"}}, testKSK))
+	if r.Status != 200 {
+		t.Fatalf("DescribeInstances: %d %s", r.Status, r.Raw)
 	}
 	var ans struct{ InstancesSet []sdkInstance }
-	if err := json.Unmarshal(r.raw, &ans); err != nil {
-		t.Fatalf("the SDK's types cannot parse the answer: %v\n%s", err, r.raw)
+	if err := json.Unmarshal(r.Raw, &ans); err != nil {
+		t.Fatalf("the SDK's types cannot parse the answer: %v\n%s", err, r.Raw)
 	}
 	if len(ans.InstancesSet) != 2 || *ans.InstancesSet[0].InstanceID != kecStopped || *ans.InstancesSet[0].ProjectID != 0 ||
 		*ans.InstancesSet[1].ProjectID != 103245 {
-		t.Fatalf("an id look-up without ProjectId.N finds instances of every project: %s", r.raw)
+		t.Fatalf("an id look-up without ProjectId.N finds instances of every project: %s", r.Raw)
 	}
-	r = h.do(h.sdkRequest(t, "StopInstances", url.Values{"InstanceId.0": {kecStopped}}, testKSK))
+	r = h.Do(sdkRequest(h, t, "StopInstances", url.Values{"InstanceId.0": {kecStopped}}, testKSK))
 	var stop struct {
 		InstancesSet []struct {
 			Return  bool
 			Messgae string
 		}
 	}
-	if err := json.Unmarshal(r.raw, &stop); err != nil || r.status != 200 || stop.InstancesSet[0].Return || !strings.Contains(stop.InstancesSet[0].Messgae, "InstanceStateNotSupported") {
-		t.Fatalf("StopInstances of a stopped instance: %d %s", r.status, r.raw)
+	if err := json.Unmarshal(r.Raw, &stop); err != nil || r.Status != 200 || stop.InstancesSet[0].Return || !strings.Contains(stop.InstancesSet[0].Messgae, "InstanceStateNotSupported") {
+		t.Fatalf("StopInstances of a stopped instance: %d %s", r.Status, r.Raw)
 	}
-	r = h.do(h.sdkRequest(t, "ModifyInstanceImage", url.Values{"InstanceId": {kecStopped}, "ImageId": {imgNew}, "InstancePassword": {"Passw0rd!x"}}, testKSK))
-	if r.status != 200 {
-		t.Fatalf("ModifyInstanceImage: %d %s", r.status, r.raw)
+	r = h.Do(sdkRequest(h, t, "ModifyInstanceImage", url.Values{"InstanceId": {kecStopped}, "ImageId": {imgNew}, "InstancePassword": {"Passw0rd!x"}}, testKSK))
+	if r.Status != 200 {
+		t.Fatalf("ModifyInstanceImage: %d %s", r.Status, r.Raw)
 	}
-	if v := h.view(ksyun.Type, kecStopped); v.State != "rebuilding" {
+	if v := h.View(ksyun.Type, kecStopped); v.State != "rebuilding" {
 		t.Fatalf("after ModifyInstanceImage: %+v", v)
 	}
-	res, err := http.DefaultClient.Do(h.sdkRequest(t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}}, "wrong-secret"))
+	res, err := http.DefaultClient.Do(sdkRequest(h, t, "DescribeInstances", url.Values{"InstanceId.0": {kecStopped}}, "wrong-secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +133,10 @@ func TestOfficialKECSDKRequestsAccepted(t *testing.T) {
 // of image "rebuilding".
 func TestKECReinstallShowsOverriding(t *testing.T) {
 	h := newHarness(t)
-	if r := h.kec(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true")); r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.raw)
+	if r := h.KEC(http.MethodPost, vals("Action", "ModifyInstanceImage", "InstanceId", kecStopped, "KeepImageLogin", "true")); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Raw)
 	}
-	if v := h.view(ksyun.Type, kecStopped); v.State != "overriding" {
+	if v := h.View(ksyun.Type, kecStopped); v.State != "overriding" {
 		t.Fatalf("reinstall: %s", v.State)
 	}
 }
