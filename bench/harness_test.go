@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reimage-dev/reimage/executor/forecast"
 	_ "github.com/reimage-dev/reimage/providers/drivers" // the simulator's front-ends
 	"github.com/reimage-dev/reimage/providers/sim"
 )
@@ -429,51 +429,44 @@ func (sc scenario) waveOrder() ([]struct {
 	return ordered, out
 }
 
-// waveBounds is the bound of each wave (see bound).
+// waveBounds is the bound of each wave (see bound): the rollout model's
+// lower bound (executor/forecast.Bound) of the scenario, so that the
+// benchmarks, plan's forecast and apply's ETA share one model of a rollout.
 func (sc scenario) waveBounds() []waveTime {
-	order, sizes := sc.waveOrder()
 	var out []waveTime
-	next := 0
-	for _, n := range sizes {
-		wave := order[next : next+n]
-		next += n
-		var kec, ecs int
-		for _, o := range wave {
-			if o.kec {
-				kec++
-			} else {
-				ecs++
-			}
-		}
-		// KEC: stop a running instance first (batched), then ModifyInstanceImage;
-		// the rebuilt instance boots by itself. ECS: changeos stops a running
-		// one itself (withStopServer) and starts it again.
-		kecWrites := float64(kec)
-		if !sc.kecStopped {
-			kecWrites += math.Ceil(float64(kec) / 100)
-		}
-		ecsWrites := float64(ecs)
-		rateTime := max(kecWrites, ecsWrites) / sc.rate
-		kecSteps := (sc.rebuild + sc.run).Seconds()
-		if !sc.kecStopped {
-			kecSteps += sc.stop.Seconds()
-		}
-		ecsSteps := sc.rebuild.Seconds()
-		if !sc.ecsStopped {
-			ecsSteps += (sc.stop + sc.run).Seconds()
-		}
-		work := float64(kec)*kecSteps + float64(ecs)*ecsSteps
-		longest := 0.0
-		if kec > 0 {
-			longest = kecSteps
-		}
-		if ecs > 0 {
-			longest = max(longest, ecsSteps)
-		}
-		steps := max(work/float64(sc.concurrency), longest)
-		out = append(out, waveTime{Size: n, Bound: time.Duration(max(rateTime, steps) * float64(time.Second))})
+	for _, w := range forecast.Bound(sc.forecastInput()).Waves {
+		out = append(out, waveTime{Size: w.Size, Bound: w.Duration})
 	}
 	return out
+}
+
+// forecastInput is the scenario as the rollout model's input, with the
+// simulator's nominal step durations (no jitter): KEC stops a running
+// instance first (batched) and ModifyInstanceImage boots the rebuilt one;
+// ECS changeos stops a running one itself (withStopServer) and starts it
+// again; both simulated clouds boot the rebuilt instance.
+func (sc scenario) forecastInput() forecast.Input {
+	order, sizes := sc.waveOrder()
+	nominal := forecast.Durations{
+		forecast.Stop:          {D: sc.stop},
+		forecast.Change:        {D: sc.rebuild + sc.run},
+		forecast.ChangeRunning: {D: sc.stop + sc.rebuild + sc.run},
+	}
+	in := forecast.Input{Concurrency: sc.concurrency, Providers: map[string]forecast.Provider{
+		"kec": {Rate: sc.rate, Durations: nominal},
+		"ecs": {Rate: sc.rate, ChangeStopsRunning: true, Durations: nominal},
+	}}
+	for _, o := range order {
+		if o.kec {
+			in.Instances = append(in.Instances, forecast.Instance{Provider: "kec", Running: !sc.kecStopped})
+		} else {
+			in.Instances = append(in.Instances, forecast.Instance{Provider: "ecs", Running: !sc.ecsStopped})
+		}
+	}
+	for _, n := range sizes {
+		in.Waves = append(in.Waves, forecast.Wave{Size: n})
+	}
+	return in
 }
 
 // waveSizes applies Ansible serial semantics to a flow list like [1, "10%", "100%"].

@@ -203,6 +203,9 @@ func writeReport(path string) error {
 		b.WriteString(rolloutReport("Rollout, plan grouped by provider", "grouped: every KEC instance, then every ECS one", groupedScenario, r, "≥ 0.85"))
 		b.WriteString(spreadReport(runs["rollout-grouped"]))
 	}
+	if r, ok := results["forecast"].(forecastResult); ok {
+		b.WriteString(forecastReport(forecastScenario, r))
+	}
 	if rs, ok := results["scale"].([]scaleResult); ok {
 		b.WriteString("\n## Scale\n\n100,000 instances (50,000 per cloud) in one plan; the simulator holds them all, without rate limits; the plan allows 2,000 requests/s per provider.\n\n")
 		b.WriteString("| command | wall time | CPU time | peak memory (max RSS) | look-up calls | target |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -269,7 +272,7 @@ func rolloutReport(title, order string, sc scenario, r rolloutResult, target str
 		fmt.Fprintf(&b, "| %s | %d |\n", k, r.ByOperation[k])
 	}
 	b.WriteString(`
-The lower bound, computed by the harness from the same parameters (bench/harness_test.go, scenario.bound):
+The lower bound, computed by the harness from the same parameters (bench/harness_test.go, scenario.bound: the rollout model's executor/forecast.Bound):
 for each wave, the larger of (a) each provider's write calls (one change per instance, plus one stop
 batch call per 100 running KEC instances) at the provider's rate, and (b) the wave's instance-seconds
 at nominal step durations (KEC stopped: rebuild + boot; ECS running: stop + rebuild + start) divided

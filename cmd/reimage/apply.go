@@ -155,7 +155,8 @@ Examples:
 		metrics: metrics, prog: newRunProgress(nil), logger: logger, af: &af, stdio: stdio,
 		outW: outW, errW: errW, applying: applying,
 	}
-	view.events = executor.Observers{metrics, view.prog, newLogView(logger, af.logFormat == "json"), view.runView(),
+	view.forecast = &forecastRun{fleet: f, journalPath: journalPath, logger: logger, metrics: metrics, prog: view.prog}
+	view.events = executor.Observers{view.forecast, metrics, view.prog, newLogView(logger, af.logFormat == "json"), view.runView(),
 		// The display starts after the confirmation, before the first event.
 		executor.ObserverFunc(func(e executor.Event) {
 			if d := view.display; d != nil {
@@ -209,14 +210,16 @@ type applyView struct {
 	events     executor.Observers
 	// display is the live display, set once the run begins.
 	display *liveDisplay
+	// forecast is the run's forecast (forecast.go).
+	forecast *forecastRun
 }
 
 // runView is the run's events in the form asked for.
 func (v *applyView) runView() executor.Observer {
 	if v.af.jsonOut {
-		return newJSONView(v.stdio.Out)
+		return newJSONView(v.stdio.Out, &v.forecast.tally)
 	}
-	return &textView{w: v.outW}
+	return &textView{w: v.outW, fc: &v.forecast.tally}
 }
 
 // promptOut is where the review and the prompt go: with -json, stdout
@@ -239,10 +242,11 @@ func (v *applyView) Locked() { v.metrics.start() }
 // Review implements operation.ApplyView: with -json the plan is the first
 // event on stdout.
 func (v *applyView) Review(cs plan.ChangeSet) error {
+	fc := v.forecast.review(cs)
 	if v.af.jsonOut {
-		return writePlanEvent(v.stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
+		return writePlanEvent(v.stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
 	}
-	renderPlan(v.outW, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
+	renderPlan(v.outW, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
 	return nil
 }
 
@@ -265,7 +269,10 @@ func (v *applyView) Running() func() {
 }
 
 // Finished implements operation.ApplyView.
-func (v *applyView) Finished(err error) { v.metrics.finish(err) }
+func (v *applyView) Finished(err error) {
+	v.forecast.finish()
+	v.metrics.finish(err)
+}
 
 // confirm asks for "yes" on a terminal; without one it refuses, since nobody
 // could have reviewed the plan.

@@ -16,11 +16,13 @@ import (
 type textView struct {
 	mu sync.Mutex
 	w  io.Writer
+	fc *forecastTally // nil: no forecast
 }
 
 func (v *textView) Observe(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.fc.observe(e)
 	switch e.Type {
 	case executor.EventRunStart:
 		if e.Summary.Total > 0 {
@@ -87,6 +89,9 @@ func (v *textView) Observe(e executor.Event) {
 		}
 		fmt.Fprintf(v.w, "\n%s: %d changed, %d failed%s, %d not started, %d resolved from an earlier run; left alone: %d ok or protected, %d blocked; in %s.\n",
 			verdict, s.Done, s.Failed, interrupted, s.Pending, s.Resolved, s.Skipped-s.Blocked, s.Blocked, e.Elapsed.Round(100*time.Millisecond))
+		if line := v.fc.line(e); line != "" {
+			fmt.Fprintln(v.w, line)
+		}
 		if s.Broken > 0 || s.InDoubt > 0 {
 			fmt.Fprintf(v.w, "Not converged: %d broken by an earlier run, %d in doubt; check them by hand, then run reimage ack PLAN ID|NAME...\n", s.Broken, s.InDoubt)
 		}
@@ -98,9 +103,13 @@ func (v *textView) Observe(e executor.Event) {
 type jsonView struct {
 	mu  sync.Mutex
 	enc *json.Encoder
+	fc  *forecastTally // nil: no forecast
 }
 
-func newJSONView(w io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(w)} }
+// newJSONView returns the view; fc compares the run with its forecast (nil: none).
+func newJSONView(w io.Writer, fc *forecastTally) *jsonView {
+	return &jsonView{enc: json.NewEncoder(w), fc: fc}
+}
 
 type jsonEvent struct {
 	FormatVersion  string       `json:"format_version"`
@@ -121,6 +130,10 @@ type jsonEvent struct {
 	Summary        *summaryJSON `json:"summary,omitempty"`
 	// Recap is set on type recap (always a list, empty when nothing is left).
 	Recap *[]executor.RecapEntry `json:"recap,omitempty"`
+	// ForecastSeconds and RolloutSeconds are set on run_end when the plan
+	// was forecast: the forecast, and the time from the first wave's start.
+	ForecastSeconds float64 `json:"forecast_seconds,omitempty"`
+	RolloutSeconds  float64 `json:"rollout_seconds,omitempty"`
 }
 
 func (v *jsonView) Observe(e executor.Event) {
@@ -148,6 +161,10 @@ func (v *jsonView) Observe(e executor.Event) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.fc.observe(e)
+	if e.Type == executor.EventRunEnd && v.fc != nil && v.fc.forecast > 0 && !v.fc.first.IsZero() {
+		je.ForecastSeconds, je.RolloutSeconds = v.fc.forecast.Seconds(), e.Time.Sub(v.fc.first).Seconds()
+	}
 	_ = v.enc.Encode(je)
 }
 
@@ -159,6 +176,38 @@ type summaryJSON struct {
 	executor.Summary
 	LeftAlone  int `json:"left_alone"`
 	NotStarted int `json:"not_started"`
+}
+
+// forecastTally compares a run with its forecast: the forecast covers the
+// rollout from its first wave's start, so that is what it is compared with.
+type forecastTally struct {
+	forecast time.Duration
+	first    time.Time
+}
+
+func (t *forecastTally) observe(e executor.Event) {
+	if t == nil {
+		return
+	}
+	if e.Type == executor.EventWaveStart && t.first.IsZero() {
+		t.first = e.Time
+	}
+}
+
+// line is the summary's comparison at run_end e: "Forecast 12m0s, took
+// 12m47s (+6.5 %)." Empty without a forecast, or when the run did not go
+// through every wave (halted, interrupted, the window closed): the forecast
+// was of the whole rollout.
+func (t *forecastTally) line(e executor.Event) string {
+	if t == nil {
+		return ""
+	}
+	s := e.Summary
+	if t.forecast <= 0 || t.first.IsZero() || s.Pending > 0 || s.Halted || s.Interrupt || s.WindowClosed {
+		return ""
+	}
+	took := e.Time.Sub(t.first)
+	return fmt.Sprintf("Forecast %s, took %s (%+.1f %%).", fmtDuration(t.forecast), fmtDuration(took), 100*(took.Seconds()-t.forecast.Seconds())/t.forecast.Seconds())
 }
 
 // plural renders "1 instance", "2 instances".

@@ -65,12 +65,13 @@ Examples:
 	if err != nil {
 		return operationExit(err)
 	}
+	fc := f.forecaster(cs.Plan, journalPath, logger).forecast(cs.Changes)
 	if jsonOut {
-		if err := renderPlanJSON(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending); err != nil {
+		if err := renderPlanJSON(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc); err != nil {
 			return err
 		}
 	} else {
-		renderPlan(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending)
+		renderPlan(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
 	}
 	if out != "" {
 		if err := f.Save(cs, time.Now()).Write(out); err != nil {

@@ -76,9 +76,9 @@ func instanceLabel(in *plan.Instance) string {
 // glance; then, as Terraform does, every instance that changes or cannot,
 // grouped by action, and the counts again. Instances that are ok are counted,
 // not listed: a fleet of thousands is mostly ok.
-func renderPlan(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) {
+func renderPlan(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) {
 	counts := countChanges(changes)
-	renderSummary(w, p, shard, changes, pending)
+	renderSummary(w, p, shard, changes, pending, fc)
 	groups := []struct {
 		action plan.Action
 		title  string
@@ -126,8 +126,9 @@ func renderPlan(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Chan
 // fleet stays on one screen.
 const summaryRows = 5
 
-// renderSummary prints the plan's header and summary.
-func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) {
+// renderSummary prints the plan's header and summary; fc is the rollout's
+// forecast (nil: none).
+func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) {
 	counts := countChanges(changes)
 	scope := fmt.Sprintf("%d instances", len(changes))
 	if shard.Count > 1 {
@@ -256,6 +257,7 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 				fmt.Fprintf(w, "Canary: %s, the first on %s\n", instanceLabel(c.Instance), c.Instance.Image)
 			}
 		}
+		fmt.Fprint(w, renderForecast(fc))
 		renderGates(w, p.Rollout, time.Now())
 	}
 	fmt.Fprintf(w, "\nPlan: %s.\n", counts)
@@ -313,6 +315,8 @@ type planJSON struct {
 	Canaries []string   `json:"canaries,omitempty"`
 	InDoubt  int        `json:"in_doubt"`
 	Summary  planCounts `json:"summary"`
+	// Forecast is the rollout's forecast (absent when nothing changes).
+	Forecast *forecastJSON `json:"forecast,omitempty"`
 }
 
 type planInstanceJSON struct {
@@ -329,26 +333,27 @@ type planInstanceJSON struct {
 	StopFirst  bool   `json:"stop_first"`
 }
 
-func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) error {
+func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(newPlanJSON(p, shard, changes, pending))
+	return enc.Encode(newPlanJSON(p, shard, changes, pending, fc))
 }
 
 // writePlanEvent writes apply -json's first line: a "plan" event whose "plan"
 // field is the document plan -json prints.
-func writePlanEvent(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) error {
+func writePlanEvent(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) error {
 	return json.NewEncoder(w).Encode(struct {
 		FormatVersion string   `json:"format_version"`
 		Type          string   `json:"type"`
 		Time          string   `json:"time"`
 		Plan          planJSON `json:"plan"`
-	}{JSONFormatVersion, "plan", time.Now().UTC().Format(time.RFC3339Nano), newPlanJSON(p, shard, changes, pending)})
+	}{JSONFormatVersion, "plan", time.Now().UTC().Format(time.RFC3339Nano), newPlanJSON(p, shard, changes, pending, fc)})
 }
 
-func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int) planJSON {
+func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) planJSON {
 	doc := planJSON{FormatVersion: JSONFormatVersion, Plan: p.Name, File: p.File, Shard: shard.String(),
-		Instances: make([]planInstanceJSON, 0, len(changes)), InDoubt: pending, Summary: countChanges(changes)}
+		Instances: make([]planInstanceJSON, 0, len(changes)), InDoubt: pending, Summary: countChanges(changes),
+		Forecast: newForecastJSON(fc)}
 	for _, c := range changes {
 		in := c.Instance
 		doc.Instances = append(doc.Instances, planInstanceJSON{Provider: in.Provider, ID: in.ID, Name: in.Name, SelectedBy: in.SelectedBy,

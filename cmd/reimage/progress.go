@@ -66,6 +66,11 @@ type runProgress struct {
 	// the run actually reaches (the plan's, or less when the rate bounds it).
 	finishedTime time.Duration
 	maxFlying    int
+	// model, when set, gives the ETA from the rollout forecast's model
+	// (forecast.go); begun and pauseEnd are what it needs besides flying.
+	model    *etaModel
+	begun    map[string]bool
+	pauseEnd time.Time
 }
 
 // flight is one instance in flight.
@@ -79,7 +84,14 @@ func newRunProgress(now func() time.Time) *runProgress {
 	if now == nil {
 		now = time.Now
 	}
-	return &runProgress{now: now, start: now(), flying: map[string]*flight{}}
+	return &runProgress{now: now, start: now(), flying: map[string]*flight{}, begun: map[string]bool{}}
+}
+
+// useModel makes the ETA the forecast model's on the work left.
+func (p *runProgress) useModel(m *etaModel) {
+	p.mu.Lock()
+	p.model = m
+	p.mu.Unlock()
 }
 
 func flightKey(e executor.Event) string {
@@ -102,7 +114,11 @@ func (p *runProgress) Observe(e executor.Event) {
 		p.waves, p.total, p.pending, p.skipped = e.Waves, e.Summary.Total, e.Summary.Total, e.Summary.Skipped
 	case executor.EventWaveStart:
 		p.wave, p.waves = e.Wave, e.Waves
+		p.pauseEnd = time.Time{}
+	case executor.EventPause:
+		p.pauseEnd = e.Time.Add(e.Pause)
 	case executor.EventInstanceStart:
+		p.begun[flightKey(e)] = true
 		p.pending--
 		p.inFlight++
 		p.maxFlying = max(p.maxFlying, p.inFlight)
@@ -177,10 +193,18 @@ func (p *runProgress) snapshot() progressSnapshot {
 	slices.SortFunc(s.Steps, func(a, b stepCount) int {
 		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Step, b.Step))
 	})
-	// The ETA from the mean time of an instance and the concurrency the run
-	// reaches: the instances in flight need what is left of a mean each (they
-	// run side by side), the pending ones go through in rounds of that many.
-	// Pauses between waves are not in it.
+	// The ETA: the forecast's model on what is left, with the durations this
+	// run observed (pauses, waves, lanes and rate limits in it).
+	if p.model != nil {
+		if p.started && s.Done+s.Failed < s.Total {
+			s.ETA = max(p.model.eta(now, runState{wave: p.wave, pauseEnd: p.pauseEnd, started: p.begun, flying: p.flying}), time.Second)
+		}
+		return s
+	}
+	// Without the model: the mean time of an instance and the concurrency the
+	// run reaches: the instances in flight need what is left of a mean each
+	// (they run side by side), the pending ones go through in rounds of that
+	// many. Pauses between waves are not in it.
 	if finished := s.Done + s.Failed; finished > 0 && finished < s.Total {
 		mean := p.finishedTime / time.Duration(finished)
 		c := max(p.maxFlying, 1)

@@ -111,8 +111,8 @@ type Input struct {
 	// Concurrency is rollout.concurrency (at least 1).
 	Concurrency int
 	Providers   map[string]Provider
-	// Poll is the engine's poll interval: an instance re-checks its state on
-	// the next poll tick before its first call.
+	// Poll is the engine's poll interval: a wait ends on the tick that sees
+	// it over.
 	Poll time.Duration
 	// Warmup is rollout.health's warmup (0 without health checks); Health
 	// and Hooks say whether the plan has health checks and hooks at all.
@@ -400,6 +400,39 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 		push(start+max(f.Left, 0), &agent{provider: f.Provider})
 	}
 	poll := s.in.Poll
+	// A wait ends on the poll tick that sees it over. The durations measured
+	// by the engine run to that tick already: half a tick, on average, of
+	// each is the rounding, not the cloud.
+	waitEnd := func(t, d time.Duration) time.Duration {
+		if poll <= 0 {
+			return t + d
+		}
+		end := t + d - poll/2
+		if r := end % poll; r != 0 {
+			end += poll - r
+		}
+		return max(end, t)
+	}
+	// Lanes' means (executor/lanes.go): in a wave's last round, the lane whose
+	// instances take longest starts first, so that the short ones end the wave.
+	mean := map[string]time.Duration{}
+	for name, q := range queue {
+		var sum time.Duration
+		for _, i := range q {
+			sum += s.in.Alone(i)
+		}
+		mean[name] = sum / time.Duration(len(q))
+	}
+	lastRound := func() bool {
+		var work, longest time.Duration
+		for _, name := range order {
+			if n := len(queue[name]); n > 0 {
+				work += time.Duration(n) * mean[name]
+				longest = max(longest, mean[name])
+			}
+		}
+		return work <= time.Duration(conc)*longest
+	}
 	// advance moves a to its next part at time t.
 	var advance func(a *agent, t time.Duration)
 	advance = func(a *agent, t time.Duration) {
@@ -423,7 +456,7 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 			a.writing = sg.write
 		}
 		if !sg.write {
-			push(t+sg.d, a)
+			push(waitEnd(t, sg.d), a)
 			return
 		}
 		if sg.batch {
@@ -443,15 +476,23 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 	// dispatch starts instances while slots are free and a lane may take one.
 	dispatch := func(t time.Duration) {
 		for free > 0 && left > 0 {
+			last := lastRound()
 			best := ""
 			for _, name := range order {
 				n := len(queue[name])
 				if n == 0 || writing[name] >= s.limit[name] {
 					continue
 				}
-				if best == "" || n > len(queue[best]) {
-					best = name
+				switch {
+				case best == "":
+				case last && mean[name] != mean[best]:
+					if mean[name] < mean[best] {
+						continue
+					}
+				case n <= len(queue[best]):
+					continue
 				}
+				best = name
 			}
 			if best == "" {
 				return // every lane saturated: a write's end frees one
@@ -462,12 +503,13 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 			free--
 			a := &agent{provider: i.Provider, segs: s.in.timeline(i), writing: true}
 			writing[a.provider]++
-			// The re-check: a read on the next poll tick, then the first call.
+			// The re-check: read ahead with the polls of the tick that freed
+			// the slot (executor/ahead.go), so it costs no wait; at the
+			// wave's start, a read made at once.
 			recheck := t
-			if poll > 0 {
-				recheck = (t/poll + 1) * poll
+			if t == start {
+				recheck += s.in.Providers[i.Provider].Durations[Call].D
 			}
-			recheck += s.in.Providers[i.Provider].Durations[Call].D
 			push(recheck, a)
 		}
 	}
@@ -489,4 +531,55 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 		}
 	}
 	return end - start
+}
+
+// Alone is how long instance i takes by itself, with no wait for a slot or
+// the rate limiter: its calls and its waits.
+func (in Input) Alone(i Instance) time.Duration {
+	var d time.Duration
+	for _, s := range in.timeline(i) {
+		d += s.d
+	}
+	return d
+}
+
+// Progress is where a run stands, for Rest.
+type Progress struct {
+	// Wave is the wave under way (0-based), or the next one during a pause.
+	Wave int
+	// Started marks, by index of Input.Instances, the instances that started
+	// (in flight or ended).
+	Started []bool
+	// InFlight are the instances under way, with what they have left.
+	InFlight []InFlight
+	// Pause is what is left of the pause before Wave.
+	Pause time.Duration
+}
+
+// Rest is the rollout left at p: the instances of Wave and later waves not
+// yet started, in their waves, after what is left of the pause, with the
+// instances in flight holding their slots.
+func (in Input) Rest(p Progress) Input {
+	out := in
+	out.Instances, out.Waves = nil, nil
+	out.InFlight, out.Delay = p.InFlight, p.Pause
+	next := 0
+	for w, wave := range in.Waves {
+		size := min(wave.Size, len(in.Instances)-next)
+		start := next
+		next += size
+		if w < p.Wave {
+			continue
+		}
+		n := 0
+		for k := start; k < start+size; k++ {
+			if k < len(p.Started) && p.Started[k] {
+				continue
+			}
+			out.Instances = append(out.Instances, in.Instances[k])
+			n++
+		}
+		out.Waves = append(out.Waves, Wave{Size: n, Pause: wave.Pause})
+	}
+	return out
 }

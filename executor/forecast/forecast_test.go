@@ -35,10 +35,12 @@ func TestForecast(t *testing.T) {
 		total time.Duration
 		waves []WaveResult
 	}{{
-		name: "one stopped instance: the re-check's tick, its read, the change call, the change",
+		name: "one stopped instance: the re-check's read at the wave's start, the change call, the change until the tick that sees it done",
+		// The change ends at 2 + 301 s; of the 301 s measured, half a tick (2.5 s)
+		// is the rounding already: the tick that sees it is at 305 s.
 		in: Input{Instances: many(1, Instance{Provider: "k"}), Waves: []Wave{{Size: 1}}, Concurrency: 1, Poll: 5 * s,
-			Providers: map[string]Provider{"k": kec(10, 8, 30*s, 300*s, s)}},
-		total: 5*s + s + s + 300*s,
+			Providers: map[string]Provider{"k": kec(10, 8, 30*s, 301*s, s)}},
+		total: 305 * s,
 	}, {
 		name: "a running instance on a cloud that needs a stop call first",
 		in: Input{Instances: many(1, Instance{Provider: "k", Running: true}), Waves: []Wave{{Size: 1}}, Concurrency: 1,
@@ -69,10 +71,18 @@ func TestForecast(t *testing.T) {
 		total: 504 * time.Millisecond,
 	}, {
 		name: "a slow provider's lane holds few instances at once: at 1/s, one writes at a time",
-		// Each call (the re-check's read, the change) answers in 1 s; the next
-		// instance starts once the change call has answered.
+		// Each call answers in 1 s; the next instance starts once the change
+		// call has answered (the first one's re-check is a read at the wave's
+		// start, the others' are read ahead).
 		in: Input{Instances: many(5, Instance{Provider: "k"}), Waves: []Wave{{Size: 5}}, Concurrency: 5,
 			Providers: map[string]Provider{"k": kec(1, 1, 0, 0, s)}},
+		total: 6 * s,
+	}, {
+		name: "the last round starts the lane whose instances take longest",
+		// One 10 s instance and two of 2 s through 2 slots: the long one first,
+		// the short ones beside it, one after the other: 10 s, not 2 + 10.
+		in: Input{Instances: []Instance{{Provider: "e"}, {Provider: "e"}, {Provider: "k"}}, Waves: []Wave{{Size: 3}}, Concurrency: 2,
+			Providers: map[string]Provider{"k": kec(0, 0, 0, 10*s, 0), "e": ecs(0, 0, 2*s, 0)}},
 		total: 10 * s,
 	}, {
 		name: "a fast provider's lane takes them all: the same calls at 100/s",
@@ -186,5 +196,32 @@ func BenchmarkForecast100k(b *testing.B) {
 	}
 	for b.Loop() {
 		Forecast(in)
+	}
+}
+
+func TestRest(t *testing.T) {
+	in := Input{Instances: many(7, Instance{Provider: "k"}), Waves: []Wave{{Size: 1, Pause: 60 * s}, {Size: 2, Pause: 30 * s}, {Size: 4, Pause: 30 * s}}, Concurrency: 2,
+		Providers: map[string]Provider{"k": kec(0, 0, 0, 10*s, 0)}}
+	for _, tc := range []struct {
+		name  string
+		p     Progress
+		total time.Duration
+	}{
+		{"at the start, the whole rollout", Progress{}, 130 * s},
+		{"in the first pause, 20 s of it left", Progress{Wave: 1, Started: []bool{true}, Pause: 20 * s}, 20*s + 10*s + 30*s + 20*s},
+		{"in wave 2, one done, one in flight with 4 s left", Progress{Wave: 1, Started: []bool{true, true, true}, InFlight: []InFlight{{Provider: "k", Left: 4 * s}}},
+			4*s + 30*s + 20*s},
+		{"in the last wave, 3 of 4 started, 2 in flight", Progress{Wave: 2, Started: []bool{true, true, true, true, true, true}, InFlight: []InFlight{{Provider: "k", Left: 2 * s}, {Provider: "k", Left: 9 * s}}},
+			// The last one takes the slot free at 2 s: 12 s.
+			12 * s},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Forecast(in.Rest(tc.p)).Total; got != tc.total {
+				t.Errorf("rest = %v, want %v", got, tc.total)
+			}
+		})
+	}
+	if got := in.Alone(Instance{Provider: "k", Running: true}); got != 10*s {
+		t.Errorf("alone = %v, want 10s", got)
 	}
 }

@@ -21,8 +21,8 @@ var Driver = providers.Driver{
 	SimProjectEnv:   "HUAWEICLOUD_SDK_PROJECT_ID",
 	OtherLogins:     "{keyName: KEY-PAIR-NAME}",
 	// Assumed, not measured here: Huawei publishes no figures. changeos of a
-	// running server stops it and starts it again (ChangeRunning); the job of
-	// a stopped one leaves it stopped. Runs replace them with what they observe.
+	// running server stops it and starts it again (ChangeRunning). Runs
+	// replace them with what they observe.
 	Durations: providers.StepDurations{Stop: 30 * time.Second, Change: 4 * time.Minute, ChangeRunning: 5 * time.Minute, Start: 30 * time.Second, Call: 300 * time.Millisecond},
 	New: func(cfg providers.Config) (providers.Provider, func(), error) {
 		c, err := New(cfg)
