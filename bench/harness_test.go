@@ -254,17 +254,26 @@ type rolloutResult struct {
 	Waves []waveTime
 	// MeanKEC and MeanECS are the mean time of one instance, start to done.
 	MeanKEC, MeanECS time.Duration
+	// ToSubmitKEC and ToSubmitECS are the mean time from an instance's start
+	// to its change's submission (the re-check, a stop, the intent).
+	ToSubmitKEC, ToSubmitECS time.Duration
 }
 
 type waveTime struct {
 	Size           int
 	Elapsed, Bound time.Duration
+	// Submitting is how long after the wave's start its last change was
+	// submitted; Tail, from then to the wave's end.
+	Submitting, Tail time.Duration
 }
 
 // apiEvent is the part of apply -json events the harness reads.
 type apiEvent struct {
 	Type           string  `json:"type"`
+	Wave           int     `json:"wave"`
 	Provider       string  `json:"provider"`
+	ID             string  `json:"id"`
+	Step           string  `json:"step"`
 	Time           string  `json:"time"`
 	WaveSize       int     `json:"wave_size"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
@@ -297,6 +306,14 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	var waveElapsed []time.Duration
 	var kecSum, ecsSum time.Duration
 	var kecN, ecsN int
+	// Where the time goes: each instance's start, each wave's start and last
+	// submission.
+	started := map[string]time.Time{}
+	toSubmit := map[string]time.Duration{}
+	toSubmitN := map[string]int{}
+	waveStart := map[int]time.Time{}
+	lastSubmit := map[int]time.Time{}
+	var submitting, tails []time.Duration
 	for sc2.Scan() {
 		var e apiEvent
 		if json.Unmarshal(sc2.Bytes(), &e) != nil {
@@ -308,6 +325,21 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 			if first.IsZero() {
 				first = t
 			}
+			waveStart[e.Wave] = t
+		case "instance_start":
+			started[e.Provider+"/"+e.ID] = t
+		case "instance_step":
+			if e.Step != "submit" {
+				break
+			}
+			if s, ok := started[e.Provider+"/"+e.ID]; ok {
+				toSubmit[e.Provider] += t.Sub(s)
+				toSubmitN[e.Provider]++
+				delete(started, e.Provider+"/"+e.ID)
+			}
+			if t.After(lastSubmit[e.Wave]) {
+				lastSubmit[e.Wave] = t
+			}
 		case "instance_done":
 			d := time.Duration(e.ElapsedSeconds * float64(time.Second))
 			if e.Provider == "kec" {
@@ -317,6 +349,8 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 			}
 		case "wave_end":
 			waveElapsed = append(waveElapsed, time.Duration(e.ElapsedSeconds*float64(time.Second)))
+			submitting = append(submitting, lastSubmit[e.Wave].Sub(waveStart[e.Wave]))
+			tails = append(tails, t.Sub(lastSubmit[e.Wave]))
 		case "run_end":
 			last = t
 			if e.Summary != nil {
@@ -331,10 +365,12 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	res.Efficiency = res.Bound.Seconds() / res.Makespan.Seconds()
 	res.MeanKEC = kecSum / time.Duration(max(kecN, 1))
 	res.MeanECS = ecsSum / time.Duration(max(ecsN, 1))
+	res.ToSubmitKEC = toSubmit["kec"] / time.Duration(max(toSubmitN["kec"], 1))
+	res.ToSubmitECS = toSubmit["ecs"] / time.Duration(max(toSubmitN["ecs"], 1))
 	for i, wb := range sc.waveBounds() {
 		wt := waveTime{Size: wb.Size, Bound: wb.Bound}
 		if i < len(waveElapsed) {
-			wt.Elapsed = waveElapsed[i]
+			wt.Elapsed, wt.Submitting, wt.Tail = waveElapsed[i], submitting[i], tails[i]
 		}
 		res.Waves = append(res.Waves, wt)
 	}

@@ -1,6 +1,10 @@
 package executor
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"testing"
 
 	"github.com/reimage-dev/reimage/plan"
@@ -81,5 +85,42 @@ func TestReinstallCrashAfterDoneMarkerIsDone(t *testing.T) {
 	}
 	if e := j.Entry("fake", "i-000"); e.DoneToken != "t1" || e.InDoubt != nil || e.Pending != nil {
 		t.Fatalf("journal %+v, want t1 done, nothing open", e)
+	}
+}
+
+// The order that makes a crash between the two safe: a reinstall's journal
+// intent is written (and synced) before its intent marker, and the marker
+// before the submission. When the intent cannot be written, neither the
+// marker nor the reinstall happens, so no marker ever announces a reinstall
+// the journal does not know (which would block the instance in every run,
+// this one's included, until a person acknowledges it).
+func TestReinstallIntentBeforeMarkerBeforeSubmission(t *testing.T) {
+	cloud := newMarkerCloud(1, false)
+	p := reinstallPlan(cloud)
+	j := openJournal(t, t.TempDir())
+	provs := map[string]providers.Provider{"fake": cloud}
+	ctx := context.Background()
+	obs, err := Lookup(ctx, p, provs, nil)
+	must(t, err)
+	marks, err := ReadMarks(ctx, p, provs)
+	must(t, err)
+	changes := plan.DiffHistory(p, obs, HistoryOf(p, j, marks))
+	e := New(Options{Plan: p, Providers: provs, Journal: j, PollInterval: time.Millisecond, Settle: 20 * time.Millisecond})
+	inner := e.record
+	e.record = func(r Record) error {
+		if r.Event == EventIntent {
+			return errors.New("write journal: input/output error")
+		}
+		return inner(r)
+	}
+	must(t, e.ResolveSecrets(changes))
+	if _, err := e.Apply(ctx, changes); err == nil {
+		t.Fatal("Apply succeeded with the intent unwritten")
+	}
+	if mk := cloud.marks["i-000"]; mk[MarkIntent] != "" {
+		t.Errorf("intent marker %q set though the journal's intent was never written", mk[MarkIntent])
+	}
+	if n := cloud.reinstalls["i-000"]; n != 0 {
+		t.Errorf("reinstalled %d times without a journal intent", n)
 	}
 }

@@ -116,11 +116,13 @@ func cloudOf(typ string) *Cloud {
 	return clouds[typ]
 }
 
-// registeredClouds returns the clouds in registration order.
+// registeredClouds returns the clouds in registration order. The list is only
+// appended to, so the slice (capped at its length) is returned without a copy:
+// plan loading asks for it for every instance.
 func registeredClouds() []*Cloud {
 	cloudsMu.RLock()
 	defer cloudsMu.RUnlock()
-	return slices.Clone(cloudOrder)
+	return cloudOrder[:len(cloudOrder):len(cloudOrder)]
 }
 
 // fieldOwner returns the cloud that takes an instance field, or nil for a

@@ -23,6 +23,8 @@ type loader struct {
 	providers map[string]*Provider
 	// entries locate p.Instances[i] in the plan: its index in the instances list and its node.
 	entries []entry
+	// options is the scratch the instances' cloud options are gathered in.
+	options optionFields
 	// once holds what Field.Once computed: a file a default shared by 100,000 instances names is
 	// read once.
 	once map[string]any
@@ -380,7 +382,7 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
-	var loginFields map[string]Field
+	var loginFields []Field
 	if _, val, at, fromDefaults := pick("login"); val != nil {
 		inst.Login, loginFields = l.login(val, at.String, prov, fromDefaults)
 	} else if !misspelt("login", n, provDefaults, defaults) {
@@ -401,7 +403,8 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 	// The cloud-only fields: each is checked against the provider's cloud and decoded by the
 	// cloud that takes it. Without a known cloud (reported already) each owner still decodes
 	// its fields, so that what is wrong in them is reported as well.
-	fields := map[*Cloud]map[string]Field{}
+	opt := &l.options // reused: Decode keeps no reference to it
+	opt.fields, opt.login = opt.fields[:0], loginFields
 	for _, c := range registeredClouds() {
 		for _, name := range c.InstanceFields {
 			k, val, at, fromDefaults := pick(name)
@@ -416,29 +419,35 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 				}
 				continue
 			}
-			if fields[c] == nil {
-				fields[c] = map[string]Field{}
-			}
-			fields[c][name] = Field{l: l, n: val, path: at.String}
+			opt.fields = append(opt.fields, Field{l: l, n: val, parent: at.parent, name: at.name})
+		}
+		if cloud == nil && len(opt.fields) > 0 {
+			c.Decode(&optionFields{fields: opt.fields})
+			opt.fields = opt.fields[:0]
 		}
 	}
 	if cloud != nil {
-		inst.Options = cloud.Decode(optionFields{fields: fields[cloud], login: loginFields})
-	} else {
-		for c, f := range fields {
-			c.Decode(optionFields{fields: f})
-		}
+		inst.Options = cloud.Decode(opt)
 	}
 	return inst
 }
 
 // optionFields are one instance's fields of one cloud.
 type optionFields struct {
-	fields, login map[string]Field
+	fields, login []Field
 }
 
-func (o optionFields) Field(name string) Field { return o.fields[name] }
-func (o optionFields) Login(name string) Field { return o.login[name] }
+func (o *optionFields) Field(name string) Field { return byName(o.fields, name) }
+func (o *optionFields) Login(name string) Field { return byName(o.login, name) }
+
+func byName(fields []Field, name string) Field {
+	for _, f := range fields {
+		if f.name == name {
+			return f
+		}
+	}
+	return Field{}
+}
 
 // checkProviderDefaults reports, once and at their position, the fields of a provider's defaults
 // that its type does not take.
@@ -516,14 +525,14 @@ func (l *loader) providerNames() string {
 
 // login decodes a login block and checks that it holds exactly one form that the provider's cloud
 // supports. It returns the password and, for the cloud's driver, the fields of the other forms.
-func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefaults bool) (Login, map[string]Field) {
+func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefaults bool) (Login, []Field) {
 	var lg Login
 	if n.Kind != yaml.MappingNode {
 		return lg, nil
 	}
 	var forms []string
 	var keys []*yaml.Node
-	var fields map[string]Field
+	var fields []Field
 	// with: the fields that go with a form, set, by form; set: the forms set.
 	var with [][2]string
 	set := map[string]bool{}
@@ -545,10 +554,7 @@ func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefa
 		if prov != nil && owner.Type != prov.Type {
 			fits = false
 		}
-		if fields == nil {
-			fields = map[string]Field{}
-		}
-		fields[name] = Field{l: l, n: val, path: func() string { return schema.Field(atf(), name) }}
+		fields = append(fields, Field{l: l, n: val, parentOf: atf, name: name})
 		switch {
 		case name != form.Field:
 			if hasValue(val) {

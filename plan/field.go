@@ -13,9 +13,13 @@ import (
 // it), and Errorf reports at its line and column with its path. The zero
 // Field is absent.
 type Field struct {
-	l    *loader
-	n    *yaml.Node
-	path func() string
+	l *loader
+	n *yaml.Node
+	// The path is name under parent, or under parentOf() when set: built only
+	// when an error needs it, and with no allocation for a field that has none.
+	parent   string
+	parentOf func() string
+	name     string
 }
 
 // Present reports whether the field is set.
@@ -23,10 +27,14 @@ func (f Field) Present() bool { return f.n != nil }
 
 // Path is the field's path in the plan, like instances[3].userData.
 func (f Field) Path() string {
-	if f.path == nil {
-		return ""
+	parent := f.parent
+	if f.parentOf != nil {
+		parent = f.parentOf()
 	}
-	return f.path()
+	if f.name == "" {
+		return parent
+	}
+	return schema.Field(parent, f.name)
 }
 
 // Get returns the field name of a mapping; absent when f is not a mapping or
@@ -39,8 +47,7 @@ func (f Field) Get(name string) Field {
 	if v == nil {
 		return Field{}
 	}
-	parent := f.path
-	return Field{l: f.l, n: v, path: func() string { return schema.Field(parent(), name) }}
+	return Field{l: f.l, n: v, parentOf: f.Path, name: name}
 }
 
 // IsMapping reports whether the value is a mapping.

@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -281,40 +283,57 @@ func TestWriteNotReplayedByTransport(t *testing.T) {
 	}
 }
 
+// TestContextEndsRetries: a context that ends during a retry's backoff ends
+// the call then, not after the backoff (on a synctest bubble's clock: exactly
+// when the context ends).
 func TestContextEndsRetries(t *testing.T) {
-	s := &script{answers: []func(http.ResponseWriter, *http.Request){status(500, "Oops")}}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	c := NewCaller(Config{Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}}, testDialect)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Do(ctx, Request{Operation: "Describe", Method: "GET", URL: ts.URL})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Do: %v, want the context's error", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Do took %v after the context ended", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		oops := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			calls.Add(1)
+			return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("Oops")), Request: r}, nil
+		})
+		c := NewCaller(Config{Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}, HTTPClient: &http.Client{Transport: oops}}, testDialect)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Do(ctx, Request{Operation: "Describe", Method: "GET", URL: "http://cloud.invalid/"})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Do: %v, want the context's error", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("Do returned after %v, want when the context ended (100ms)", d)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%d calls, want 1 (the retry's backoff outlives the context)", n)
+		}
+	})
 }
 
+// TestLimiterWaitCounted: the waits for the rate limiter's tokens are counted,
+// exactly, on a synctest bubble's clock (the transport answers in memory: a
+// socket's goroutines would keep the bubble's clock from moving).
 func TestLimiterWaitCounted(t *testing.T) {
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
-	defer ts.Close()
-	m := NewAPIMetrics(nil, nil)
-	c, _ := newTestCaller(t, Config{Metrics: m, RequestsPerSecond: 20, Burst: 1})
-	start := time.Now()
-	for range 5 {
-		if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL}); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		answer := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+		})
+		m := NewAPIMetrics(nil, nil)
+		c, _ := newTestCaller(t, Config{Metrics: m, RequestsPerSecond: 20, Burst: 1, HTTPClient: &http.Client{Transport: answer}})
+		start := time.Now()
+		for range 5 {
+			if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: "http://cloud.invalid/"}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("5 calls at 20/s with burst 1 took %v, want at least 200ms", d)
-	}
-	if got := testutil.ToFloat64(m.limiterWait.WithLabelValues("p1")); got < 0.15 {
-		t.Errorf("rate_limit_wait_seconds_total = %v, want about 0.2", got)
-	}
+		// The first call takes the burst; each of the other four waits 50ms.
+		if d := time.Since(start); d != 200*time.Millisecond {
+			t.Errorf("5 calls at 20/s with burst 1 took %v, want 200ms", d)
+		}
+		if got := testutil.ToFloat64(m.limiterWait.WithLabelValues("p1")); got != 0.2 {
+			t.Errorf("rate_limit_wait_seconds_total = %v, want 0.2", got)
+		}
+	})
 }
 
 func TestLimiterAdapts(t *testing.T) {

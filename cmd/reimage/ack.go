@@ -94,6 +94,11 @@ Examples:
 		return err
 	}
 	defer j.Close()
+	// What an earlier run left in another journal of the state directory
+	// (another shard count, or the plan's old name) is acknowledged here too.
+	if err := f.adoptOtherJournals(ctx, j, logger); err != nil {
+		return err
+	}
 	acked, err := executor.Ack(ctx, j, f.Providers, instances, operator(host))
 	for _, a := range acked {
 		label := a.Instance.ID

@@ -27,7 +27,7 @@ func renderGates(w io.Writer, r plan.Rollout, now time.Time) {
 	}
 	for _, g := range r.Gates {
 		if g.Prometheus != nil {
-			fmt.Fprintf(w, "Gate before every wave after the first: %s at %s expects %s\n", g.Prometheus.Query, g.Prometheus.URL, g.Prometheus.Expect)
+			fmt.Fprintf(w, "Gate before every wave after the first (and the first too once the rollout is under way): %s at %s expects %s\n", g.Prometheus.Query, g.Prometheus.URL, g.Prometheus.Expect)
 		}
 	}
 	if win := r.Window; win != nil {

@@ -26,6 +26,7 @@ var thirdCloud = plan.Cloud{
 		o := &thirdOptions{}
 		o.key, _ = f.Login("sshKey").Text()
 		if v := f.Field("rootVolume"); v.Present() {
+			v.Once("rootVolume", func() any { thirdDecodedOnce++; return nil })
 			size, _ := v.Get("sizeGB").Int()
 			if size > 100 {
 				v.Get("sizeGB").Errorf("Test takes at most 100 GB, found %d", size)
@@ -49,6 +50,9 @@ var thirdCloud = plan.Cloud{
     "properties": {"sizeGB": {"type": "integer", "minimum": 1, "x-expected": "a whole number of GB"}}}}
 }`),
 }
+
+// thirdDecodedOnce counts what Field.Once computed: once per plan load.
+var thirdDecodedOnce int
 
 type thirdOptions struct {
 	key    string
@@ -90,12 +94,20 @@ instances:
 // and schema gets its provider setting, its decoded options, its login form,
 // its schema fragment and its place in the words that list clouds.
 func TestThirdCloudNeedsNoChangeToTheCore(t *testing.T) {
-	p, err := plan.Parse("third.yaml", []byte(thirdPlan))
+	thirdDecodedOnce = 0
+	twice := thirdPlan + strings.Replace(thirdPlan[strings.Index(thirdPlan, "  - id:"):], "1b0765024731", "1b0765024732", 1)
+	p, err := plan.Parse("third.yaml", []byte(twice))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := p.Providers["t1"].Settings["tenant"]; got != "acme" {
 		t.Errorf("tenant setting %q", got)
+	}
+	if len(p.Instances) != 2 {
+		t.Fatalf("%d instances, want 2", len(p.Instances))
+	}
+	if thirdDecodedOnce != 1 {
+		t.Errorf("Field.Once computed %d times for one load", thirdDecodedOnce)
 	}
 	o, ok := p.Instances[0].Options.(*thirdOptions)
 	if !ok || o.key != "deploy" || o.sizeGB != 40 {
