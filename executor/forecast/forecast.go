@@ -434,8 +434,7 @@ func (s *simulation) wave(start time.Duration, insts []Instance, inflight []InFl
 		return work <= time.Duration(conc)*longest
 	}
 	// advance moves a to its next part at time t.
-	var advance func(a *agent, t time.Duration)
-	advance = func(a *agent, t time.Duration) {
+	advance := func(a *agent, t time.Duration) {
 		if a.pos >= len(a.segs) {
 			if a.writing {
 				writing[a.provider]--
