@@ -132,6 +132,9 @@ func HistoryOf(p *plan.Plan, j *Journal, marks Marks) func(provider, id string) 
 		if e.InDoubt != nil {
 			h.InDoubt = inDoubtText(e.InDoubt)
 		}
+		if e.Broken != nil {
+			h.Broken = e.Broken.Reason
+		}
 		token := tokens[key]
 		m := marks[key]
 		if token == "" || m == nil {

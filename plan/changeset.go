@@ -31,6 +31,18 @@ func (cs ChangeSet) Mutating() []*Change {
 	return out
 }
 
+// Broken returns the changes whose instance an earlier run left broken:
+// apply does not converge until each is healthy again or acknowledged.
+func (cs ChangeSet) Broken() []*Change {
+	var out []*Change
+	for i := range cs.Changes {
+		if cs.Changes[i].Broken != "" {
+			out = append(out, &cs.Changes[i])
+		}
+	}
+	return out
+}
+
 // Empty reports whether applying cs would do nothing: no instance to change
 // and nothing in doubt to resolve.
 func (cs ChangeSet) Empty() bool {

@@ -68,6 +68,10 @@ type Change struct {
 	Observed  Observed
 	// InDoubt: blocked because an earlier change may or may not have happened.
 	InDoubt bool
+	// Broken says why an earlier run left the instance broken ("" when it
+	// did not): whatever its action, apply does not converge over it until it
+	// is healthy again or acknowledged, so plan shows it too.
+	Broken string
 }
 
 // History is what reimage itself recorded about an instance, in its journal
@@ -78,6 +82,10 @@ type History struct {
 	// InDoubt says why a change (a reinstall, in practice) may or may not have
 	// happened: the instance is blocked until a person runs reimage ack.
 	InDoubt string
+	// Broken says why an earlier run left the instance broken (a failed
+	// health check or after hook, an error state, stopped and not started
+	// again); "" when it did not.
+	Broken string
 }
 
 // Diff computes every instance's action from what was observed. observed is
@@ -101,7 +109,9 @@ func DiffHistory(p *Plan, observed map[string]Observed, hist func(provider, id s
 		if hist != nil {
 			h = hist(in.Provider, in.ID)
 		}
-		out = append(out, diffOne(in, observed[Key(in.Provider, in.ID)], h))
+		c := diffOne(in, observed[Key(in.Provider, in.ID)], h)
+		c.Broken = h.Broken
+		out = append(out, c)
 	}
 	return out
 }

@@ -81,7 +81,7 @@ Examples:
 			fmt.Fprintf(stdio.Out, "\nSaved the plan to %s. To apply exactly these changes: reimage apply %s\n", out, out)
 		}
 	}
-	if detailed && !cs.Empty() {
+	if detailed && (!cs.Empty() || len(cs.Broken()) > 0) {
 		return WithExitCode(ExitChanges, nil)
 	}
 	return nil

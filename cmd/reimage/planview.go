@@ -244,6 +244,7 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 	if pending > 0 {
 		fmt.Fprintf(w, "\nIn doubt: %d instances were left in doubt by an earlier run; apply resolves them first by asking the cloud.\n", pending)
 	}
+	renderBroken(w, changes)
 	if n := counts.mutating(); n > 0 {
 		mutating := mutatingChanges(changes)
 		_, sizes := p.WaveOrder(mutating)
@@ -331,6 +332,36 @@ type planInstanceJSON struct {
 	FromImage  string `json:"from_image,omitempty"`
 	ToImage    string `json:"to_image"`
 	StopFirst  bool   `json:"stop_first"`
+	// Broken says why an earlier run left the instance broken.
+	Broken string `json:"broken,omitempty"`
+}
+
+// maxBrokenListed bounds the broken instances the text lists; -json has them all.
+const maxBrokenListed = 20
+
+// renderBroken lists the instances earlier runs left broken: the look-up may
+// call them ok (they run their target), yet apply does not converge over
+// them until each is healthy again or acknowledged.
+func renderBroken(w io.Writer, changes []plan.Change) {
+	var broken []*plan.Change
+	for i := range changes {
+		if changes[i].Broken != "" {
+			broken = append(broken, &changes[i])
+		}
+	}
+	if len(broken) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nBroken: %s left broken by an earlier run; apply does not converge until each is healthy again (apply checks) or acknowledged (reimage ack PLAN ID):\n",
+		plural(len(broken), "instance"))
+	for i, c := range broken {
+		if i == maxBrokenListed {
+			fmt.Fprintf(w, "  … and %d more (plan -json lists them all)\n", len(broken)-i)
+			break
+		}
+		in := c.Instance
+		fmt.Fprintf(w, "  %s %s (%s): %s\n", in.Provider, in.Name, in.ID, c.Broken)
+	}
 }
 
 func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) error {
@@ -357,7 +388,7 @@ func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending 
 	for _, c := range changes {
 		in := c.Instance
 		doc.Instances = append(doc.Instances, planInstanceJSON{Provider: in.Provider, ID: in.ID, Name: in.Name, SelectedBy: in.SelectedBy,
-			Action: c.Action.String(), Reason: c.Reason, State: c.Observed.Raw, FromImage: c.FromImage, ToImage: in.Image, StopFirst: c.StopFirst})
+			Action: c.Action.String(), Reason: c.Reason, State: c.Observed.Raw, FromImage: c.FromImage, ToImage: in.Image, StopFirst: c.StopFirst, Broken: c.Broken})
 	}
 	if p.Narrowing != nil {
 		doc.Target, doc.Exclude = p.Narrowing.Include, p.Narrowing.Exclude
