@@ -288,24 +288,37 @@ func TestWriteNotReplayedByTransport(t *testing.T) {
 // when the context ends).
 func TestContextEndsRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int32
+		// The backoff is full jitter (uniform in [0, 1s]), so a retry may
+		// come before the deadline; what must hold is that no call is made
+		// after it and that Do returns when it passes, not when a backoff ends.
+		var mu sync.Mutex
+		var at []time.Duration
+		start := time.Now()
 		oops := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			calls.Add(1)
+			mu.Lock()
+			at = append(at, time.Since(start))
+			mu.Unlock()
 			return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("Oops")), Request: r}, nil
 		})
 		c := NewCaller(Config{Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}, HTTPClient: &http.Client{Transport: oops}}, testDialect)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		start := time.Now()
 		_, err := c.Do(ctx, Request{Operation: "Describe", Method: "GET", URL: "http://cloud.invalid/"})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Do: %v, want the context's error", err)
 		}
 		if d := time.Since(start); d != 100*time.Millisecond {
-			t.Errorf("Do returned after %v, want when the context ended (100ms)", d)
+			t.Errorf("Do returned after %v, want when the context ended (100ms), not when a backoff ended", d)
 		}
-		if n := calls.Load(); n != 1 {
-			t.Errorf("%d calls, want 1 (the retry's backoff outlives the context)", n)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) == 0 || at[0] != 0 {
+			t.Fatalf("calls at %v, want the first at once", at)
+		}
+		for _, d := range at {
+			if d >= 100*time.Millisecond {
+				t.Errorf("a call at %v, after the context ended (calls at %v)", d, at)
+			}
 		}
 	})
 }
