@@ -244,9 +244,9 @@ func (v *applyView) Locked() { v.metrics.start() }
 func (v *applyView) Review(cs plan.ChangeSet) error {
 	fc := v.forecast.review(cs)
 	if v.af.jsonOut {
-		return writePlanEvent(v.stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
+		return writePlanEvent(v.stdio.Out, cs, fc)
 	}
-	renderPlan(v.outW, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
+	renderPlan(v.outW, cs, fc)
 	return nil
 }
 

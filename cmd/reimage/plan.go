@@ -67,11 +67,11 @@ Examples:
 	}
 	fc := f.forecaster(cs.Plan, journalPath, logger).forecast(cs.Changes)
 	if jsonOut {
-		if err := renderPlanJSON(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc); err != nil {
+		if err := renderPlanJSON(stdio.Out, cs, fc); err != nil {
 			return err
 		}
 	} else {
-		renderPlan(stdio.Out, cs.Plan, cs.Shard, cs.Changes, cs.Pending, fc)
+		renderPlan(stdio.Out, cs, fc)
 	}
 	if out != "" {
 		if err := f.Save(cs, time.Now()).Write(out); err != nil {

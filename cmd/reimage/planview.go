@@ -76,9 +76,10 @@ func instanceLabel(in *plan.Instance) string {
 // glance; then, as Terraform does, every instance that changes or cannot,
 // grouped by action, and the counts again. Instances that are ok are counted,
 // not listed: a fleet of thousands is mostly ok.
-func renderPlan(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) {
+func renderPlan(w io.Writer, cs plan.ChangeSet, fc *rolloutForecast) {
+	changes := cs.Changes
 	counts := countChanges(changes)
-	renderSummary(w, p, shard, changes, pending, fc)
+	renderSummary(w, cs, fc)
 	groups := []struct {
 		action plan.Action
 		title  string
@@ -128,7 +129,8 @@ const summaryRows = 5
 
 // renderSummary prints the plan's header and summary; fc is the rollout's
 // forecast (nil: none).
-func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) {
+func renderSummary(w io.Writer, cs plan.ChangeSet, fc *rolloutForecast) {
+	p, shard, changes, pending := cs.Plan, cs.Shard, cs.Changes, cs.Pending
 	counts := countChanges(changes)
 	scope := fmt.Sprintf("%d instances", len(changes))
 	if shard.Count > 1 {
@@ -244,7 +246,7 @@ func renderSummary(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.C
 	if pending > 0 {
 		fmt.Fprintf(w, "\nIn doubt: %d instances were left in doubt by an earlier run; apply resolves them first by asking the cloud.\n", pending)
 	}
-	renderBroken(w, changes)
+	renderBroken(w, cs.Broken())
 	if n := counts.mutating(); n > 0 {
 		mutating := mutatingChanges(changes)
 		_, sizes := p.WaveOrder(mutating)
@@ -342,13 +344,7 @@ const maxBrokenListed = 20
 // renderBroken lists the instances earlier runs left broken: the look-up may
 // call them ok (they run their target), yet apply does not converge over
 // them until each is healthy again or acknowledged.
-func renderBroken(w io.Writer, changes []plan.Change) {
-	var broken []*plan.Change
-	for i := range changes {
-		if changes[i].Broken != "" {
-			broken = append(broken, &changes[i])
-		}
-	}
+func renderBroken(w io.Writer, broken []*plan.Change) {
 	if len(broken) == 0 {
 		return
 	}
@@ -364,24 +360,25 @@ func renderBroken(w io.Writer, changes []plan.Change) {
 	}
 }
 
-func renderPlanJSON(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) error {
+func renderPlanJSON(w io.Writer, cs plan.ChangeSet, fc *rolloutForecast) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(newPlanJSON(p, shard, changes, pending, fc))
+	return enc.Encode(newPlanJSON(cs, fc))
 }
 
 // writePlanEvent writes apply -json's first line: a "plan" event whose "plan"
 // field is the document plan -json prints.
-func writePlanEvent(w io.Writer, p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) error {
+func writePlanEvent(w io.Writer, cs plan.ChangeSet, fc *rolloutForecast) error {
 	return json.NewEncoder(w).Encode(struct {
 		FormatVersion string   `json:"format_version"`
 		Type          string   `json:"type"`
 		Time          string   `json:"time"`
 		Plan          planJSON `json:"plan"`
-	}{JSONFormatVersion, "plan", time.Now().UTC().Format(time.RFC3339Nano), newPlanJSON(p, shard, changes, pending, fc)})
+	}{JSONFormatVersion, "plan", time.Now().UTC().Format(time.RFC3339Nano), newPlanJSON(cs, fc)})
 }
 
-func newPlanJSON(p *plan.Plan, shard plan.Shard, changes []plan.Change, pending int, fc *rolloutForecast) planJSON {
+func newPlanJSON(cs plan.ChangeSet, fc *rolloutForecast) planJSON {
+	p, shard, changes, pending := cs.Plan, cs.Shard, cs.Changes, cs.Pending
 	doc := planJSON{FormatVersion: JSONFormatVersion, Plan: p.Name, File: p.File, Shard: shard.String(),
 		Instances: make([]planInstanceJSON, 0, len(changes)), InDoubt: pending, Summary: countChanges(changes),
 		Forecast: newForecastJSON(fc)}
