@@ -104,7 +104,7 @@ func (s AdoptScope) claim(samePlan bool) Claim {
 // hold for this run's instances: those of the same plan with another shard
 // count, and those of any other name, which is how a plan renamed (and
 // re-sharded) since a run was killed finds the intents that run left open.
-// It returns how many instances it took over. See Adopt.
+// It returns how many instances it took over. See adoptOne.
 func AdoptOthers(j *Journal, scope AdoptScope, holder Holder) (int, error) {
 	dir := filepath.Dir(j.path)
 	found, err := filepath.Glob(filepath.Join(dir, "*.journal"))
@@ -123,28 +123,6 @@ func AdoptOthers(j *Journal, scope AdoptScope, holder Holder) (int, error) {
 		if isJournalOf(filepath.Base(path), scope.Plan) {
 			claim = same
 		}
-		n, err := adoptOne(j, path, claim, holder)
-		adopted += n
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return adopted, errors.Join(errs...)
-}
-
-// Adopt takes over into j what the journals others (of other shard counts, or
-// names) still hold for instances claim says are this run's: open intents (an
-// instance an earlier run stopped, a change in doubt), reinstalls in doubt,
-// broken instances and done tokens. It closes the open ones there, so that
-// nothing dangles in a journal no run reads any more and no two journals hold
-// one open intent. A journal whose lock another run holds is left alone: that
-// run is handling it. A journal is locked only when it holds something to
-// take: the runs of other plans (or shards) starting at that moment must not
-// find their lock held by this one. The caller holds j's lock.
-func Adopt(j *Journal, others []string, claim Claim, holder Holder) (int, error) {
-	adopted := 0
-	var errs []error
-	for _, path := range others {
 		n, err := adoptOne(j, path, claim, holder)
 		adopted += n
 		if err != nil {
@@ -200,6 +178,15 @@ func toAdopt(j, other *Journal, claim Claim) []adoption {
 	return out
 }
 
+// adoptOne takes over into j what the journal at path (of another shard count,
+// or name) still holds for instances claim says are this run's: open intents (an
+// instance an earlier run stopped, a change in doubt), reinstalls in doubt,
+// broken instances and done tokens. It closes the open ones there, so that
+// nothing dangles in a journal no run reads any more and no two journals hold
+// one open intent. A journal whose lock another run holds is left alone: that
+// run is handling it. A journal is locked only when it holds something to
+// take: the runs of other plans (or shards) starting at that moment must not
+// find their lock held by this one. The caller holds j's lock.
 func adoptOne(j *Journal, path string, claim Claim, holder Holder) (int, error) {
 	// Look first, without the lock (a torn last line of a journal being
 	// written is dropped as it is on every read).

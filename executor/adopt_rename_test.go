@@ -33,7 +33,7 @@ func TestAdoptFromRenamedAndReshardedPlan(t *testing.T) {
 	cloud.inst["i-002"].Image = "new" // the cloud took the change
 
 	// Another plan's journal, with an intent of an instance not in this plan;
-	// its lock path is a directory, so locking it fails: Adopt must not try.
+	// its lock path is a directory, so locking it fails: adoption must not try.
 	otherPlan := filepath.Join(dir, "db.journal")
 	o, err := OpenJournal(otherPlan, nil)
 	must(t, err)

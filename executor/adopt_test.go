@@ -26,9 +26,9 @@ func TestAdoptStoppedInstanceFromAnotherShardCount(t *testing.T) {
 	p := testPlan(cloud.fakeCloud, []plan.Wave{{Size: plan.Size{Count: 2}}}, plan.Size{}, 1)
 	p.Instances[1].Protect = true // not to be changed: it must be started
 	j := openJournal(t, dir)
-	n, err := Adopt(j, []string{otherPath}, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
+	n, err := adoptOne(j, otherPath, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
 	if err != nil || n != 2 {
-		t.Fatalf("Adopt = %d, %v; want 2 instances adopted", n, err)
+		t.Fatalf("adoptOne = %d, %v; want 2 instances adopted", n, err)
 	}
 	if j.DoneToken("fake", "i-000") != "t0" {
 		t.Error("the done token was not adopted")
@@ -59,9 +59,9 @@ func TestAdoptLeavesAJournalInUse(t *testing.T) {
 	must(t, err)
 	defer lock.Release()
 	j := openJournal(t, dir)
-	n, err := Adopt(j, []string{otherPath}, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
+	n, err := adoptOne(j, otherPath, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
 	if err != nil || n != 0 || len(j.Pending()) != 0 {
-		t.Fatalf("Adopt = %d, %v, pending %+v; want nothing taken from a journal in use", n, err, j.Pending())
+		t.Fatalf("adoptOne = %d, %v, pending %+v; want nothing taken from a journal in use", n, err, j.Pending())
 	}
 }
 
