@@ -213,8 +213,11 @@ func Sort(errs []Error) []Error {
 	return errs
 }
 
+// leaves are the failed keywords to explain: the innermost ones, except that
+// a failed anyOf is one failure (its x-expected lists the alternatives), not
+// one per alternative.
 func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
+	if len(e.Causes) == 0 || strings.HasSuffix(e.KeywordLocation, "/anyOf") {
 		return append(out, e)
 	}
 	for _, c := range e.Causes {
