@@ -8,8 +8,8 @@ import (
 	"github.com/reimage-dev/reimage/plan"
 )
 
-// UUID is the form of KEC instance ids and ECS server ids: a lower-case UUID,
-// as the consoles and APIs show them. An upper-case one (some tools and
+// UUID is the form of the instance ids of the clouds that name their servers
+// by a UUID: lower-case, as their consoles and APIs show them. An upper-case one (some tools and
 // spreadsheets print them so; the clouds match ids without regard to case)
 // is the same id, lowered before it is compared with the cloud's answers,
 // hashed to a shard or journaled.
