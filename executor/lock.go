@@ -46,7 +46,7 @@ type Lock struct {
 func AcquireLock(path string, h Holder) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock: %w", err) // the *PathError names the file
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer f.Close()
@@ -67,7 +67,7 @@ func AcquireLock(path string, h Holder) (*Lock, error) {
 		}
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return nil, fmt.Errorf("lock: %w", err) // the *PathError names the file
 		}
 	}
 	return &Lock{f: f, path: path}, nil

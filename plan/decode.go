@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -280,11 +281,13 @@ func (l *loader) duration(n *yaml.Node, path string, positive bool) (time.Durati
 	if !ok {
 		return 0, false
 	}
+	if !schemaDuration(s) {
+		// The schema reported its form; "-5m" parses, and would be reported again as not positive.
+		return 0, false
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		if schemaDuration(s) {
-			l.errorf(n, path, "duration %q is too long", s)
-		}
+		l.errorf(n, path, "duration %q is too long", s)
 		return 0, false
 	}
 	if positive && d <= 0 {
@@ -297,8 +300,11 @@ func (l *loader) duration(n *yaml.Node, path string, positive bool) (time.Durati
 // schemaDuration reports whether the schema's duration pattern accepted s (so that the schema,
 // not this package, reports malformed ones).
 func schemaDuration(s string) bool {
-	return s != "" && strings.Trim(s, "0123456789.nsuµmh") == ""
+	return durationPattern.MatchString(s)
 }
+
+// durationPattern is the pattern of $defs/duration in plan.schema.json.
+var durationPattern = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$`)
 
 // parseSize reads a count or "N%". The schema bounds the values.
 func parseSize(n *yaml.Node) (Size, bool) {

@@ -41,6 +41,20 @@ type Config struct {
 	StatusWindow time.Duration
 }
 
+// RetryPolicy tunes retries. The zero value means the defaults (the
+// caller's, providers/internal/apicall).
+type RetryPolicy struct {
+	// MaxAttempts bounds the attempts of a call that keeps failing with a
+	// retryable error other than throttling (default 8).
+	MaxAttempts int
+	// MaxThrottledAttempts bounds the attempts of a call the cloud keeps
+	// throttling (default 40): throttling says nothing is wrong, only that we
+	// must wait, so it gets more patience. The context bounds both.
+	MaxThrottledAttempts int
+	// BaseDelay and MaxDelay shape the capped exponential backoff (200ms, 10s).
+	BaseDelay, MaxDelay time.Duration
+}
+
 // ProjectSetting is the setting of a cloud whose API is scoped to a project
 // as well as a region (Driver.NeedsProject): the plan's projectId.
 const ProjectSetting = "projectId"
@@ -98,23 +112,4 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// defaultHTTPClient has timeouts on every phase of a connection; the total
-// time of an attempt is bounded by the per-request context instead.
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
 }

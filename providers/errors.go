@@ -29,7 +29,7 @@ type APIError struct {
 // Error reads like "TYPE PROVIDER: OPERATION 9828…: CODE (HTTP 400, request 1a2b…): message".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	if p := prefix(e.Type, e.Provider, e.Operation, e.Resource); p != "" {
+	if p := ErrorPrefix(e.Type, e.Provider, e.Operation, e.Resource); p != "" {
 		b.WriteString(p)
 		b.WriteString(": ")
 	}
@@ -50,7 +50,7 @@ func (e *APIError) Error() string {
 }
 
 // prefix renders "type name: Operation resource", leaving out what is empty.
-func prefix(typ, name, op, resource string) string {
+func ErrorPrefix(typ, name, op, resource string) string {
 	var parts []string
 	for _, s := range []string{typ, name} {
 		if s != "" {
@@ -80,7 +80,7 @@ type InDoubtError struct {
 // Error explains that the outcome is unknown and why.
 func (e *InDoubtError) Error() string {
 	return fmt.Sprintf("%s: outcome unknown, the cloud may have accepted it: %v",
-		prefix(e.Type, e.Provider, e.Operation, e.Resource), e.Cause)
+		ErrorPrefix(e.Type, e.Provider, e.Operation, e.Resource), e.Cause)
 }
 
 // Unwrap returns the cause.

@@ -66,7 +66,9 @@ func (m *APIMetrics) InitProvider(provider string) {
 	m.limiterWait.WithLabelValues(provider)
 }
 
-func (m *APIMetrics) observeRequest(provider, op, code string, d time.Duration) {
+// ObserveRequest counts one attempt of an API call by its answer's code
+// (an HTTP status, "network" or "timeout") and records how long it took.
+func (m *APIMetrics) ObserveRequest(provider, op, code string, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -74,14 +76,16 @@ func (m *APIMetrics) observeRequest(provider, op, code string, d time.Duration) 
 	m.duration.WithLabelValues(provider, op).Observe(d.Seconds())
 }
 
-func (m *APIMetrics) observeRetry(provider, reason string) {
+// ObserveRetry counts a call sent again, by reason (one of RetryReasons).
+func (m *APIMetrics) ObserveRetry(provider, reason string) {
 	if m == nil {
 		return
 	}
 	m.retries.WithLabelValues(provider, reason).Inc()
 }
 
-func (m *APIMetrics) observeWait(provider string, d time.Duration) {
+// ObserveWait adds the time an attempt waited for the provider's rate limiter.
+func (m *APIMetrics) ObserveWait(provider string, d time.Duration) {
 	if m == nil {
 		return
 	}

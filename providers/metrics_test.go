@@ -1,45 +1,44 @@
 package providers
 
 import (
-	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// Every outcome the caller retries has its reason among RetryReasons, the
-// series exported at zero: a reason missing there would appear only on its
-// first retry, and a dashboard would show "No data" until then.
-func TestRetryReasonsCoverEveryRetriedOutcome(t *testing.T) {
-	for o := outcomeThrottled; o <= outcomeTimeout; o++ {
-		if r := o.reason(); !slices.Contains(RetryReasons, r) {
-			t.Errorf("outcome %d retries with reason %q, missing from RetryReasons %v", o, r, RetryReasons)
-		}
-	}
-}
-
-// A caller's retry and rate-limiter series exist at zero before any call.
-func TestCallerExportsZeroRetrySeriesBeforeAnyCall(t *testing.T) {
+func TestMetricsExposition(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m := NewAPIMetrics(reg, prometheus.Labels{"plan": "fleet"})
-	NewCaller(Config{Name: "kec", Metrics: m}, testDialect)
-	NewCaller(Config{Name: "ecs", Metrics: m}, testDialect)
-
-	if n := testutil.CollectAndCount(m.retries); n != 2*len(RetryReasons) {
-		t.Errorf("%d retry series, want %d (every reason of both providers)", n, 2*len(RetryReasons))
-	}
+	m := NewAPIMetrics(reg, prometheus.Labels{"plan": "web-fleet"})
+	m.ObserveRequest("kec-bj", "DescribeInstances", "200", 30*time.Millisecond)
+	m.ObserveRetry("kec-bj", "throttled")
+	m.ObserveWait("kec-bj", 1500*time.Millisecond)
 	want := `
+# HELP reimage_api_requests_total API requests sent to the clouds, by provider, operation and HTTP status (or network, timeout).
+# TYPE reimage_api_requests_total counter
+reimage_api_requests_total{code="200",operation="DescribeInstances",plan="web-fleet",provider="kec-bj"} 1
+# HELP reimage_api_retries_total API requests sent again, by reason: throttled, server_error, network, timeout, rejected.
+# TYPE reimage_api_retries_total counter
+reimage_api_retries_total{plan="web-fleet",provider="kec-bj",reason="throttled"} 1
 # HELP reimage_rate_limit_wait_seconds_total Time API requests spent waiting for the provider's rate limiter.
 # TYPE reimage_rate_limit_wait_seconds_total counter
-reimage_rate_limit_wait_seconds_total{plan="fleet",provider="ecs"} 0
-reimage_rate_limit_wait_seconds_total{plan="fleet",provider="kec"} 0
+reimage_rate_limit_wait_seconds_total{plan="web-fleet",provider="kec-bj"} 1.5
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "reimage_rate_limit_wait_seconds_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "reimage_api_requests_total", "reimage_api_retries_total", "reimage_rate_limit_wait_seconds_total"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.ToFloat64(m.retries.WithLabelValues("ecs", "throttled")); got != 0 {
-		t.Errorf("throttled retries of ecs = %v, want 0", got)
+	if n := testutil.CollectAndCount(m.duration); n != 1 {
+		t.Errorf("%d duration series, want 1", n)
 	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	var nilMetrics *APIMetrics
+	nilMetrics.ObserveRequest("p", "op", "200", time.Second) // a nil *APIMetrics records nothing, without panicking
 }

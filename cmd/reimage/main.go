@@ -117,7 +117,14 @@ func run(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "reimage: unknown command %q\nRun 'reimage -h' for the list of commands.\n", name)
 		return ExitFailure
 	}
-	return exitCode(cmd.Run(ctx, args[1:], stdio), stdio.Err)
+	err := cmd.Run(ctx, args[1:], stdio)
+	var usageErr *UsageError
+	if errors.As(err, &usageErr) && usageErr.Command == "" {
+		// Flags shared by several commands (fleet, narrowing) do not know which one parsed
+		// them; the hint must name the command whose -h lists them.
+		usageErr.Command = name
+	}
+	return exitCode(err, stdio.Err)
 }
 
 func lookup(name string) Command {

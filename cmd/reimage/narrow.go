@@ -24,6 +24,29 @@ func (l *patternList) Set(s string) error {
 	return nil
 }
 
+// concurrencyFlag is -concurrency: 0 is the plan's value when the flag is not
+// given, so a 0 given must be refused here rather than silently mean "unset".
+type concurrencyFlag int
+
+func (c *concurrencyFlag) String() string {
+	if c == nil || *c == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*c))
+}
+
+func (c *concurrencyFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want a whole number")
+	}
+	if n < 1 {
+		return fmt.Errorf("want at least 1")
+	}
+	*c = concurrencyFlag(n)
+	return nil
+}
+
 // narrowFlags are the flags that narrow a run or change its pace without
 // changing its plan: the journal, lock and reinstall tokens stay the plan's.
 type narrowFlags struct {
@@ -33,7 +56,7 @@ type narrowFlags struct {
 func (n *narrowFlags) register(fs *flag.FlagSet) {
 	fs.Var((*patternList)(&n.Target), "target", "act only on instances whose id or name matches the glob `PATTERN` (repeatable; * ? [a-z])")
 	fs.Var((*patternList)(&n.Exclude), "exclude", "leave out instances whose id or name matches the glob `PATTERN` (repeatable)")
-	fs.IntVar(&n.Concurrency, "concurrency", 0, "instances in flight at once, instead of the plan's rollout.concurrency")
+	fs.Var((*concurrencyFlag)(&n.Concurrency), "concurrency", "`N` instances in flight at once (at least 1), instead of the plan's rollout.concurrency")
 	fs.StringVar(&n.MaxFailures, "max-failures", "", "failures tolerated (`N or N%`), instead of the plan's rollout.maxFailures")
 }
 
@@ -41,9 +64,6 @@ func (n *narrowFlags) register(fs *flag.FlagSet) {
 func (n *narrowFlags) check() error {
 	if err := n.Targeting().Check(); err != nil {
 		return usagef("", "%v", err)
-	}
-	if n.Concurrency < 0 {
-		return usagef("", "-concurrency %d: want at least 1", n.Concurrency)
 	}
 	if n.MaxFailures != "" {
 		if _, err := plan.ParseSize(n.MaxFailures); err != nil {

@@ -3,47 +3,56 @@ package operation
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/reimage-dev/reimage/executor"
 	"github.com/reimage-dev/reimage/providers"
 )
 
-// stuckStopCloud stops instances through a real Batcher whose batch
-// StopInstances call, once sent, does not end until release is closed, even
-// when its context is cancelled: a call still on its way to the cloud (a
-// request being written, an answer being read) after the run gave up on it.
+// stuckStopCloud stops instances through a batch StopInstances call that,
+// once sent, does not end until release is closed, even when its context is
+// cancelled: a call still on its way to the cloud (a request being written,
+// an answer being read) after the run gave up on it. As a driver's batcher
+// does, Stop returns when its caller gives up, while the call goes on in a
+// goroutine of the client, which Close waits for.
 type stuckStopCloud struct {
 	*cloud
-	batcher providers.Batcher
+	calls   sync.WaitGroup
 	sent    chan struct{} // closed when the batch call is in flight
 	release chan struct{} // closing it ends the batch call
+	once    sync.Once
 }
 
 func newStuckStopCloud(c *cloud) *stuckStopCloud {
-	s := &stuckStopCloud{cloud: c, sent: make(chan struct{}), release: make(chan struct{})}
-	s.batcher = providers.NewBatcher(providers.Config{Name: "fake"}, providers.BatchCalls{
-		Status: c.Lookup, StatusName: "DescribeInstances", StatusSize: 100,
-		Stop: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
-			close(s.sent)
-			<-s.release
-			return nil, ctx.Err()
-		},
-		Start: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
-			return nil, nil
-		},
-		StopName: "StopInstances", StartName: "StartInstances", PowerSize: 100,
-	})
-	return s
+	return &stuckStopCloud{cloud: c, sent: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (s *stuckStopCloud) Stop(ctx context.Context, id string) error { return s.batcher.Stop(ctx, id) }
+func (s *stuckStopCloud) Stop(ctx context.Context, id string) error {
+	done := make(chan struct{})
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		defer close(done)
+		s.once.Do(func() { close(s.sent) })
+		<-s.release
+	}()
+	select {
+	case <-done:
+		return ctx.Err()
+	case <-ctx.Done():
+		return &providers.InDoubtError{Operation: "StopInstances", Resource: id, Cause: ctx.Err()}
+	}
+}
+
+// Close waits for the batch calls in flight, as a driver client's does.
+func (s *stuckStopCloud) Close() { s.calls.Wait() }
 
 // After a signal, and a second one (the run stops waiting), a batch
 // StopInstances call of the run is still in flight: the lock stays held until
 // that call has ended, so that a second apply cannot start while a stop of
 // the first is on its way to the cloud; once it ends, the lock is released.
-// Apply quiesces the clients (here the Batcher's Close, which waits for its
+// Apply quiesces the clients (here the client's Close, which waits for its
 // batch calls) before it releases the lock: were the two swapped, or the
 // quiesce left out, the lock would be free while the call is in flight.
 func TestLockHeldUntilBatchCallsInFlightEnd(t *testing.T) {
@@ -58,7 +67,7 @@ func TestLockHeldUntilBatchCallsInFlightEnd(t *testing.T) {
 	quiescing := make(chan struct{})
 	opts.Quiesce = func() {
 		close(quiescing)
-		c.batcher.Close()
+		c.Close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

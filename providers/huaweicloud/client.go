@@ -22,6 +22,10 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/apicall"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
+	"github.com/reimage-dev/reimage/providers/internal/coalesce"
+	"github.com/reimage-dev/reimage/providers/internal/ratelimit"
 )
 
 // Type is the plan's provider type of this client.
@@ -59,9 +63,9 @@ type Client struct {
 	cur   atomic.Int32
 	// imsBase and kpsBase are the image and key pair services' base URLs (services.go).
 	imsBase, kpsBase *url.URL
-	caller           *providers.Caller
+	caller           *apicall.Caller
 
-	providers.Batcher
+	batch.Batcher
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -117,7 +121,7 @@ func New(cfg providers.Config) (*Client, error) {
 	if c.imsBase, c.kpsBase, err = serviceBases(cfg.Endpoint, cfg.Region, bases[0]); err != nil {
 		return nil, fmt.Errorf("huaweicloud %s: %w", cfg.Name, err)
 	}
-	c.caller = providers.NewCaller(cfg, providers.Dialect{
+	c.caller = apicall.NewCaller(cfg, apicall.Dialect{
 		Type:             Type,
 		Prepare:          c.prepare,
 		ParseError:       parseError,
@@ -125,12 +129,12 @@ func New(cfg providers.Config) (*Client, error) {
 		RejectedCodes:    rejectedCodes,
 		ServerErrorCodes: serverErrorCodes,
 	})
-	c.Batcher = providers.NewBatcher(cfg, providers.BatchCalls{
+	c.Batcher = batch.NewBatcher(cfg, batch.BatchCalls{
 		Status: c.detail, StatusName: opList, StatusSize: MaxDetailIDs,
-		Stop: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		Stop: func(ctx context.Context, ids []string) (map[string]coalesce.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStop, ids)
 		},
-		Start: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		Start: func(ctx context.Context, ids []string) (map[string]coalesce.Result[struct{}], error) {
 			return c.actionBatch(ctx, opStart, ids)
 		},
 		StopName: opStop, StartName: opStart, PowerSize: MaxActionServers,
@@ -147,12 +151,12 @@ func (c *Client) Capabilities() providers.Capabilities {
 }
 
 // Limiter returns the client's rate limiter (for tests and diagnostics).
-func (c *Client) Limiter() *providers.Limiter { return c.caller.Limiter() }
+func (c *Client) Limiter() *ratelimit.Limiter { return c.caller.Limiter() }
 
 var (
 	// The gateway's throttling (both spellings seen). Ecs.0118 ("the number
 	// of ECSs is greater than the maximum number") is not one: it refuses the
-	// batch's size, and providers.Bisect splits the batch.
+	// batch's size, and batch.Bisect splits the batch.
 	throttleCodes = map[string]bool{"APIGW.0308": true, "APIG.0308": true}
 	// The gateway refused the request's date before any processing.
 	rejectedCodes    = map[string]bool{"APIGW.0303": true, "APIG.0303": true}
@@ -241,7 +245,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 		u := *base
 		u.Path = base.Path + "/v1/" + c.projectID + path
 		u.RawQuery = query.Encode()
-		req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+		req := apicall.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
 		resp, err := c.caller.Do(ctx, req)
 		if err != nil {
 			if !write && i+1 < len(c.bases) && ctx.Err() == nil && unreachable(err) {
@@ -379,7 +383,7 @@ func (c *Client) detail(ctx context.Context, ids []string) (map[string]providers
 			"offset":    {strconv.Itoa(page)},
 		}
 		var ans detailAnswer
-		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, providers.Resource(ids, "servers"), &ans); err != nil {
+		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, batch.Resource(ids, "servers"), &ans); err != nil {
 			return nil, err
 		}
 		for _, s := range ans.Servers {
@@ -389,13 +393,13 @@ func (c *Client) detail(ctx context.Context, ids []string) (map[string]providers
 			break
 		}
 	}
-	providers.MarkNotFound(out, ids)
+	batch.MarkNotFound(out, ids)
 	return out, nil
 }
 
 // Lookup returns every id's state in detail calls of MaxDetailIDs ids.
 func (c *Client) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
-	return providers.LookupBatches(ctx, ids, MaxDetailIDs, c.detail)
+	return batch.LookupBatches(ctx, ids, MaxDetailIDs, c.detail)
 }
 
 type serverRef struct {
@@ -424,8 +428,8 @@ type jobAnswer struct {
 // once (subJobFailures), and not followed further: acceptance is all Stop and
 // Start promise (the engine waits for the state). A batch refused as a whole
 // is split so that only the servers concerned fail.
-func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[string]providers.Result[struct{}], error) {
-	errs := providers.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
+func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[string]coalesce.Result[struct{}], error) {
+	errs := batch.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
 		refs := make([]serverRef, len(ids))
 		for i, id := range ids {
 			refs[i] = serverRef{ID: id}
@@ -441,14 +445,14 @@ func (c *Client) actionBatch(ctx context.Context, op string, ids []string) (map[
 			in = b
 		}
 		var ans jobAnswer
-		if _, err := c.call(ctx, op, http.MethodPost, "/cloudservers/action", nil, in, true, providers.Resource(ids, "servers"), &ans); err != nil {
+		if _, err := c.call(ctx, op, http.MethodPost, "/cloudservers/action", nil, in, true, batch.Resource(ids, "servers"), &ans); err != nil {
 			return nil, err
 		}
 		return c.subJobFailures(ctx, op, ans.JobID), nil
 	})
-	out := make(map[string]providers.Result[struct{}], len(errs))
+	out := make(map[string]coalesce.Result[struct{}], len(errs))
 	for id, err := range errs {
-		out[id] = providers.Result[struct{}]{Err: err}
+		out[id] = coalesce.Result[struct{}]{Err: err}
 	}
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
 )
 
 // Operation names of the pre-flight calls, as the official SDK names them.
@@ -79,7 +80,7 @@ func (c *Client) Images(ctx context.Context, ids []string) (map[string]providers
 	out := map[string]providers.Image{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(providers.LookupConcurrency)
+	g.SetLimit(batch.LookupConcurrency)
 	for _, id := range keys(setOf(ids)) {
 		g.Go(func() error {
 			imgs, err := c.listImages(gctx, url.Values{"id": {id}}, id)
@@ -124,7 +125,7 @@ func (c *Client) KeyPairs(ctx context.Context, names []string) (map[string]bool,
 	out := map[string]bool{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(providers.LookupConcurrency)
+	g.SetLimit(batch.LookupConcurrency)
 	for _, name := range keys(setOf(names)) {
 		g.Go(func() error {
 			var ans struct {

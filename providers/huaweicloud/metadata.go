@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
 )
 
 // Operation names of the marker calls, as the official SDK names them.
@@ -48,8 +49,8 @@ func (c *Client) Marks(ctx context.Context, ids []string) (map[string]map[string
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(providers.LookupConcurrency)
-	for _, chunk := range providers.Chunks(keys(out), MaxDetailIDs) {
+	g.SetLimit(batch.LookupConcurrency)
+	for _, chunk := range batch.Chunks(keys(out), MaxDetailIDs) {
 		g.Go(func() error {
 			servers, err := c.serversByID(gctx, chunk)
 			if err != nil {
@@ -88,7 +89,7 @@ func (c *Client) serversByID(ctx context.Context, ids []string) ([]serverJSON, e
 			"offset":    {strconv.Itoa(page)},
 		}
 		var ans detailAnswer
-		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, providers.Resource(ids, "servers"), &ans); err != nil {
+		if _, err := c.call(ctx, opList, http.MethodGet, "/cloudservers/detail", q, nil, false, batch.Resource(ids, "servers"), &ans); err != nil {
 			return nil, err
 		}
 		out = append(out, ans.Servers...)

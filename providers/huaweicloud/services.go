@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/apicall"
 )
 
 // serviceEndpoint returns the endpoint of one Huawei service in region: the
@@ -58,7 +59,7 @@ func (c *Client) serviceCall(ctx context.Context, base *url.URL, op, method, pat
 		}
 		body = bytes.TrimRight(buf.Bytes(), "\n")
 	}
-	req := providers.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
+	req := apicall.Request{Operation: op, Write: write, Resource: resource, Method: method, URL: u.String(), Body: body}
 	resp, err := c.caller.Do(ctx, req)
 	if err != nil {
 		return err

@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/apicall"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
+	"github.com/reimage-dev/reimage/providers/internal/coalesce"
+	"github.com/reimage-dev/reimage/providers/internal/ratelimit"
 )
 
 // Type is the plan's provider type of this client.
@@ -41,9 +45,9 @@ type Client struct {
 	base         *url.URL
 	// tagBase and sksBase are the tag service's and SKS's base URLs (services.go).
 	tagBase, sksBase *url.URL
-	caller           *providers.Caller
+	caller           *apicall.Caller
 
-	providers.Batcher
+	batch.Batcher
 
 	mu      sync.Mutex
 	changes map[string]*pendingChange // by instance id: changes this process submitted
@@ -85,7 +89,7 @@ func New(cfg providers.Config) (*Client, error) {
 	if c.tagBase, c.sksBase, err = serviceBases(cfg.Endpoint, base); err != nil {
 		return nil, fmt.Errorf("ksyun %s: %w", cfg.Name, err)
 	}
-	c.caller = providers.NewCaller(cfg, providers.Dialect{
+	c.caller = apicall.NewCaller(cfg, apicall.Dialect{
 		Type:             Type,
 		Prepare:          c.prepare,
 		ParseError:       parseError,
@@ -93,12 +97,12 @@ func New(cfg providers.Config) (*Client, error) {
 		RejectedCodes:    rejectedCodes,
 		ServerErrorCodes: serverErrorCodes,
 	})
-	c.Batcher = providers.NewBatcher(cfg, providers.BatchCalls{
+	c.Batcher = batch.NewBatcher(cfg, batch.BatchCalls{
 		Status: c.describe, StatusName: "DescribeInstances", StatusSize: MaxIDs,
-		Stop: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		Stop: func(ctx context.Context, ids []string) (map[string]coalesce.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StopInstances", ids)
 		},
-		Start: func(ctx context.Context, ids []string) (map[string]providers.Result[struct{}], error) {
+		Start: func(ctx context.Context, ids []string) (map[string]coalesce.Result[struct{}], error) {
 			return c.powerBatch(ctx, "StartInstances", ids)
 		},
 		StopName: "StopInstances", StartName: "StartInstances", PowerSize: MaxIDs,
@@ -115,7 +119,7 @@ func (c *Client) Capabilities() providers.Capabilities {
 }
 
 // Limiter returns the client's rate limiter (for tests and diagnostics).
-func (c *Client) Limiter() *providers.Limiter { return c.caller.Limiter() }
+func (c *Client) Limiter() *ratelimit.Limiter { return c.caller.Limiter() }
 
 // Error codes that steer retries. KEC documents no throttling code; the
 // simulator (and AWS-style gateways) answer RequestLimitExceeded.
@@ -259,7 +263,7 @@ func (c *Client) describe(ctx context.Context, ids []string) (map[string]provide
 			params.Set("InstanceId."+strconv.Itoa(i+1), id)
 		}
 		var ans describeAnswer
-		if err := c.call(ctx, http.MethodPost, "DescribeInstances", params, false, providers.Resource(ids, "instances"), &ans); err != nil {
+		if err := c.call(ctx, http.MethodPost, "DescribeInstances", params, false, batch.Resource(ids, "instances"), &ans); err != nil {
 			return nil, err
 		}
 		for _, in := range ans.InstancesSet {
@@ -272,13 +276,13 @@ func (c *Client) describe(ctx context.Context, ids []string) (map[string]provide
 			break
 		}
 	}
-	providers.MarkNotFound(out, ids)
+	batch.MarkNotFound(out, ids)
 	return out, nil
 }
 
 // Lookup returns every id's state in DescribeInstances calls of MaxIDs ids.
 func (c *Client) Lookup(ctx context.Context, ids []string) (map[string]providers.Instance, error) {
-	return providers.LookupBatches(ctx, ids, MaxIDs, c.describe)
+	return batch.LookupBatches(ctx, ids, MaxIDs, c.describe)
 }
 
 type powerAnswer struct {
@@ -292,15 +296,15 @@ type powerAnswer struct {
 }
 
 // powerBatch sends StopInstances or StartInstances; a batch the cloud refuses
-// as a whole is split (providers.Bisect) so that only the ids concerned fail.
-func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (map[string]providers.Result[struct{}], error) {
-	errs := providers.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
+// as a whole is split (batch.Bisect) so that only the ids concerned fail.
+func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (map[string]coalesce.Result[struct{}], error) {
+	errs := batch.Bisect(ctx, ids, func(ctx context.Context, ids []string) (map[string]error, error) {
 		params := url.Values{}
 		for i, id := range ids {
 			params.Set("InstanceId."+strconv.Itoa(i+1), id)
 		}
 		var ans powerAnswer
-		if err := c.call(ctx, http.MethodPost, action, params, true, providers.Resource(ids, "instances"), &ans); err != nil {
+		if err := c.call(ctx, http.MethodPost, action, params, true, batch.Resource(ids, "instances"), &ans); err != nil {
 			return nil, err
 		}
 		res := make(map[string]error, len(ids))
@@ -330,9 +334,9 @@ func (c *Client) powerBatch(ctx context.Context, action string, ids []string) (m
 		}
 		return res, nil
 	})
-	out := make(map[string]providers.Result[struct{}], len(errs))
+	out := make(map[string]coalesce.Result[struct{}], len(errs))
 	for id, err := range errs {
-		out[id] = providers.Result[struct{}]{Err: err}
+		out[id] = coalesce.Result[struct{}]{Err: err}
 	}
 	return out, nil
 }

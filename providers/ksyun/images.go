@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
 )
 
 var _ providers.Preflighter = (*Client)(nil)
@@ -121,14 +122,14 @@ type keysAnswer struct {
 func (c *Client) KeyPairs(ctx context.Context, keys []string) (map[string]bool, error) {
 	keys = dedupe(keys)
 	out := make(map[string]bool, len(keys))
-	for _, chunk := range providers.Chunks(keys, MaxKeyIDs) {
+	for _, chunk := range batch.Chunks(keys, MaxKeyIDs) {
 		params := url.Values{"MaxResults": {strconv.Itoa(len(chunk))}}
 		for i, k := range chunk {
 			params.Set("KeyId."+strconv.Itoa(i+1), k)
 			out[k] = false
 		}
 		var ans keysAnswer
-		if err := c.serviceCall(ctx, c.sksBase, SKSVersion, http.MethodPost, "DescribeKeys", params, false, providers.Resource(chunk, "key pairs"), &ans); err != nil {
+		if err := c.serviceCall(ctx, c.sksBase, SKSVersion, http.MethodPost, "DescribeKeys", params, false, batch.Resource(chunk, "key pairs"), &ans); err != nil {
 			return nil, err
 		}
 		for _, k := range ans.KeySet {

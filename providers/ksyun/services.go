@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/apicall"
 )
 
 // The KEC family: besides KEC itself, reimage calls the tag service (markers,
@@ -68,7 +69,7 @@ func (c *Client) serviceCall(ctx context.Context, base *url.URL, version, method
 		u.RawQuery = url.Values{"Action": {action}, "Version": {version}}.Encode()
 		body = []byte(params.Encode())
 	}
-	req := providers.Request{
+	req := apicall.Request{
 		Operation: action, Write: write, Resource: resource,
 		Method: method, URL: u.String(), Body: body,
 	}

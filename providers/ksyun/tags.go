@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/batch"
 )
 
 // MaxTagIDs is how many instances one ListTagsByResourceIds asks about. The
@@ -46,13 +47,13 @@ func (c *Client) tagsOf(ctx context.Context, ids []string) (map[string]map[strin
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(providers.LookupConcurrency)
-	for _, chunk := range providers.Chunks(ids, MaxTagIDs) {
+	g.SetLimit(batch.LookupConcurrency)
+	for _, chunk := range batch.Chunks(ids, MaxTagIDs) {
 		g.Go(func() error {
 			params := url.Values{"ResourceType": {tagResourceType}, "ResourceUuids": {strings.Join(chunk, ",")}}
 			var ans listTagsAnswer
 			if err := c.serviceCall(gctx, c.tagBase, TagVersion, http.MethodPost, "ListTagsByResourceIds", params, false,
-				providers.Resource(chunk, "instances"), &ans); err != nil {
+				batch.Resource(chunk, "instances"), &ans); err != nil {
 				return err
 			}
 			mu.Lock()

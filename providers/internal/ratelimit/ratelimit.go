@@ -1,4 +1,6 @@
-package providers
+// Package ratelimit is the one adaptive token bucket of a provider, which
+// every attempt of every API call of its driver waits on.
+package ratelimit
 
 import (
 	"context"
@@ -6,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // Limiter is the one token bucket of a provider: every attempt of every call
@@ -48,11 +52,11 @@ func NewLimiter(rps float64, burst int) *Limiter {
 }
 
 // Wait blocks until a request may be sent and returns how long it waited. A
-// read (write false, ctx not marked WithFirst) yields to the writes waiting
+// read (write false, ctx not marked providers.WithFirst) yields to the writes waiting
 // for a token, for at most maxReadDefer.
 func (l *Limiter) Wait(ctx context.Context, write bool) (time.Duration, error) {
 	start := time.Now()
-	first := write || IsFirst(ctx)
+	first := write || providers.IsFirst(ctx)
 	if l.configured == rate.Inf {
 		return 0, ctx.Err()
 	}
@@ -93,9 +97,9 @@ func (l *Limiter) Wait(ctx context.Context, write bool) (time.Duration, error) {
 // Limit is the current rate in requests per second.
 func (l *Limiter) Limit() float64 { return float64(l.lim.Limit()) }
 
-// throttled halves the rate, at most once per second: the many requests in
+// Throttled halves the rate, at most once per second: the many requests in
 // flight when the cloud starts refusing all report it at about the same time.
-func (l *Limiter) throttled() {
+func (l *Limiter) Throttled() {
 	if l.configured == rate.Inf {
 		return
 	}
@@ -113,8 +117,8 @@ func (l *Limiter) throttled() {
 	l.lim.SetLimit(next)
 }
 
-// succeeded raises the rate by 2 % of the configured rate, up to it.
-func (l *Limiter) succeeded() {
+// Succeeded raises the rate by 2 % of the configured rate, up to it.
+func (l *Limiter) Succeeded() {
 	if l.configured == rate.Inf {
 		return
 	}
@@ -129,20 +133,4 @@ func (l *Limiter) succeeded() {
 		next = l.configured
 	}
 	l.lim.SetLimit(next)
-}
-
-type firstKey struct{}
-
-// WithFirst marks reads made under ctx as going first in the rate limiter,
-// like writes: the re-read of an instance about to be changed, which the
-// change waits for. A batch call goes first when any of the calls merged into
-// it does.
-func WithFirst(ctx context.Context) context.Context {
-	return context.WithValue(ctx, firstKey{}, true)
-}
-
-// IsFirst reports whether ctx was marked by WithFirst.
-func IsFirst(ctx context.Context) bool {
-	first, _ := ctx.Value(firstKey{}).(bool)
-	return first
 }

@@ -1,4 +1,7 @@
-package providers
+// Package apicall sends a driver's API calls: rate limited, signed afresh
+// for every attempt, and retried by the write-safety rule (a write is sent
+// again only when the answer proves the cloud did not accept it).
+package apicall
 
 import (
 	"bytes"
@@ -9,28 +12,20 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/ratelimit"
 )
 
-// RetryPolicy tunes retries. The zero value means the defaults.
-type RetryPolicy struct {
-	// MaxAttempts bounds the attempts of a call that keeps failing with a
-	// retryable error other than throttling (default 8).
-	MaxAttempts int
-	// MaxThrottledAttempts bounds the attempts of a call the cloud keeps
-	// throttling (default 40): throttling says nothing is wrong, only that we
-	// must wait, so it gets more patience. The context bounds both.
-	MaxThrottledAttempts int
-	// BaseDelay and MaxDelay shape the capped exponential backoff (200ms, 10s).
-	BaseDelay, MaxDelay time.Duration
-}
-
-func (p RetryPolicy) withDefaults() RetryPolicy {
+// withDefaults fills in the defaults of what p leaves unset.
+func withDefaults(p providers.RetryPolicy) providers.RetryPolicy {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 8
 	}
@@ -48,7 +43,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 
 // backoff is "full jitter": a uniform random delay in [0, min(cap, base·2^n)),
 // which spreads the retries of many callers hit by the same outage.
-func (p RetryPolicy) backoff(retry int) time.Duration {
+func backoff(p providers.RetryPolicy, retry int) time.Duration {
 	d := p.MaxDelay
 	if retry < 30 {
 		if e := p.BaseDelay << retry; e > 0 && e < d {
@@ -69,7 +64,7 @@ type Dialect struct {
 	// ParseError returns the cloud's error in an answer, or nil when the answer
 	// is a success. Type, Provider, Operation, Resource and HTTPStatus are
 	// filled in by the caller when left empty.
-	ParseError func(status int, header http.Header, body []byte) *APIError
+	ParseError func(status int, header http.Header, body []byte) *providers.APIError
 	// ThrottleCodes are error codes that mean "slow down": the call was not accepted.
 	ThrottleCodes map[string]bool
 	// RejectedCodes are error codes that prove the call was refused before it
@@ -112,18 +107,18 @@ type Response struct {
 type Caller struct {
 	provider string
 	dialect  Dialect
-	limiter  *Limiter
-	metrics  *APIMetrics
+	limiter  *ratelimit.Limiter
+	metrics  *providers.APIMetrics
 	client   *http.Client
 	timeout  time.Duration
-	policy   RetryPolicy
+	policy   providers.RetryPolicy
 	logger   *slog.Logger
 	// sleep waits between attempts; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewCaller builds the caller of one provider from its Config.
-func NewCaller(cfg Config, d Dialect) *Caller {
+func NewCaller(cfg providers.Config, d Dialect) *Caller {
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{Transport: defaultTransport()}
@@ -134,7 +129,7 @@ func NewCaller(cfg Config, d Dialect) *Caller {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	timeout := cfg.RequestTimeout
 	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
+		timeout = providers.DefaultRequestTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -144,18 +139,18 @@ func NewCaller(cfg Config, d Dialect) *Caller {
 	return &Caller{
 		provider: cfg.Name,
 		dialect:  d,
-		limiter:  NewLimiter(cfg.RequestsPerSecond, cfg.Burst),
+		limiter:  ratelimit.NewLimiter(cfg.RequestsPerSecond, cfg.Burst),
 		metrics:  cfg.Metrics,
 		client:   &c,
 		timeout:  timeout,
-		policy:   cfg.Retry.withDefaults(),
+		policy:   withDefaults(cfg.Retry),
 		logger:   logger,
 		sleep:    sleepCtx,
 	}
 }
 
 // Limiter returns the provider's token bucket.
-func (c *Caller) Limiter() *Limiter { return c.limiter }
+func (c *Caller) Limiter() *ratelimit.Limiter { return c.limiter }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -210,27 +205,27 @@ type attemptResult struct {
 }
 
 // Do sends r, retrying as the write-safety rule allows, and returns the answer
-// of the first successful attempt. Errors: *APIError when the cloud refused
-// the call, *InDoubtError when a write may have been accepted, otherwise a
+// of the first successful attempt. Errors: *providers.APIError when the cloud refused
+// the call, *providers.InDoubtError when a write may have been accepted, otherwise a
 // network or context error (never containing the request's query or body).
 func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	var last attemptResult
 	throttled, others := 0, 0
 	for {
 		wait, err := c.limiter.Wait(ctx, r.Write)
-		c.metrics.observeWait(c.provider, wait)
+		c.metrics.ObserveWait(c.provider, wait)
 		if err != nil {
 			return nil, c.giveUp(r, last, fmt.Errorf("waiting for the rate limiter: %w", contextErr(ctx, err)))
 		}
 		res := c.attempt(ctx, r)
 		switch res.outcome {
 		case outcomeOK:
-			c.limiter.succeeded()
+			c.limiter.Succeeded()
 			return res.resp, nil
 		case outcomeFinal:
 			return nil, res.err
 		case outcomeThrottled:
-			c.limiter.throttled()
+			c.limiter.Throttled()
 			throttled++
 		default:
 			others++
@@ -250,11 +245,11 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 			(res.outcome == outcomeRejected && others >= 3) {
 			return nil, res.err
 		}
-		delay := c.policy.backoff(throttled + others - 1)
+		delay := backoff(c.policy, throttled+others-1)
 		if res.retryAfter > delay {
 			delay = res.retryAfter
 		}
-		c.metrics.observeRetry(c.provider, res.outcome.reason())
+		c.metrics.ObserveRetry(c.provider, res.outcome.reason())
 		c.logger.Debug("retrying API call", "provider", c.provider, "operation", r.Operation,
 			"reason", res.outcome.reason(), "attempt", throttled+others, "delay", delay, "error", res.err)
 		if err := c.sleep(ctx, delay); err != nil {
@@ -272,7 +267,7 @@ func (c *Caller) Decode(r Request, resp *Response, out any) error {
 		if r.Write {
 			return c.inDoubt(r, err)
 		}
-		return fmt.Errorf("%s: %w", prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)
+		return fmt.Errorf("%s: %w", providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)
 	}
 	return nil
 }
@@ -281,13 +276,13 @@ func (c *Caller) Decode(r Request, resp *Response, out any) error {
 // keeping the last attempt's error for people.
 func (c *Caller) giveUp(r Request, last attemptResult, cause error) error {
 	if last.err == nil {
-		return fmt.Errorf("%s: %w", prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), cause)
+		return fmt.Errorf("%s: %w", providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), cause)
 	}
 	return fmt.Errorf("%w (last attempt: %v)", cause, last.err)
 }
 
 func (c *Caller) inDoubt(r Request, cause error) error {
-	return &InDoubtError{Type: c.dialect.Type, Provider: c.provider, Operation: r.Operation, Resource: r.Resource, Cause: cause}
+	return &providers.InDoubtError{Type: c.dialect.Type, Provider: c.provider, Operation: r.Operation, Resource: r.Resource, Cause: cause}
 }
 
 func contextErr(ctx context.Context, err error) error {
@@ -321,14 +316,14 @@ func (c *Caller) attempt(ctx context.Context, r Request) attemptResult {
 	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, body)
 	if err != nil {
 		return attemptResult{outcome: outcomeFinal, err: fmt.Errorf("%s: building the request: %w",
-			prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), redactURLError(err))}
+			providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), redactURLError(err))}
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	if err := c.dialect.Prepare(req, r.Body, time.Now()); err != nil {
 		return attemptResult{outcome: outcomeFinal, err: fmt.Errorf("%s: signing the request: %w",
-			prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)}
+			providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), err)}
 	}
 	if r.Write {
 		// A write is never resent by net/http itself: without GetBody neither
@@ -348,9 +343,9 @@ func (c *Caller) attempt(ctx context.Context, r Request) attemptResult {
 		if actx.Err() != nil && ctx.Err() == nil {
 			out, code = outcomeTimeout, "timeout"
 		}
-		c.metrics.observeRequest(c.provider, r.Operation, code, time.Since(start))
+		c.metrics.ObserveRequest(c.provider, r.Operation, code, time.Since(start))
 		return attemptResult{outcome: out, sent: sent.Load(), err: fmt.Errorf("%s: %w",
-			prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), redactURLError(err))}
+			providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), redactURLError(err))}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	resp.Body.Close()
@@ -359,11 +354,11 @@ func (c *Caller) attempt(ctx context.Context, r Request) attemptResult {
 		if actx.Err() != nil && ctx.Err() == nil {
 			out, code = outcomeTimeout, "timeout"
 		}
-		c.metrics.observeRequest(c.provider, r.Operation, code, time.Since(start))
+		c.metrics.ObserveRequest(c.provider, r.Operation, code, time.Since(start))
 		return attemptResult{outcome: out, sent: true, err: fmt.Errorf("%s: reading the answer (HTTP %d): %w",
-			prefix(c.dialect.Type, c.provider, r.Operation, r.Resource), resp.StatusCode, err)}
+			providers.ErrorPrefix(c.dialect.Type, c.provider, r.Operation, r.Resource), resp.StatusCode, err)}
 	}
-	c.metrics.observeRequest(c.provider, r.Operation, strconv.Itoa(resp.StatusCode), time.Since(start))
+	c.metrics.ObserveRequest(c.provider, r.Operation, strconv.Itoa(resp.StatusCode), time.Since(start))
 
 	apiErr := c.dialect.ParseError(resp.StatusCode, resp.Header, data)
 	if apiErr == nil {
@@ -428,4 +423,23 @@ func redactURLError(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
+}
+
+// defaultTransport has timeouts on every phase of a connection; the total
+// time of an attempt is bounded by the per-request context instead.
+func defaultTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
 }

@@ -1,4 +1,7 @@
-package providers
+// Package batch gives a driver its per-instance calls on top of the cloud's
+// batch calls: look-ups cut into batches, batch writes split around the ids
+// the cloud refuses, and concurrent calls gathered into one (Batcher).
+package batch
 
 import (
 	"context"
@@ -6,6 +9,9 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/coalesce"
 )
 
 // Chunks cuts ids into consecutive slices of at most n.
@@ -27,10 +33,10 @@ const LookupConcurrency = 4
 
 // LookupBatches runs fn over ids cut into batches of size, up to
 // LookupConcurrency at once, and merges the answers. The first error ends it.
-func LookupBatches(ctx context.Context, ids []string, size int, fn LookupFunc) (map[string]Instance, error) {
-	out := make(map[string]Instance, len(ids))
+func LookupBatches(ctx context.Context, ids []string, size int, fn LookupFunc) (map[string]providers.Instance, error) {
+	out := make(map[string]providers.Instance, len(ids))
 	chunks := Chunks(dedupe(ids), size)
-	results := make([]map[string]Instance, len(chunks))
+	results := make([]map[string]providers.Instance, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(LookupConcurrency)
 	for i, chunk := range chunks {
@@ -52,19 +58,19 @@ func LookupBatches(ctx context.Context, ids []string, size int, fn LookupFunc) (
 }
 
 // LookupFunc looks up a batch of ids in one call.
-type LookupFunc func(ctx context.Context, ids []string) (map[string]Instance, error)
+type LookupFunc func(ctx context.Context, ids []string) (map[string]providers.Instance, error)
 
 // StatusBatches adapts a batch look-up to a status coalescer: every id in the
 // batch gets its instance.
-func StatusBatches(fn LookupFunc) BatchFunc[string, Instance] {
-	return func(ctx context.Context, ids []string) (map[string]Result[Instance], error) {
+func StatusBatches(fn LookupFunc) coalesce.BatchFunc[string, providers.Instance] {
+	return func(ctx context.Context, ids []string) (map[string]coalesce.Result[providers.Instance], error) {
 		m, err := fn(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[string]Result[Instance], len(m))
+		out := make(map[string]coalesce.Result[providers.Instance], len(m))
 		for id, inst := range m {
-			out[id] = Result[Instance]{Value: inst}
+			out[id] = coalesce.Result[providers.Instance]{Value: inst}
 		}
 		return out, nil
 	}
@@ -80,10 +86,10 @@ func Resource(ids []string, noun string) string {
 }
 
 // MarkNotFound records every id a look-up did not answer as not found.
-func MarkNotFound(out map[string]Instance, ids []string) {
+func MarkNotFound(out map[string]providers.Instance, ids []string) {
 	for _, id := range ids {
 		if _, ok := out[id]; !ok {
-			out[id] = Instance{ID: id, State: StateNotFound, RawState: "not found"}
+			out[id] = providers.Instance{ID: id, State: providers.StateNotFound, RawState: "not found"}
 		}
 	}
 }
@@ -117,15 +123,15 @@ func Bisect(ctx context.Context, ids []string, fn func(ctx context.Context, ids 
 			}
 			return
 		}
-		var apiErr *APIError
-		if len(ids) > 1 && ctx.Err() == nil && errors.As(err, &apiErr) && !apiErr.Throttled && !IsInDoubt(err) {
+		var apiErr *providers.APIError
+		if len(ids) > 1 && ctx.Err() == nil && errors.As(err, &apiErr) && !apiErr.Throttled && !providers.IsInDoubt(err) {
 			half := len(ids) / 2
 			run(ids[:half])
 			run(ids[half:])
 			return
 		}
 		for _, id := range ids {
-			out[id] = WithResource(err, id)
+			out[id] = providers.WithResource(err, id)
 		}
 	}
 	run(ids)

@@ -1,4 +1,4 @@
-package providers
+package coalesce
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // recorder is a BatchFunc that records its batches and answers key*10, or an
@@ -123,7 +125,7 @@ func TestCoalescerCancelBeforeSend(t *testing.T) {
 		}()
 		synctest.Wait() // Do waits in the window, 100ms before it sends
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) || IsInDoubt(err) {
+		if err := <-done; !errors.Is(err, context.Canceled) || providers.IsInDoubt(err) {
 			t.Fatalf("Do: %v, want canceled, not in doubt (nothing was sent)", err)
 		}
 		if v, err := c.Do(context.Background(), 2); err != nil || v != 20 {
@@ -150,7 +152,7 @@ func TestCoalescerCancelAfterSendIsInDoubtForWrites(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.Do(ctx, 1)
-		if !IsInDoubt(err) {
+		if !providers.IsInDoubt(err) {
 			t.Fatalf("Do: %v, want in doubt", err)
 		}
 	})
@@ -180,44 +182,41 @@ func TestCoalescerClose(t *testing.T) {
 	})
 }
 
-func TestBisectIsolatesRefusedIDs(t *testing.T) {
-	bad := "c"
-	var calls int
-	errs := Bisect(context.Background(), []string{"a", "b", "c", "d", "e"}, func(_ context.Context, ids []string) (map[string]error, error) {
-		calls++
-		for _, id := range ids {
-			if id == bad {
-				return nil, &APIError{Code: "InstanceNotFound", HTTPStatus: 400}
+// TestCoalescedBatchGoesFirstWithAnyFirstCall: a batch call that merges a
+// re-read marked WithFirst with plain polls goes first in the limiter; one of
+// polls only does not.
+func TestCoalescedBatchGoesFirstWithAnyFirstCall(t *testing.T) {
+	var mu sync.Mutex
+	var firsts []bool
+	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Describe", Size: 3, Window: time.Minute}, // sent when full
+		func(ctx context.Context, keys []string) (map[string]Result[int], error) {
+			mu.Lock()
+			firsts = append(firsts, providers.IsFirst(ctx))
+			mu.Unlock()
+			out := map[string]Result[int]{}
+			for _, k := range keys {
+				out[k] = Result[int]{Value: 1}
 			}
+			return out, nil
+		})
+	defer c.Close()
+	for _, batch := range [][]context.Context{
+		{context.Background(), providers.WithFirst(context.Background()), context.Background()},
+		{context.Background(), context.Background(), context.Background()},
+	} {
+		var wg sync.WaitGroup
+		for i, ctx := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Do(ctx, string(rune('a'+i))); err != nil {
+					t.Error(err)
+				}
+			}()
 		}
-		return map[string]error{}, nil
-	})
-	for id, err := range errs {
-		if (err != nil) != (id == bad) {
-			t.Errorf("%s: %v", id, err)
-		}
+		wg.Wait()
 	}
-	var apiErr *APIError
-	if !errors.As(errs[bad], &apiErr) || apiErr.Resource != bad {
-		t.Errorf("the refused id's error does not name it: %v", errs[bad])
-	}
-	// In doubt: no split, every id gets it.
-	calls = 0
-	errs = Bisect(context.Background(), []string{"a", "b"}, func(context.Context, []string) (map[string]error, error) {
-		calls++
-		return nil, &InDoubtError{Operation: "Stop", Cause: errors.New("reset")}
-	})
-	if calls != 1 || !IsInDoubt(errs["a"]) || !IsInDoubt(errs["b"]) {
-		t.Errorf("in doubt: %d calls, %v", calls, errs)
-	}
-}
-
-func TestChunks(t *testing.T) {
-	got := Chunks([]int{1, 2, 3, 4, 5}, 2)
-	if len(got) != 3 || len(got[2]) != 1 {
-		t.Errorf("Chunks = %v", got)
-	}
-	if Chunks([]int(nil), 2) != nil {
-		t.Error("Chunks of nothing is not nil")
+	if len(firsts) != 2 || !firsts[0] || firsts[1] {
+		t.Errorf("batches went first: %v, want [true false]", firsts)
 	}
 }

@@ -1,10 +1,15 @@
-package providers
+package batch
 
-import "context"
+import (
+	"context"
+
+	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/coalesce"
+)
 
 // PowerFunc stops or starts a batch of instances in one call, with a result
 // per id.
-type PowerFunc = BatchFunc[string, struct{}]
+type PowerFunc = coalesce.BatchFunc[string, struct{}]
 
 // BatchCalls are a cloud's batch calls, named as its API names them, with how
 // many ids each takes.
@@ -22,24 +27,24 @@ type BatchCalls struct {
 // batch call, and each caller gets its own instance's result. A client embeds
 // it, and Close stops it.
 type Batcher struct {
-	status      *Coalescer[string, Instance]
-	stop, start *Coalescer[string, struct{}]
+	status      *coalesce.Coalescer[string, providers.Instance]
+	stop, start *coalesce.Coalescer[string, struct{}]
 }
 
 // NewBatcher returns the coalescers of calls: status polls with
 // cfg's StatusWindow (they come on shared ticks), stops and starts with its
 // BatchWindow.
-func NewBatcher(cfg Config, calls BatchCalls) Batcher {
+func NewBatcher(cfg providers.Config, calls BatchCalls) Batcher {
 	ctx := context.Background()
 	return Batcher{
-		status: NewCoalescer(ctx, CoalescerOptions{Name: calls.StatusName, Size: calls.StatusSize, Window: cfg.StatusWindowOrDefault()}, StatusBatches(calls.Status)),
-		stop:   NewCoalescer(ctx, CoalescerOptions{Name: calls.StopName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Stop),
-		start:  NewCoalescer(ctx, CoalescerOptions{Name: calls.StartName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Start),
+		status: coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StatusName, Size: calls.StatusSize, Window: cfg.StatusWindowOrDefault()}, StatusBatches(calls.Status)),
+		stop:   coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StopName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Stop),
+		start:  coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StartName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Start),
 	}
 }
 
 // Status returns one instance's state; concurrent calls share look-up calls.
-func (b *Batcher) Status(ctx context.Context, id string) (Instance, error) {
+func (b *Batcher) Status(ctx context.Context, id string) (providers.Instance, error) {
 	return b.status.Do(ctx, id)
 }
 
@@ -55,7 +60,7 @@ func (b *Batcher) Start(ctx context.Context, id string) error {
 	return err
 }
 
-// Close stops the batching; calls after Close fail with ErrClosed.
+// Close stops the batching; calls after Close fail with coalesce.ErrClosed.
 func (b *Batcher) Close() error {
 	b.status.Close()
 	b.stop.Close()

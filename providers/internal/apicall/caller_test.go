@@ -1,4 +1,4 @@
-package providers
+package apicall
 
 import (
 	"context"
@@ -14,19 +14,18 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // testDialect reads an error answer's body as its code.
 var testDialect = Dialect{
 	Type:    "test",
 	Prepare: func(*http.Request, []byte, time.Time) error { return nil },
-	ParseError: func(status int, _ http.Header, body []byte) *APIError {
+	ParseError: func(status int, _ http.Header, body []byte) *providers.APIError {
 		if status < 300 {
 			return nil
 		}
-		return &APIError{Code: strings.TrimSpace(string(body)), Message: "refused"}
+		return &providers.APIError{Code: strings.TrimSpace(string(body)), Message: "refused"}
 	},
 	ThrottleCodes:    map[string]bool{"SlowDown": true},
 	RejectedCodes:    map[string]bool{"RequestExpired": true},
@@ -70,7 +69,7 @@ func throttled(retryAfter string) func(http.ResponseWriter, *http.Request) {
 }
 
 // newTestCaller returns a caller with recorded, instant sleeps.
-func newTestCaller(t *testing.T, cfg Config) (*Caller, *[]time.Duration) {
+func newTestCaller(t *testing.T, cfg providers.Config) (*Caller, *[]time.Duration) {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "p1"
@@ -91,8 +90,8 @@ func TestReadRetriedOnServerError(t *testing.T) {
 	s := &script{answers: []func(http.ResponseWriter, *http.Request){status(500, "Oops"), status(503, "InternalError"), status(200, "{}")}}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
-	m := NewAPIMetrics(nil, nil)
-	c, _ := newTestCaller(t, Config{Metrics: m})
+	m, reg := newTestMetrics()
+	c, _ := newTestCaller(t, providers.Config{Metrics: m})
 	resp, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("Do: %v, %v", resp, err)
@@ -100,10 +99,10 @@ func TestReadRetriedOnServerError(t *testing.T) {
 	if s.count() != 3 {
 		t.Errorf("%d requests, want 3", s.count())
 	}
-	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "server_error")); got != 2 {
+	if got := counter(t, reg, "reimage_api_retries_total", "provider", "p1", "reason", "server_error"); got != 2 {
 		t.Errorf("retries{server_error} = %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(m.requests.WithLabelValues("p1", "Describe", "500")); got != 1 {
+	if got := counter(t, reg, "reimage_api_requests_total", "provider", "p1", "operation", "Describe", "code", "500"); got != 1 {
 		t.Errorf("requests{code=500} = %v, want 1", got)
 	}
 }
@@ -112,13 +111,13 @@ func TestWriteInDoubtOnServerError(t *testing.T) {
 	for _, ans := range []func(http.ResponseWriter, *http.Request){status(500, "Oops"), status(400, "InternalError")} {
 		s := &script{answers: []func(http.ResponseWriter, *http.Request){ans, status(200, "{}")}}
 		ts := httptest.NewServer(s)
-		c, _ := newTestCaller(t, Config{})
+		c, _ := newTestCaller(t, providers.Config{})
 		_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Resource: "i-1", Method: "GET", URL: ts.URL})
 		ts.Close()
-		if !IsInDoubt(err) {
+		if !providers.IsInDoubt(err) {
 			t.Fatalf("Do: %v, want in doubt", err)
 		}
-		var apiErr *APIError
+		var apiErr *providers.APIError
 		if !errors.As(err, &apiErr) {
 			t.Errorf("in-doubt error does not wrap the cloud's answer: %v", err)
 		}
@@ -132,8 +131,8 @@ func TestWriteRetriedWhenThrottledHonouringRetryAfter(t *testing.T) {
 	s := &script{answers: []func(http.ResponseWriter, *http.Request){throttled("3"), status(429, "SlowDown"), status(403, "RequestExpired"), status(200, "{}")}}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
-	m := NewAPIMetrics(nil, nil)
-	c, slept := newTestCaller(t, Config{Metrics: m})
+	m, reg := newTestMetrics()
+	c, slept := newTestCaller(t, providers.Config{Metrics: m})
 	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -144,10 +143,10 @@ func TestWriteRetriedWhenThrottledHonouringRetryAfter(t *testing.T) {
 	if len(*slept) != 3 || (*slept)[0] < 3*time.Second {
 		t.Errorf("slept %v, want 3 waits, the first at least Retry-After (3s)", *slept)
 	}
-	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "throttled")); got != 2 {
+	if got := counter(t, reg, "reimage_api_retries_total", "provider", "p1", "reason", "throttled"); got != 2 {
 		t.Errorf("retries{throttled} = %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "rejected")); got != 1 {
+	if got := counter(t, reg, "reimage_api_retries_total", "provider", "p1", "reason", "rejected"); got != 1 {
 		t.Errorf("retries{rejected} = %v, want 1", got)
 	}
 }
@@ -156,9 +155,9 @@ func TestThrottledToTheEndIsNotInDoubt(t *testing.T) {
 	s := &script{answers: []func(http.ResponseWriter, *http.Request){throttled("0")}}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
-	c, _ := newTestCaller(t, Config{Retry: RetryPolicy{MaxThrottledAttempts: 5}})
+	c, _ := newTestCaller(t, providers.Config{Retry: providers.RetryPolicy{MaxThrottledAttempts: 5}})
 	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
-	if IsInDoubt(err) || !IsThrottled(err) {
+	if providers.IsInDoubt(err) || !providers.IsThrottled(err) {
 		t.Fatalf("Do: %v, want a throttling *APIError", err)
 	}
 	if s.count() != 5 {
@@ -174,13 +173,13 @@ func TestFinalErrorNotRetried(t *testing.T) {
 	}}}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
-	c, _ := newTestCaller(t, Config{Name: "kec-bj"})
+	c, _ := newTestCaller(t, providers.Config{Name: "kec-bj"})
 	_, err := c.Do(context.Background(), Request{Operation: "Describe", Resource: "i-1", Method: "GET", URL: ts.URL})
-	var apiErr *APIError
+	var apiErr *providers.APIError
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("Do: %v", err)
 	}
-	want := APIError{Type: "test", Provider: "kec-bj", Operation: "Describe", Resource: "i-1", Code: "InvalidParameter", Message: "refused", HTTPStatus: 400, RequestID: "req-42"}
+	want := providers.APIError{Type: "test", Provider: "kec-bj", Operation: "Describe", Resource: "i-1", Code: "InvalidParameter", Message: "refused", HTTPStatus: 400, RequestID: "req-42"}
 	if *apiErr != want {
 		t.Errorf("got %+v, want %+v", *apiErr, want)
 	}
@@ -204,10 +203,10 @@ func closedPort(t *testing.T) string {
 }
 
 func TestWriteRetriedWhenConnectionRefused(t *testing.T) {
-	c, slept := newTestCaller(t, Config{Retry: RetryPolicy{MaxAttempts: 3}})
+	c, slept := newTestCaller(t, providers.Config{Retry: providers.RetryPolicy{MaxAttempts: 3}})
 	url := "http://" + closedPort(t) + "/?Action=Modify&InstancePassword=Sup3rSecret"
 	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: url})
-	if err == nil || IsInDoubt(err) {
+	if err == nil || providers.IsInDoubt(err) {
 		t.Fatalf("Do: %v, want a network error that is not in doubt (nothing was sent)", err)
 	}
 	if len(*slept) != 2 {
@@ -233,17 +232,17 @@ func TestTimeout(t *testing.T) {
 	}))
 	defer ts.Close()
 	defer close(release)
-	m := NewAPIMetrics(nil, nil)
-	c, _ := newTestCaller(t, Config{RequestTimeout: 50 * time.Millisecond, Metrics: m})
+	m, reg := newTestMetrics()
+	c, _ := newTestCaller(t, providers.Config{RequestTimeout: 50 * time.Millisecond, Metrics: m})
 	if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL}); err != nil {
 		t.Fatalf("a read that timed out once: %v", err)
 	}
-	if got := testutil.ToFloat64(m.retries.WithLabelValues("p1", "timeout")); got != 1 {
+	if got := counter(t, reg, "reimage_api_retries_total", "provider", "p1", "reason", "timeout"); got != 1 {
 		t.Errorf("retries{timeout} = %v, want 1", got)
 	}
 	n.Store(0)
 	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL})
-	if !IsInDoubt(err) || !errors.Is(err, context.DeadlineExceeded) {
+	if !providers.IsInDoubt(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a write that timed out: %v, want in doubt", err)
 	}
 	if n.Load() != 1 {
@@ -269,13 +268,13 @@ func TestWriteNotReplayedByTransport(t *testing.T) {
 		}
 	}))
 	defer ts.Close()
-	c, _ := newTestCaller(t, Config{})
+	c, _ := newTestCaller(t, providers.Config{})
 	// A read first, so that the write goes out on a reused connection.
 	if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: ts.URL + "/?Action=Describe"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.Do(context.Background(), Request{Operation: "Modify", Write: true, Method: "GET", URL: ts.URL + "/?Action=Modify"})
-	if !IsInDoubt(err) {
+	if !providers.IsInDoubt(err) {
 		t.Fatalf("Do: %v, want in doubt", err)
 	}
 	if writes.Load() != 1 {
@@ -300,7 +299,7 @@ func TestContextEndsRetries(t *testing.T) {
 			mu.Unlock()
 			return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("Oops")), Request: r}, nil
 		})
-		c := NewCaller(Config{Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}, HTTPClient: &http.Client{Transport: oops}}, testDialect)
+		c := NewCaller(providers.Config{Retry: providers.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}, HTTPClient: &http.Client{Transport: oops}}, testDialect)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		_, err := c.Do(ctx, Request{Operation: "Describe", Method: "GET", URL: "http://cloud.invalid/"})
@@ -331,8 +330,8 @@ func TestLimiterWaitCounted(t *testing.T) {
 		answer := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 		})
-		m := NewAPIMetrics(nil, nil)
-		c, _ := newTestCaller(t, Config{Metrics: m, RequestsPerSecond: 20, Burst: 1, HTTPClient: &http.Client{Transport: answer}})
+		m, reg := newTestMetrics()
+		c, _ := newTestCaller(t, providers.Config{Metrics: m, RequestsPerSecond: 20, Burst: 1, HTTPClient: &http.Client{Transport: answer}})
 		start := time.Now()
 		for range 5 {
 			if _, err := c.Do(context.Background(), Request{Operation: "Describe", Method: "GET", URL: "http://cloud.invalid/"}); err != nil {
@@ -343,28 +342,10 @@ func TestLimiterWaitCounted(t *testing.T) {
 		if d := time.Since(start); d != 200*time.Millisecond {
 			t.Errorf("5 calls at 20/s with burst 1 took %v, want 200ms", d)
 		}
-		if got := testutil.ToFloat64(m.limiterWait.WithLabelValues("p1")); got != 0.2 {
+		if got := counter(t, reg, "reimage_rate_limit_wait_seconds_total", "provider", "p1"); got != 0.2 {
 			t.Errorf("rate_limit_wait_seconds_total = %v, want 0.2", got)
 		}
 	})
-}
-
-func TestLimiterAdapts(t *testing.T) {
-	l := NewLimiter(10, 10)
-	l.throttled()
-	if got := l.Limit(); got != 5 {
-		t.Errorf("after throttling: %v/s, want 5", got)
-	}
-	l.throttled() // within a second of the last cut: ignored
-	if got := l.Limit(); got != 5 {
-		t.Errorf("a second cut within a second: %v/s, want 5", got)
-	}
-	for range 100 {
-		l.succeeded()
-	}
-	if got := l.Limit(); got != 10 {
-		t.Errorf("after successes: %v/s, want back at 10", got)
-	}
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -380,49 +361,15 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestBackoffFullJitterCapped(t *testing.T) {
-	p := RetryPolicy{}.withDefaults()
+	p := withDefaults(providers.RetryPolicy{})
 	for n := range 40 {
 		for range 20 {
-			d := p.backoff(n)
+			d := backoff(p, n)
 			if d < 0 || d > p.MaxDelay || d > p.BaseDelay<<min(n, 20) {
 				t.Fatalf("backoff(%d) = %v", n, d)
 			}
 		}
 	}
-}
-
-func TestMetricsExposition(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	m := NewAPIMetrics(reg, prometheus.Labels{"plan": "web-fleet"})
-	m.observeRequest("kec-bj", "DescribeInstances", "200", 30*time.Millisecond)
-	m.observeRetry("kec-bj", "throttled")
-	m.observeWait("kec-bj", 1500*time.Millisecond)
-	want := `
-# HELP reimage_api_requests_total API requests sent to the clouds, by provider, operation and HTTP status (or network, timeout).
-# TYPE reimage_api_requests_total counter
-reimage_api_requests_total{code="200",operation="DescribeInstances",plan="web-fleet",provider="kec-bj"} 1
-# HELP reimage_api_retries_total API requests sent again, by reason: throttled, server_error, network, timeout, rejected.
-# TYPE reimage_api_retries_total counter
-reimage_api_retries_total{plan="web-fleet",provider="kec-bj",reason="throttled"} 1
-# HELP reimage_rate_limit_wait_seconds_total Time API requests spent waiting for the provider's rate limiter.
-# TYPE reimage_rate_limit_wait_seconds_total counter
-reimage_rate_limit_wait_seconds_total{plan="web-fleet",provider="kec-bj"} 1.5
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "reimage_api_requests_total", "reimage_api_retries_total", "reimage_rate_limit_wait_seconds_total"); err != nil {
-		t.Error(err)
-	}
-	if n := testutil.CollectAndCount(m.duration); n != 1 {
-		t.Errorf("%d duration series, want 1", n)
-	}
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
-	var nilMetrics *APIMetrics
-	nilMetrics.observeRequest("p", "op", "200", time.Second) // a nil *APIMetrics records nothing, without panicking
 }
 
 // roundTripFunc is an http.RoundTripper made of a function.
@@ -440,7 +387,7 @@ func TestWriteBodyNotRewindable(t *testing.T) {
 			rewindable.Store(r.GetBody != nil)
 			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 		})
-		c, _ := newTestCaller(t, Config{HTTPClient: &http.Client{Transport: rt}})
+		c, _ := newTestCaller(t, providers.Config{HTTPClient: &http.Client{Transport: rt}})
 		_, err := c.Do(context.Background(), Request{Operation: "ChangeOS", Write: write, Method: "POST", URL: "http://127.0.0.1:1/x", Body: []byte(`{"os-change":{}}`)})
 		if err != nil {
 			t.Fatal(err)
@@ -456,7 +403,7 @@ func TestWriteBodyNotRewindable(t *testing.T) {
 func TestGarbledAnswerToWriteIsInDoubt(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(status(200, `{"job_id": "0a1b`)))
 	defer ts.Close()
-	c, _ := newTestCaller(t, Config{})
+	c, _ := newTestCaller(t, providers.Config{})
 	for _, write := range []bool{true, false} {
 		r := Request{Operation: "ChangeOS", Write: write, Resource: "i-1", Method: "POST", URL: ts.URL}
 		resp, err := c.Do(context.Background(), r)
@@ -468,8 +415,8 @@ func TestGarbledAnswerToWriteIsInDoubt(t *testing.T) {
 		if err == nil {
 			t.Fatal("a garbled answer decoded")
 		}
-		if IsInDoubt(err) != write {
-			t.Errorf("write=%v: %v, in doubt=%v", write, err, IsInDoubt(err))
+		if providers.IsInDoubt(err) != write {
+			t.Errorf("write=%v: %v, in doubt=%v", write, err, providers.IsInDoubt(err))
 		}
 		if !strings.Contains(err.Error(), "ChangeOS i-1") || !strings.Contains(err.Error(), "reading the answer (HTTP 200)") {
 			t.Errorf("error does not say what and where: %v", err)

@@ -1,4 +1,4 @@
-package providers
+package ratelimit
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // TestLimiterWritesFirst: a read that arrives while writes wait for tokens
@@ -38,7 +40,7 @@ func TestLimiterWritesFirst(t *testing.T) {
 		wait("write 1", ctx, true)
 		wait("poll", ctx, false)
 		wait("write 2", ctx, true)
-		wait("recheck", WithFirst(ctx), false)
+		wait("recheck", providers.WithFirst(ctx), false)
 		wg.Wait()
 		want := map[string]time.Duration{"write 1": 100 * time.Millisecond, "write 2": 200 * time.Millisecond,
 			"recheck": 300 * time.Millisecond, "poll": 400 * time.Millisecond}
@@ -79,41 +81,20 @@ func TestLimiterReadsNotStarved(t *testing.T) {
 	})
 }
 
-// TestCoalescedBatchGoesFirstWithAnyFirstCall: a batch call that merges a
-// re-read marked WithFirst with plain polls goes first in the limiter; one of
-// polls only does not.
-func TestCoalescedBatchGoesFirstWithAnyFirstCall(t *testing.T) {
-	var mu sync.Mutex
-	var firsts []bool
-	c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Describe", Size: 3, Window: time.Minute}, // sent when full
-		func(ctx context.Context, keys []string) (map[string]Result[int], error) {
-			mu.Lock()
-			firsts = append(firsts, IsFirst(ctx))
-			mu.Unlock()
-			out := map[string]Result[int]{}
-			for _, k := range keys {
-				out[k] = Result[int]{Value: 1}
-			}
-			return out, nil
-		})
-	defer c.Close()
-	for _, batch := range [][]context.Context{
-		{context.Background(), WithFirst(context.Background()), context.Background()},
-		{context.Background(), context.Background(), context.Background()},
-	} {
-		var wg sync.WaitGroup
-		for i, ctx := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := c.Do(ctx, string(rune('a'+i))); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+func TestLimiterAdapts(t *testing.T) {
+	l := NewLimiter(10, 10)
+	l.Throttled()
+	if got := l.Limit(); got != 5 {
+		t.Errorf("after throttling: %v/s, want 5", got)
 	}
-	if len(firsts) != 2 || !firsts[0] || firsts[1] {
-		t.Errorf("batches went first: %v, want [true false]", firsts)
+	l.Throttled() // within a second of the last cut: ignored
+	if got := l.Limit(); got != 5 {
+		t.Errorf("a second cut within a second: %v/s, want 5", got)
+	}
+	for range 100 {
+		l.Succeeded()
+	}
+	if got := l.Limit(); got != 10 {
+		t.Errorf("after successes: %v/s, want back at 10", got)
 	}
 }

@@ -1,4 +1,6 @@
-package providers
+// Package coalesce merges concurrent single-key calls of a driver (stop
+// this instance, what is the state of that one) into the cloud's batch calls.
+package coalesce
 
 import (
 	"context"
@@ -6,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/reimage-dev/reimage/providers"
 )
 
 // Result is one key's answer in a batch call.
@@ -48,7 +52,7 @@ type batch[K comparable, V any] struct {
 	waiters map[K][]chan Result[V]
 	timer   *time.Timer
 	sent    bool
-	// first: a call in the batch goes first in the rate limiter (WithFirst).
+	// first: a call in the batch goes first in the rate limiter (providers.WithFirst).
 	first bool
 }
 
@@ -61,7 +65,7 @@ type CoalescerOptions struct {
 	// Window is how long a batch gathers calls before it is sent.
 	Window time.Duration
 	// Write marks batch calls that change something: a caller that gives up
-	// after its batch was sent gets an *InDoubtError, not a plain context error.
+	// after its batch was sent gets a *providers.InDoubtError, not a plain context error.
 	Write bool
 }
 
@@ -72,7 +76,7 @@ func NewCoalescer[K comparable, V any](ctx context.Context, opts CoalescerOption
 		opts.Size = 1
 	}
 	if opts.Window <= 0 {
-		opts.Window = DefaultBatchWindow
+		opts.Window = providers.DefaultBatchWindow
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	return &Coalescer[K, V]{name: opts.Name, size: opts.Size, window: opts.Window, write: opts.Write, fn: fn, ctx: cctx, cancel: cancel}
@@ -100,7 +104,7 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 		b.keys = append(b.keys, key)
 	}
 	b.waiters[key] = append(b.waiters[key], ch)
-	b.first = b.first || IsFirst(ctx)
+	b.first = b.first || providers.IsFirst(ctx)
 	if len(b.keys) >= c.size {
 		b.timer.Stop()
 		c.sendLocked(b)
@@ -119,7 +123,7 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 		}
 		c.mu.Unlock()
 		if sent && c.write {
-			return zero, &InDoubtError{Operation: c.name, Resource: fmt.Sprint(key), Cause: ctx.Err()}
+			return zero, &providers.InDoubtError{Operation: c.name, Resource: fmt.Sprint(key), Cause: ctx.Err()}
 		}
 		return zero, ctx.Err()
 	}
@@ -170,7 +174,7 @@ func (c *Coalescer[K, V]) sendLocked(b *batch[K, V]) {
 	keys := append([]K(nil), b.keys...)
 	ctx := c.ctx
 	if b.first {
-		ctx = WithFirst(ctx)
+		ctx = providers.WithFirst(ctx)
 	}
 	c.wg.Add(1)
 	go func() {
