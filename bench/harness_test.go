@@ -249,10 +249,10 @@ type rolloutResult struct {
 	// and re-checks), per changed instance: how often each was polled.
 	ReadsPerInstance float64
 	Throttled        int
-	CPU                        time.Duration
-	MaxRSS                     int64
-	Wall                       time.Duration
-	ByOperation                map[string]int
+	CPU              time.Duration
+	MaxRSS           int64
+	Wall             time.Duration
+	ByOperation      map[string]int
 	// Waves are each wave's measured time and its bound.
 	Waves []waveTime
 	// MeanKEC and MeanECS are the mean time of one instance, start to done.
