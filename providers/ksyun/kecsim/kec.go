@@ -97,10 +97,11 @@ func (s *frontend) serveKEC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fail5xx, second := s.ServerError(); fail5xx {
-		// KEC answers both with HTTP 400 (the seed's answers): only the code
-		// tells them from a refusal.
+		// -error-rate promises 5xx answers (DESIGN.md), and KEC's seed answers
+		// its own server errors with HTTP 400, where only the code tells them
+		// from a refusal: both forms, in turn. The 503 is the front door's.
 		if second {
-			fail(kecErr(http.StatusBadRequest, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
+			fail(kecErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
 		} else {
 			fail(kecErr(http.StatusBadRequest, "InternalError", "An internal error occurred; nothing was done."))
 		}
