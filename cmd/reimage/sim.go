@@ -110,7 +110,8 @@ GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the requ
 Stops cleanly on SIGINT or SIGTERM.
 
 Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
-reinstall; -fault-ops narrows them): the cloud carries the write out, then the connection is
+reinstall; -fault-ops narrows them, or names mark: reimage's marker writes, KEC tags and ECS
+metadata): the cloud carries the write out, then the connection is
 closed without an answer, or a gateway answers HTTP 502. A queued change (-queue-*) is accepted
 but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
 meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.
@@ -150,7 +151,7 @@ Examples:
 	fs.StringVar(&f.loseIDs, "lose-answer-ids", "", "comma-separated instance `IDS` whose writes always lose their answer after the cloud acted")
 	fs.Float64Var(&f.gatewayRate, "gateway-502-rate", 0, "`FRACTION` of writes answered HTTP 502 by a gateway after the cloud acted")
 	fs.StringVar(&f.gatewayIDs, "gateway-502-ids", "", "comma-separated instance `IDS` whose writes are always answered 502 after the cloud acted")
-	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
+	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall, mark) the lost answers and 502s hit (default the first four)")
 	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
 	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
@@ -190,7 +191,7 @@ Examples:
 	faultOps := idList(f.faultOps)
 	for _, op := range faultOps {
 		if !sim.ValidFaultOp(op) {
-			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall", op)
+			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall, mark", op)
 		}
 	}
 	if f.healthPort < 0 || f.healthPort > 65535 {

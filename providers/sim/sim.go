@@ -100,7 +100,7 @@ type Options struct {
 	Gateway502Rate float64
 	Gateway502IDs  []string
 	// FaultOps limits the two faults above to these operations (OpStop,
-	// OpStart, OpChange, OpReinstall); empty: all four.
+	// OpStart, OpChange, OpReinstall, OpMark); empty: the first four.
 	FaultOps []string
 	// QueueDelay > 0 queues a change or reinstall of QueueIDs, and of a
 	// QueueRate fraction of the others: it is accepted at once but the

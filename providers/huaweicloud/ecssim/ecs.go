@@ -309,6 +309,8 @@ func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
 		return sim.OpChange, []string{rt.serverID}
 	case opReinstallOS:
 		return sim.OpReinstall, []string{rt.serverID}
+	case opUpdateMetadata:
+		return sim.OpMark, []string{rt.serverID}
 	case opBatchStop, opBatchStart:
 		var b batchBody
 		if decodeStrict(body, &b) != nil {

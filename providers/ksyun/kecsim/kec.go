@@ -148,7 +148,7 @@ func (s *frontend) serveKEC(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// kecWrite names the write a successful answer reports (sim.OpStop, sim.OpStart,
+// kecWrite names the write a successful answer reports (sim.OpStop, sim.OpStart, sim.OpMark,
 // sim.OpChange, sim.OpReinstall) and the instances the cloud acted on; "" for a
 // read, or a stop or start that changed nothing.
 func kecWrite(op string, params url.Values, resp any) (kind string, ids []string) {
@@ -172,6 +172,8 @@ func kecWrite(op string, params url.Values, resp any) (kind string, ids []string
 			return sim.OpChange, []string{params.Get("InstanceId")}
 		}
 		return sim.OpReinstall, []string{params.Get("InstanceId")}
+	case "CreateTagAndAttachResource":
+		return sim.OpMark, strings.Split(params.Get("ResourceUuid"), ",")
 	}
 	return "", nil
 }
