@@ -90,7 +90,7 @@ func Ack(ctx context.Context, j *Journal, provs map[string]providers.Provider, i
 	for _, a := range todo {
 		in := a.Instance
 		if a.m != nil && a.token != "" {
-			if err := a.m.SetMark(ctx, in.ID, MarkReinstall, EncodeToken(a.token)); err != nil {
+			if err := setMark(ctx, a.m, in.ID, MarkReinstall, EncodeToken(a.token)); err != nil {
 				return out, fmt.Errorf("ack %s: record reinstall token %q done on the instance: %w", in.ID, a.token, err)
 			}
 		}

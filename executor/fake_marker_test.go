@@ -27,6 +27,10 @@ type markerCloud struct {
 	lostJob map[string]bool
 	// reinstalls counts reinstalls carried out, by instance.
 	reinstalls map[string]int
+	// markFaults are faults of the marker writes and reads.
+	markFaults markFaults
+	// afterMark, when set, is called (m.mu held) after a marker write took effect.
+	afterMark func(key, value string)
 }
 
 func newMarkerCloud(n int, running bool) *markerCloud {
@@ -34,19 +38,30 @@ func newMarkerCloud(n int, running bool) *markerCloud {
 		refuse: map[string]error{}, slow: map[string]bool{}, lostJob: map[string]bool{}, reinstalls: map[string]int{}}
 }
 
-func (m *markerCloud) SetMark(_ context.Context, id, key, value string) error {
+func (m *markerCloud) SetMark(ctx context.Context, id, key, value string) error {
+	return m.faultySetMark(ctx, id, key, value)
+}
+
+// setMark is the marker write's effect.
+func (m *markerCloud) setMark(id, key, value string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.marks[id] == nil {
 		m.marks[id] = map[string]string{}
 	}
 	m.marks[id][key] = value
+	if m.afterMark != nil {
+		m.afterMark(key, value)
+	}
 	return nil
 }
 
 func (m *markerCloud) Marks(_ context.Context, ids []string) (map[string]map[string]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.markFaults.readsDown {
+		return nil, errors.New("fake ListTags: 503 Service Unavailable")
+	}
 	out := map[string]map[string]string{}
 	for _, id := range ids {
 		out[id] = map[string]string{}

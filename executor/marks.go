@@ -169,37 +169,74 @@ func inDoubtText(r *Record) string {
 	return s
 }
 
-// markIntent sets the intent marker before a reinstall is submitted. An error
-// fails the instance before anything is submitted.
+// markIntent sets the intent marker before a reinstall is submitted, and
+// confirms it (setMark). An error means nothing was submitted: the instance
+// fails before its submission, with an error that is not in doubt, whatever
+// the marker's write answered, since only the reinstall's submission can
+// leave a reinstall in doubt.
 func (e *Executor) markIntent(ctx context.Context, prov providers.Provider, it *item) error {
 	m, ok := prov.(providers.Marker)
 	if !ok || it.c.Action != plan.ActionReinstall || it.c.Instance.Reinstall == "" {
 		return nil
 	}
-	if err := m.SetMark(ctx, it.c.Instance.ID, MarkIntent, EncodeToken(it.c.Instance.Reinstall)); err != nil {
-		return fmt.Errorf("set the intent marker (nothing was submitted): %w", err)
+	if err := setMark(ctx, m, it.c.Instance.ID, MarkIntent, EncodeToken(it.c.Instance.Reinstall)); err != nil {
+		// %v, not %w: a lost answer of the marker's write must not read as
+		// a submission in doubt (providers.IsInDoubt) further up.
+		return fmt.Errorf("the intent marker could not be confirmed on the instance, so nothing was submitted: %v", err)
 	}
 	return nil
 }
 
-// markDone records a reinstall token done on the instance. It reports the
-// error for the journal's record: the reinstall happened either way, and an
-// intent marker left open only blocks other runs, which is safe.
+// markDone records a reinstall token done on the instance, confirmed
+// (setMark). It reports the error for the journal's record: the reinstall
+// happened either way, and an intent marker left open only blocks other runs,
+// which is safe.
 func (e *Executor) markDone(ctx context.Context, prov providers.Provider, id, token string) error {
 	m, ok := prov.(providers.Marker)
 	if !ok || token == "" {
 		return nil
 	}
-	return m.SetMark(ctx, id, MarkReinstall, EncodeToken(token))
+	return setMark(ctx, m, id, MarkReinstall, EncodeToken(token))
 }
 
-// closeIntent closes the intent marker of a reinstall the cloud refused (it
-// never happened); failing that, the instance stays blocked elsewhere, which
-// is safe.
-func (e *Executor) closeIntent(ctx context.Context, prov providers.Provider, it *item) {
+// closeIntent closes the intent marker of a reinstall that was never
+// submitted or that the cloud refused, confirmed (setMark). Failing that, the
+// marker may stay open and other runs leave the instance blocked until
+// reimage ack, which is safe; the error says so.
+func (e *Executor) closeIntent(ctx context.Context, prov providers.Provider, it *item) error {
 	m, ok := prov.(providers.Marker)
 	if !ok || it.c.Action != plan.ActionReinstall || it.c.Instance.Reinstall == "" {
-		return
+		return nil
 	}
-	_ = m.SetMark(ctx, it.c.Instance.ID, MarkIntent, markNone)
+	if err := setMark(ctx, m, it.c.Instance.ID, MarkIntent, markNone); err != nil {
+		return fmt.Errorf("the intent marker could not be closed (%s=%s), so other runs may leave the instance blocked until reimage ack: %v", MarkIntent, markNone, err)
+	}
+	return nil
+}
+
+// markAttempts bounds the writes of one marker the cloud does not confirm.
+const markAttempts = 3
+
+// setMark sets key=value on instance id and returns nil only once the cloud
+// has confirmed it. A marker's write is idempotent (same key, same value), so,
+// like a stop or a start, it is safe to repeat: when its answer is lost, or is
+// an error that may have come after the write (a 5xx, a dropped connection),
+// the markers are read back and, unless they show the value, it is written
+// again, at most markAttempts times. A refusal (the cloud answered that it
+// did not write it) is returned at once.
+func setMark(ctx context.Context, m providers.Marker, id, key, value string) error {
+	var err error
+	for range markAttempts {
+		if err = m.SetMark(ctx, id, key, value); err == nil {
+			return nil
+		}
+		if permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		marks, rerr := m.Marks(ctx, []string{id})
+		if rerr == nil && marks[id][key] == value {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (written %d times, never confirmed)", err, markAttempts)
 }

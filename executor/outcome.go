@@ -59,7 +59,9 @@ func (e *Executor) recordFailure(ctx context.Context, prov providers.Provider, i
 		cause = markAs(ErrInDoubt, cause) // as the journal now records it
 	default:
 		if !reached && reinstall {
-			e.closeIntent(ctx, prov, it)
+			if err := e.closeIntent(ctx, prov, it); err != nil {
+				cause = fmt.Errorf("%w; %v", cause, err)
+			}
 		}
 		if err := e.journal(Record{Event: EventFailed, Provider: in.Provider, ID: in.ID, Action: action, Image: in.Image,
 			Token: in.Reinstall, WasRunning: it.wasRunning && st.State != providers.StateError, Reason: cause.Error()}); err != nil {

@@ -382,6 +382,9 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 		}
 	}
 	provDefaults = l.providerDefaults[inst.Provider]
+	if cloud != nil {
+		l.checkInstanceID(n, path, inst.ID, prov, cloud)
+	}
 
 	if _, val, at, _ := pick("image"); val != nil {
 		inst.Image, inst.ImageByName = imageOf(val, at)
@@ -635,6 +638,24 @@ type pathOf struct{ parent, name string }
 
 // String renders the path.
 func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
+
+// checkInstanceID reports an instance id that is not of the form of its
+// provider's cloud. The schema has refused one no cloud takes; this is one
+// another cloud takes (the schema cannot follow an instance to its
+// provider's type), so the error names the cloud whose form it must have.
+func (l *loader) checkInstanceID(n *yaml.Node, path, id string, prov *Provider, cloud *Cloud) {
+	if id == "" || cloud.id.accepts(id) {
+		return
+	}
+	if !slices.ContainsFunc(registeredClouds(), func(c *Cloud) bool { return c.id.accepts(id) }) {
+		return // the schema said so
+	}
+	_, idNode := field(n, "id")
+	if r := []rune(id); len(r) > 60 {
+		id = string(r[:57]) + "..."
+	}
+	l.errorf(idNode, schema.Field(path, "id"), "must be %s (provider %q is %s), found %q", cloud.id.Expected(), prov.Name, cloud.Type, id)
+}
 
 // uniqueIDs reports an instance id listed twice for one provider, or for two provider entries
 // of the same cloud (the same server under two names): two entries for one server would

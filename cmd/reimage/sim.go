@@ -68,9 +68,12 @@ type simFlags struct {
 	loseRate, gatewayRate, queueRate float64
 	loseIDs, gatewayIDs, queueIDs    string
 	prepaidIDs                       string
-	lockedIDs, unknownIDs            string
-	faultOps                         string
-	queueTime                        time.Duration
+	// Jobs that fail without harm.
+	jobFailRate           float64
+	jobFailIDs            string
+	lockedIDs, unknownIDs string
+	faultOps              string
+	queueTime             time.Duration
 	// Health checks (rollout.health) and the unhealthy fault.
 	healthPort    int
 	unhealthyRate float64
@@ -107,7 +110,8 @@ GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the requ
 Stops cleanly on SIGINT or SIGTERM.
 
 Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
-reinstall; -fault-ops narrows them): the cloud carries the write out, then the connection is
+reinstall; -fault-ops narrows them, or names mark: reimage's marker writes, KEC tags and ECS
+metadata): the cloud carries the write out, then the connection is
 closed without an answer, or a gateway answers HTTP 502. A queued change (-queue-*) is accepted
 but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
 meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.
@@ -137,6 +141,8 @@ Examples:
 	fs.Float64Var(&f.errorRate, "error-rate", 0, "`FRACTION` of API requests answered 5xx, before any effect")
 	fs.Float64Var(&f.failRate, "fail-rate", 0, "`FRACTION` of rebuilds that fail (the instance ends in the cloud's error state)")
 	fs.StringVar(&f.failIDs, "fail-ids", "", "comma-separated instance `IDS` whose rebuilds always fail")
+	fs.Float64Var(&f.jobFailRate, "job-fail-rate", 0, "`FRACTION` of changes whose job fails without harm, in clouds whose API has jobs: the instance is left stopped on its old image")
+	fs.StringVar(&f.jobFailIDs, "job-fail-ids", "", "comma-separated instance `IDS` whose change jobs always fail without harm (clouds whose API has jobs)")
 	fs.DurationVar(&f.stopTime, "stop-time", 5*time.Second, "how long a stop takes")
 	fs.DurationVar(&f.rebuildTime, "rebuild-time", 20*time.Second, "how long a rebuild takes")
 	fs.DurationVar(&f.startTime, "start-time", 5*time.Second, "how long a start takes")
@@ -145,7 +151,7 @@ Examples:
 	fs.StringVar(&f.loseIDs, "lose-answer-ids", "", "comma-separated instance `IDS` whose writes always lose their answer after the cloud acted")
 	fs.Float64Var(&f.gatewayRate, "gateway-502-rate", 0, "`FRACTION` of writes answered HTTP 502 by a gateway after the cloud acted")
 	fs.StringVar(&f.gatewayIDs, "gateway-502-ids", "", "comma-separated instance `IDS` whose writes are always answered 502 after the cloud acted")
-	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall) the lost answers and 502s hit (default all four)")
+	fs.StringVar(&f.faultOps, "fault-ops", "", "comma-separated `OPS` (stop, start, change, reinstall, mark) the lost answers and 502s hit (default the first four)")
 	fs.DurationVar(&f.queueTime, "queue-time", 0, "how long a queued change or reinstall shows nothing before it runs (0: none queued)")
 	fs.Float64Var(&f.queueRate, "queue-rate", 0, "`FRACTION` of changes queued for -queue-time (default 1 when -queue-time is set without -queue-ids)")
 	fs.StringVar(&f.missingImages, "missing-images", "", "comma-separated image `IDS` the clouds do not know (pre-flight finds them absent; changes to them are refused)")
@@ -166,7 +172,7 @@ Examples:
 	if f.fleet == "" && f.instances <= 0 {
 		return usagef(c.Name(), "nothing to simulate: give -fleet PLAN or -instances N")
 	}
-	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter,
+	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-job-fail-rate": f.jobFailRate, "-jitter": f.jitter,
 		"-lose-answer-rate": f.loseRate, "-gateway-502-rate": f.gatewayRate, "-queue-rate": f.queueRate, "-unhealthy-rate": f.unhealthyRate} {
 		if v < 0 || v > 1 {
 			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
@@ -185,7 +191,7 @@ Examples:
 	faultOps := idList(f.faultOps)
 	for _, op := range faultOps {
 		if !sim.ValidFaultOp(op) {
-			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall", op)
+			return usagef(c.Name(), "-fault-ops: %q is not one of stop, start, change, reinstall, mark", op)
 		}
 	}
 	if f.healthPort < 0 || f.healthPort > 65535 {
@@ -221,8 +227,9 @@ Examples:
 		ServerErrorRate: f.errorRate,
 		RebuildFailRate: f.failRate,
 		StopDuration:    f.stopTime, RebuildDuration: f.rebuildTime, StartDuration: f.startTime,
-		Jitter:         f.jitter,
-		FailIDs:        idList(f.failIDs),
+		Jitter:      f.jitter,
+		FailIDs:     idList(f.failIDs),
+		JobFailRate: f.jobFailRate, JobFailIDs: idList(f.jobFailIDs),
 		LostAnswerRate: f.loseRate, LostAnswerIDs: idList(f.loseIDs),
 		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
 		FaultOps:   faultOps,

@@ -14,6 +14,11 @@ const (
 	OpStart     = "start"
 	OpChange    = "change"
 	OpReinstall = "reinstall"
+	// OpMark is a write of reimage's markers (KEC: a tag attached through
+	// the tag service; ECS: server metadata). The faults hit it only when
+	// Options.FaultOps names it: it is not among the default four, so that a
+	// seeded fault stream without it draws as before.
+	OpMark = "mark"
 )
 
 // Fault kinds, the first part of a Stats.Faults key.
@@ -30,7 +35,7 @@ const (
 )
 
 // writeOps are the operations FaultOps may name.
-var writeOps = map[string]bool{OpStop: true, OpStart: true, OpChange: true, OpReinstall: true}
+var writeOps = map[string]bool{OpStop: true, OpStart: true, OpChange: true, OpReinstall: true, OpMark: true}
 
 // ValidFaultOp reports whether op may appear in Options.FaultOps.
 func ValidFaultOp(op string) bool { return writeOps[op] }
@@ -50,7 +55,7 @@ const AlreadyCounted = -1
 // faultApplies reports whether the after-effect faults cover op; s.mu must be held.
 func (s *Server) faultApplies(op string) bool {
 	if len(s.opts.FaultOps) == 0 {
-		return true
+		return op != OpMark
 	}
 	for _, o := range s.opts.FaultOps {
 		if o == op {

@@ -309,6 +309,8 @@ func ecsWrite(rt ecsRoute, body []byte) (kind string, ids []string) {
 		return sim.OpChange, []string{rt.serverID}
 	case opReinstallOS:
 		return sim.OpReinstall, []string{rt.serverID}
+	case opUpdateMetadata:
+		return sim.OpMark, []string{rt.serverID}
 	case opBatchStop, opBatchStart:
 		var b batchBody
 		if decodeStrict(body, &b) != nil {
@@ -679,6 +681,13 @@ func (s *frontend) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 		steps = append(steps, sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild})
 		final = sim.Outcome{State: sim.StateError, Image: in.Image, Fault: "Failed to rebuild the system disk from image " + target, ChangeFailed: true}
 		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.Fault
+	} else if s.JobFails(in.ID) {
+		// The job fails before the disk is touched (the image could not be
+		// fetched): the server, shut off for the change, stays SHUTOFF on its
+		// old image, unharmed.
+		steps = append(steps, sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild / 4})
+		final = sim.Outcome{State: sim.StateStopped, Image: in.Image, Fault: "Failed to download image " + target + " to the system disk", ChangeFailed: true}
+		j.fail, j.errorCode, j.failReason = true, "Ecs.0021", final.Fault
 	} else {
 		steps = append(steps,
 			sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild, Count: true},
