@@ -63,7 +63,8 @@ Examples:
 			doc.Plans = append(doc.Plans, res)
 			continue
 		}
-		res.Valid, res.Plan, res.Instances, res.ByProvider = true, p.Name, len(p.Instances), p.Summary()
+		n, byProvider, selectors := len(p.Instances), p.Summary(), len(p.Selectors)
+		res.Valid, res.Plan, res.Instances, res.ByProvider, res.Selectors = true, p.Name, &n, &byProvider, &selectors
 		doc.Plans = append(doc.Plans, res)
 		if !*asJSON {
 			fmt.Fprintf(stdio.Out, "%s: valid: plan %q, %s\n", file, p.Name, summary(p))
@@ -92,11 +93,14 @@ type validateDoc struct {
 
 // validatePlanJSON is one file's result.
 type validatePlanJSON struct {
-	File        string           `json:"file"`
-	Valid       bool             `json:"valid"`
-	Plan        string           `json:"plan,omitempty"`
-	Instances   int              `json:"instances,omitempty"`
-	ByProvider  map[string]int   `json:"by_provider,omitempty"`
+	File  string `json:"file"`
+	Valid bool   `json:"valid"`
+	Plan  string `json:"plan,omitempty"`
+	// Instances, ByProvider and Selectors are set on a valid plan, even when
+	// 0 or empty (a plan of selectors only lists no instance).
+	Instances   *int             `json:"instances,omitempty"`
+	ByProvider  *map[string]int  `json:"by_provider,omitempty"`
+	Selectors   *int             `json:"selectors,omitempty"`
 	Diagnostics []diagnosticJSON `json:"diagnostics"`
 }
 
@@ -126,10 +130,17 @@ func summary(p *plan.Plan) string {
 	if len(p.Instances) == 1 {
 		noun = "instance"
 	}
-	s := fmt.Sprintf("%d %s (%s)", len(p.Instances), noun, strings.Join(parts, ", "))
+	s := fmt.Sprintf("%d %s", len(p.Instances), noun)
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
 	if n := len(p.Selectors); n > 0 {
 		// Selected instances are known only once plan asks the clouds.
-		s += fmt.Sprintf(" and %d selectors, resolved by plan", n)
+		noun := "selectors"
+		if n == 1 {
+			noun = "selector"
+		}
+		s += fmt.Sprintf(" and %d %s, resolved by plan", n, noun)
 	}
 	return s
 }
