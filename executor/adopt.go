@@ -334,3 +334,37 @@ func adoptOne(j *Journal, path string, claim Claim, holder Holder) (int, []Uncla
 	}
 	return n, left, nil
 }
+
+// ReadWithOthers reads the journal at path (ReadJournal: a missing one is
+// empty) and folds into it, in memory only, what AdoptOthers would take over
+// from the other journals of its directory for scope: so that `plan`, which
+// only looks, shows what the next apply will find (an instance in doubt,
+// broken or stopped by a killed run under the plan's old name or another
+// shard count). It locks and writes nothing; a journal a running apply holds
+// is read all the same, as it stands.
+func ReadWithOthers(path string, scope AdoptScope) (*Journal, error) {
+	j, err := ReadJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	found, err := filepath.Glob(filepath.Join(filepath.Dir(path), "*.journal"))
+	if err != nil {
+		return nil, fmt.Errorf("read other journals: %w", err)
+	}
+	sort.Strings(found)
+	for _, other := range found {
+		if other == filepath.Clean(path) {
+			continue
+		}
+		peek, err := ReadJournal(other)
+		if err != nil {
+			return nil, fmt.Errorf("read other journals: %w", err)
+		}
+		for _, a := range toAdopt(j, peek, scope.claimFrom(isJournalOf(filepath.Base(other), scope.Plan))) {
+			for _, r := range a.recs {
+				j.apply(r)
+			}
+		}
+	}
+	return j, nil
+}

@@ -294,7 +294,7 @@ func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, log
 		return err
 	}
 	host, _ := os.Hostname()
-	res, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, PlanPath: executor.PlanPath(f.Plan), Run: f.Plan.Instances, Full: f.Full.Instances},
+	res, err := executor.AdoptOthers(j, f.AdoptScope(),
 		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
 	if res.Adopted > 0 {
 		logger.Info("adopted instances from other journals of the state directory", "instances", res.Adopted)
