@@ -135,8 +135,17 @@ func (e *Executor) withBrokenEarlier(out []RecapEntry, changes []plan.Change) []
 		return out
 	}
 	listed := map[string]bool{}
-	for _, r := range out {
+	for i, r := range out {
 		listed[plan.Key(r.Provider, r.ID)] = true
+		// Blocked at look-up (an error state, stopped) because an earlier run broke
+		// it: what clears it is the broken record, not the look-up's reason, which
+		// no rerun removes.
+		if r.Outcome != OutcomeBlocked {
+			continue
+		}
+		if b := e.opts.Journal.Entry(r.Provider, r.ID).Broken; b != nil {
+			out[i] = brokenEarlier(r.Provider, r.ID, r.Name, b)
+		}
 	}
 	for i := range changes {
 		in := changes[i].Instance
@@ -144,17 +153,22 @@ func (e *Executor) withBrokenEarlier(out []RecapEntry, changes []plan.Change) []
 		if b == nil || listed[plan.Key(in.Provider, in.ID)] {
 			continue
 		}
-		next := "check it by hand, then run reimage ack PLAN ID (one running again as it ran before is healed by the next apply)"
-		switch b.Step {
-		case StepHealth:
-			next = "fix the service on it: the next apply heals it once a health check passes (or reimage ack PLAN ID)"
-		case StepAfterHook:
-			next = "finish the after hook's work by hand, then reimage ack PLAN ID"
-		}
-		out = append(out, RecapEntry{Provider: in.Provider, ID: in.ID, Name: in.Name, Outcome: OutcomeFailed,
-			Reason: "broken by an earlier run: " + b.Reason, Next: next})
+		out = append(out, brokenEarlier(in.Provider, in.ID, in.Name, b))
 	}
 	return out
+}
+
+// brokenEarlier is the recap entry of an instance an earlier run left broken.
+func brokenEarlier(provider, id, name string, b *Record) RecapEntry {
+	next := "check it by hand, then run reimage ack PLAN ID (one running again as it ran before is healed by the next apply)"
+	switch b.Step {
+	case StepHealth:
+		next = "fix the service on it: the next apply heals it once a health check passes (or reimage ack PLAN ID)"
+	case StepAfterHook:
+		next = "finish the after hook's work by hand, then reimage ack PLAN ID"
+	}
+	return RecapEntry{Provider: provider, ID: id, Name: name, Outcome: OutcomeFailed,
+		Reason: "broken by an earlier run: " + b.Reason, Next: next}
 }
 
 // leftWhy says why instances were left not started, and what to do.

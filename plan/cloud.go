@@ -40,6 +40,14 @@ type Cloud struct {
 	// Schema is the cloud's fragment of the plan's JSON Schema (see
 	// schema.Register).
 	Schema []byte
+	// InstanceID is the form of the cloud's instance ids: plan normalises
+	// an instance's id with it and refuses one of another form at its
+	// file:line:col, and the schema's instances[].id is assembled from the
+	// clouds' forms. Zero: any non-empty id.
+	InstanceID IDSyntax
+
+	// id is InstanceID compiled, by RegisterCloud.
+	id compiledID
 }
 
 // LoginForm is a login form of one cloud besides a password.
@@ -104,7 +112,11 @@ func RegisterCloud(c Cloud) {
 	if _, dup := clouds[c.Type]; dup {
 		panic(fmt.Sprintf("plan: RegisterCloud: cloud %q registered twice", c.Type))
 	}
+	c.id = compileID(c.Type, c.InstanceID)
 	schema.Register(c.Type, c.Schema)
+	if !c.InstanceID.IsZero() {
+		schema.RegisterInstanceID(c.Type, schema.IDForm{Pattern: c.InstanceID.Pattern, Noun: c.InstanceID.Noun, Example: c.InstanceID.Example})
+	}
 	clouds[c.Type] = &c
 	cloudOrder = append(cloudOrder, &c)
 }

@@ -120,8 +120,8 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 		}
 	}
 	if c := get(n, "credentials"); c != nil && c.Kind == yaml.MappingNode {
-		p.Credentials.AccessKey = secretRef(get(c, "accessKey"))
-		p.Credentials.SecretKey = secretRef(get(c, "secretKey"))
+		p.Credentials.AccessKey = l.secretRef(get(c, "accessKey"))
+		p.Credentials.SecretKey = l.secretRef(get(c, "secretKey"))
 	}
 	if _, val := field(n, "defaults"); val != nil && val.Kind == yaml.MappingNode {
 		if l.providerDefaults == nil {
@@ -210,11 +210,11 @@ func checkEndpoint(s string) string {
 	return fmt.Sprintf("must be an https URL, found scheme %q", u.Scheme)
 }
 
-func secretRef(n *yaml.Node) *SecretRef {
+func (l *loader) secretRef(n *yaml.Node) *SecretRef {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	r := &SecretRef{}
+	r := &SecretRef{At: fmt.Sprintf("%s:%d:%d", l.file, n.Line, n.Column)}
 	r.Env, _ = stringValue(get(n, "env"))
 	r.File, _ = stringValue(get(n, "file"))
 	if r.Env == "" && r.File == "" {
@@ -382,6 +382,9 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 		}
 	}
 	provDefaults = l.providerDefaults[inst.Provider]
+	if cloud != nil {
+		l.checkInstanceID(n, path, inst.ID, prov, cloud)
+	}
 
 	if _, val, at, _ := pick("image"); val != nil {
 		inst.Image, inst.ImageByName = imageOf(val, at)
@@ -547,7 +550,7 @@ func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefa
 		k, val := n.Content[i], deref(n.Content[i+1])
 		name := keyOf(k)
 		if name == "password" {
-			lg.Password = secretRef(val)
+			lg.Password = l.secretRef(val)
 			forms = append(forms, "password")
 			keys = append(keys, k)
 			continue
@@ -635,6 +638,24 @@ type pathOf struct{ parent, name string }
 
 // String renders the path.
 func (p pathOf) String() string { return schema.Field(p.parent, p.name) }
+
+// checkInstanceID reports an instance id that is not of the form of its
+// provider's cloud. The schema has refused one no cloud takes; this is one
+// another cloud takes (the schema cannot follow an instance to its
+// provider's type), so the error names the cloud whose form it must have.
+func (l *loader) checkInstanceID(n *yaml.Node, path, id string, prov *Provider, cloud *Cloud) {
+	if id == "" || cloud.id.accepts(id) {
+		return
+	}
+	if !slices.ContainsFunc(registeredClouds(), func(c *Cloud) bool { return c.id.accepts(id) }) {
+		return // the schema said so
+	}
+	_, idNode := field(n, "id")
+	if r := []rune(id); len(r) > 60 {
+		id = string(r[:57]) + "..."
+	}
+	l.errorf(idNode, schema.Field(path, "id"), "must be %s (provider %q is %s), found %q", cloud.id.Expected(), prov.Name, cloud.Type, id)
+}
 
 // uniqueIDs reports an instance id listed twice for one provider, or for two provider entries
 // of the same cloud (the same server under two names): two entries for one server would

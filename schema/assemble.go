@@ -38,6 +38,8 @@ var (
 type cloudFragment struct {
 	typ  string
 	root *node
+	// id is the form of the cloud's instance ids (RegisterInstanceID); zero: any.
+	id IDForm
 }
 
 // Register adds the schema fragment of the cloud of provider type typ. It
@@ -117,6 +119,9 @@ func assemble(core []byte, frags []cloudFragment) ([]byte, error) {
 				}
 			}
 		}
+	}
+	if id := instanceIDSchema(defs, frags); id != nil {
+		defs.at("instance", "properties").set("id", id)
 	}
 	if len(frags) > 0 {
 		enum := &node{kind: '['}

@@ -73,6 +73,8 @@ func (cs *compiledSchema) explain(root *yaml.Node, prefix string, e *jsonschema.
 			n = key
 		}
 		return at(n, path, fmt.Sprintf("must be %s, found %s", expected, quote(n)))
+	case "anyOf":
+		return at(val, path, fmt.Sprintf("must be %s, found %s", expected, quote(val)))
 	case "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum":
 		words := map[string]string{"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most", "exclusiveMaximum": "less than"}[keyword]
 		return at(val, path, fmt.Sprintf("must be %s %v, found %s", words, sch[keyword], describe(val)))

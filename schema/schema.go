@@ -53,6 +53,11 @@ var compiled = sync.OnceValues(func() (*compiledSchema, error) {
 	if err != nil {
 		return nil, err
 	}
+	return compile(doc)
+})
+
+// compile compiles an assembled document.
+func compile(doc []byte) (*compiledSchema, error) {
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	if err := c.AddResource(ID, bytes.NewReader(doc)); err != nil {
@@ -71,7 +76,7 @@ var compiled = sync.OnceValues(func() (*compiledSchema, error) {
 		return nil, err
 	}
 	return &compiledSchema{schema: s, instance: inst, raw: raw}, nil
-})
+}
 
 type compiledSchema struct {
 	schema *jsonschema.Schema
@@ -112,6 +117,11 @@ func Validate(doc *yaml.Node) []Error {
 		// The schema is embedded and covered by tests: failing here is a build defect.
 		panic("schema: the plan schema does not compile: " + err.Error())
 	}
+	return cs.validate(doc)
+}
+
+// validate is Validate against cs.
+func (cs *compiledSchema) validate(doc *yaml.Node) []Error {
 	root := doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
@@ -213,8 +223,11 @@ func Sort(errs []Error) []Error {
 	return errs
 }
 
+// leaves are the failed keywords to explain: the innermost ones, except that
+// a failed anyOf is one failure (its x-expected lists the alternatives), not
+// one per alternative.
 func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
+	if len(e.Causes) == 0 || strings.HasSuffix(e.KeywordLocation, "/anyOf") {
 		return append(out, e)
 	}
 	for _, c := range e.Causes {

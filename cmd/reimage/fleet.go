@@ -205,6 +205,11 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		default:
 			cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
 		}
+		var located *providers.SecretRefError
+		if errors.As(err, &located) {
+			errs = append(errs, err) // at its place in the plan, which names the provider
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
 			continue

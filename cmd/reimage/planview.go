@@ -314,8 +314,9 @@ type planJSON struct {
 	Exclude   []string           `json:"exclude,omitempty"`
 	Instances []planInstanceJSON `json:"instances"`
 	Waves     []int              `json:"waves"`
-	// Canaries: the first wave's instances that prove an image, "provider/id".
-	Canaries []string   `json:"canaries,omitempty"`
+	// Canaries: the first wave's instances that prove an image, "provider/id";
+	// always a list, like waves (empty when nothing changes).
+	Canaries []string   `json:"canaries"`
 	InDoubt  int        `json:"in_doubt"`
 	Summary  planCounts `json:"summary"`
 	// Forecast is the rollout's forecast (absent when nothing changes).
@@ -395,6 +396,7 @@ func newPlanJSON(cs plan.ChangeSet, fc *rolloutForecast) planJSON {
 	if doc.Waves == nil {
 		doc.Waves = []int{}
 	}
+	doc.Canaries = []string{}
 	for _, c := range p.Canaries(mutating) {
 		doc.Canaries = append(doc.Canaries, plan.Key(c.Instance.Provider, c.Instance.ID))
 	}

@@ -68,9 +68,12 @@ type simFlags struct {
 	loseRate, gatewayRate, queueRate float64
 	loseIDs, gatewayIDs, queueIDs    string
 	prepaidIDs                       string
-	lockedIDs, unknownIDs            string
-	faultOps                         string
-	queueTime                        time.Duration
+	// Jobs that fail without harm.
+	jobFailRate           float64
+	jobFailIDs            string
+	lockedIDs, unknownIDs string
+	faultOps              string
+	queueTime             time.Duration
 	// Health checks (rollout.health) and the unhealthy fault.
 	healthPort    int
 	unhealthyRate float64
@@ -138,6 +141,8 @@ Examples:
 	fs.Float64Var(&f.errorRate, "error-rate", 0, "`FRACTION` of API requests answered 5xx, before any effect")
 	fs.Float64Var(&f.failRate, "fail-rate", 0, "`FRACTION` of rebuilds that fail (the instance ends in the cloud's error state)")
 	fs.StringVar(&f.failIDs, "fail-ids", "", "comma-separated instance `IDS` whose rebuilds always fail")
+	fs.Float64Var(&f.jobFailRate, "job-fail-rate", 0, "`FRACTION` of changes whose job fails without harm, in clouds whose API has jobs: the instance is left stopped on its old image")
+	fs.StringVar(&f.jobFailIDs, "job-fail-ids", "", "comma-separated instance `IDS` whose change jobs always fail without harm (clouds whose API has jobs)")
 	fs.DurationVar(&f.stopTime, "stop-time", 5*time.Second, "how long a stop takes")
 	fs.DurationVar(&f.rebuildTime, "rebuild-time", 20*time.Second, "how long a rebuild takes")
 	fs.DurationVar(&f.startTime, "start-time", 5*time.Second, "how long a start takes")
@@ -167,7 +172,7 @@ Examples:
 	if f.fleet == "" && f.instances <= 0 {
 		return usagef(c.Name(), "nothing to simulate: give -fleet PLAN or -instances N")
 	}
-	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-jitter": f.jitter,
+	for name, v := range map[string]float64{"-stopped": f.stopped, "-error-rate": f.errorRate, "-fail-rate": f.failRate, "-job-fail-rate": f.jobFailRate, "-jitter": f.jitter,
 		"-lose-answer-rate": f.loseRate, "-gateway-502-rate": f.gatewayRate, "-queue-rate": f.queueRate, "-unhealthy-rate": f.unhealthyRate} {
 		if v < 0 || v > 1 {
 			return usagef(c.Name(), "%s must be a fraction from 0 to 1, got %g", name, v)
@@ -222,8 +227,9 @@ Examples:
 		ServerErrorRate: f.errorRate,
 		RebuildFailRate: f.failRate,
 		StopDuration:    f.stopTime, RebuildDuration: f.rebuildTime, StartDuration: f.startTime,
-		Jitter:         f.jitter,
-		FailIDs:        idList(f.failIDs),
+		Jitter:      f.jitter,
+		FailIDs:     idList(f.failIDs),
+		JobFailRate: f.jobFailRate, JobFailIDs: idList(f.jobFailIDs),
 		LostAnswerRate: f.loseRate, LostAnswerIDs: idList(f.loseIDs),
 		Gateway502Rate: f.gatewayRate, Gateway502IDs: idList(f.gatewayIDs),
 		FaultOps:   faultOps,

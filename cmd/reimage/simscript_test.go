@@ -67,7 +67,7 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 	return s
 }
 
-// simStart: sim-start [-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
+// simStart: sim-start [-fail-ids ID,…] [-job-fail-ids ID,…] [-rate N] [-error-rate F] [-stopped F] [-step D]
 // [-seed N] [-lose-answer-ids ID,…] [-lose-answer-rate F] [-gateway-502-ids ID,…]
 // [-gateway-502-rate F] [-fault-ops OP,…] [-queue-time D] [-queue-rate F] [-queue-ids ID,…]
 // [-prepaid-ids ID,…] [-locked-ids ID,…] [-unknown-ids ID,…]
@@ -77,9 +77,10 @@ func scriptSim(ts *testscript.TestScript) *sim.Server {
 // exports SIM_URL and the credentials reimage -sim-url reads. The fault flags
 // are reimage sim's.
 func simStart(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: sim-start [-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-prepaid-ids ID,...] [-locked-ids ID,...] [-unknown-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
+	const usage = "usage: sim-start [-fail-ids ID,...] [-job-fail-ids ID,...] [-rate RPS] [-error-rate F] [-stopped F] [-step DURATION] [-seed N] [-lose-answer-ids ID,...] [-lose-answer-rate F] [-gateway-502-ids ID,...] [-gateway-502-rate F] [-fault-ops OP,...] [-queue-time D] [-queue-rate F] [-queue-ids ID,...] [-prepaid-ids ID,...] [-locked-ids ID,...] [-unknown-ids ID,...] [-health-port N] [-unhealthy-ids ID,...] [-unhealthy-rate F] [-missing-images ID,...] [-unusable-images ID,...] PLAN"
 	fs := flag.NewFlagSet("sim-start", flag.ContinueOnError)
 	failIDs := fs.String("fail-ids", "", "")
+	jobFailIDs := fs.String("job-fail-ids", "", "")
 	seed := fs.Int64("seed", 7, "")
 	loseIDs := fs.String("lose-answer-ids", "", "")
 	loseRate := fs.Float64("lose-answer-rate", 0, "")
@@ -115,6 +116,7 @@ func simStart(ts *testscript.TestScript, neg bool, args []string) {
 		LockedIDs:  idList(*lockedIDs), UnknownIDs: idList(*unknownIDs),
 		HealthPort: *healthPort, UnhealthyIDs: idList(*unhealthyIDs), UnhealthyRate: *unhealthyRate,
 		MissingImages: idList(*missingImages), UnusableImages: idList(*unusableImages),
+		JobFailIDs: idList(*jobFailIDs),
 	}
 	if *queueTime > 0 && *queueRate == 0 && *queueIDs == "" {
 		opts.QueueRate = 1

@@ -6,6 +6,7 @@ import (
 
 	"github.com/reimage-dev/reimage/plan"
 	"github.com/reimage-dev/reimage/providers"
+	"github.com/reimage-dev/reimage/providers/internal/cloudid"
 )
 
 // planSchema is ECS's fragment of the plan schema: the project id, the key
@@ -24,6 +25,7 @@ var PlanCloud = plan.Cloud{
 	LoginForms:      []plan.LoginForm{{Field: "keyName", With: []string{"userId"}}},
 	EndpointExample: "https://ecs.cn-north-4.myhuaweicloud.com",
 	Decode:          decodeOptions,
+	InstanceID:      cloudid.UUID,
 	Schema:          planSchema,
 }
 

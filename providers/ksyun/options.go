@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/reimage-dev/reimage/plan"
+	"github.com/reimage-dev/reimage/providers/internal/cloudid"
 )
 
 // planSchema is KEC's fragment of the plan schema: its login forms, system
@@ -28,6 +29,7 @@ var PlanCloud = plan.Cloud{
 	LoginForms:      []plan.LoginForm{{Field: "keyIds"}, {Field: "keepImageLogin", OnlyTrue: true}},
 	EndpointExample: "https://kec.api.ksyun.com",
 	Decode:          decodeOptions,
+	InstanceID:      cloudid.UUID,
 	Schema:          planSchema,
 }
 

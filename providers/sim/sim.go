@@ -60,6 +60,13 @@ type Options struct {
 	RebuildFailRate float64
 	// FailIDs are instances whose rebuilds always fail.
 	FailIDs []string
+	// JobFailRate is the fraction of changes and reinstalls whose job fails
+	// without harming the instance, in clouds whose API has jobs: the job
+	// ends failed and the instance is left stopped on its old image (the
+	// rebuild failures above leave it in the error state). JobFailIDs always
+	// fail so. A rebuild failure takes precedence.
+	JobFailRate float64
+	JobFailIDs  []string
 	// StopDuration, RebuildDuration and StartDuration are how long each step
 	// takes; 0 = instant.
 	StopDuration, RebuildDuration, StartDuration time.Duration
@@ -153,6 +160,9 @@ type Server struct {
 	faultRNG, rebuildRNG, jitterRNG, idRNG *rand.Rand
 	// chaosRNG decides the faults after the effect, queueRNG queued changes.
 	chaosRNG, queueRNG *rand.Rand
+	// jobFailRNG decides the jobs that fail without harm (JobFailRate).
+	jobFailRNG *rand.Rand
+	jobFailIDs map[string]bool
 	// errorToggle alternates the two 5xx forms, so both are seen and the
 	// sequence stays reproducible.
 	errorToggle bool
@@ -163,6 +173,7 @@ type Server struct {
 	statsMu   sync.Mutex
 	requests  map[string]int64
 	throttled int64
+	reads     map[string]int64
 	faults    map[string]int64
 
 	srv *http.Server
@@ -203,6 +214,7 @@ func New(opts Options) *Server {
 	s.idRNG = rand.New(rand.NewPCG(seed, 4))
 	s.chaosRNG = rand.New(rand.NewPCG(seed, 7))
 	s.queueRNG = rand.New(rand.NewPCG(seed, 8))
+	s.jobFailRNG = rand.New(rand.NewPCG(seed, 9))
 	creds := rand.New(rand.NewPCG(seed, 5))
 	s.reqTag = creds.Uint64()
 	keys := maps.Clone(opts.Keys)
@@ -287,6 +299,7 @@ func (s *Server) applyOptions(opts Options) {
 	for _, id := range opts.FailIDs {
 		s.failIDs[id] = true
 	}
+	s.jobFailIDs = idSet(opts.JobFailIDs)
 	// Buckets start full whenever the limits change: a test that sets a limit
 	// gets exactly one second's burst before the first 429.
 	s.limiters = map[string]*rate.Limiter{}
@@ -439,13 +452,21 @@ type Stats struct {
 	// FaultGateway502, FaultQueued, FaultSuperseded, e.g.
 	// "lost_answer/TYPE/OPERATION".
 	Faults map[string]int64 `json:"faults"`
+	// Reads counts, by provider type, the instances asked for by id in
+	// listings (status polls and re-checks): a batch call of 40 ids counts
+	// 40, the cloud's work beside Requests' one call.
+	Reads map[string]int64 `json:"reads,omitempty"`
 }
 
 // Stats returns a copy of the request counters.
 func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled, Faults: make(map[string]int64, len(s.faults))}
+	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled, Faults: make(map[string]int64, len(s.faults)),
+		Reads: make(map[string]int64, len(s.reads))}
+	for k, v := range s.reads {
+		st.Reads[k] = v
+	}
 	for k, v := range s.requests {
 		st.Requests[k] = v
 	}
@@ -462,6 +483,17 @@ func (s *Server) Count(provider, op string, status int, throttled bool) {
 	if throttled {
 		s.throttled++
 	}
+	s.statsMu.Unlock()
+}
+
+// CountReads counts n instances asked for by id in one listing of provider
+// (a front-end's status read).
+func (s *Server) CountReads(provider string, n int) {
+	s.statsMu.Lock()
+	if s.reads == nil {
+		s.reads = map[string]int64{}
+	}
+	s.reads[provider] += int64(n)
 	s.statsMu.Unlock()
 }
 
@@ -537,6 +569,19 @@ func (s *Server) RebuildFails(id string) bool {
 		return false
 	}
 	return s.rebuildRNG.Float64() < s.opts.RebuildFailRate
+}
+
+// JobFails decides whether the job of a change or reinstall of id fails
+// without harm (JobFailRate, JobFailIDs); s.mu must be held. Front-ends ask it
+// only after RebuildFails said no.
+func (s *Server) JobFails(id string) bool {
+	if s.jobFailIDs[id] {
+		return true
+	}
+	if s.opts.JobFailRate <= 0 {
+		return false
+	}
+	return s.jobFailRNG.Float64() < s.opts.JobFailRate
 }
 
 // Jittered returns d with seeded jitter; s.mu must be held.

@@ -495,6 +495,7 @@ func (s *frontend) ecsList(r *http.Request, project string) (any, *apiError) {
 		if len(ids) > 100 {
 			return nil, ecsBad("server_id takes at most 100 ids, got %d", len(ids))
 		}
+		s.CountReads(huaweicloud.Type, len(ids))
 		for _, id := range ids {
 			in := s.Fleet(huaweicloud.Type)[id]
 			if in == nil || in.Project != project {
@@ -680,6 +681,13 @@ func (s *frontend) ecsChangeOS(rt ecsRoute, body []byte) (any, *apiError) {
 		steps = append(steps, sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild})
 		final = sim.Outcome{State: sim.StateError, Image: in.Image, Fault: "Failed to rebuild the system disk from image " + target, ChangeFailed: true}
 		j.fail, j.errorCode, j.failReason = true, "Ecs.0020", final.Fault
+	} else if s.JobFails(in.ID) {
+		// The job fails before the disk is touched (the image could not be
+		// fetched): the server, shut off for the change, stays SHUTOFF on its
+		// old image, unharmed.
+		steps = append(steps, sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild / 4})
+		final = sim.Outcome{State: sim.StateStopped, Image: in.Image, Fault: "Failed to download image " + target + " to the system disk", ChangeFailed: true}
+		j.fail, j.errorCode, j.failReason = true, "Ecs.0021", final.Fault
 	} else {
 		steps = append(steps,
 			sim.Step{State: sim.StateRebuilding, Image: in.Image, Lasts: rebuild, Count: true},

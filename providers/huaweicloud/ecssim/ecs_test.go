@@ -361,6 +361,32 @@ func TestECSChangeOSFails(t *testing.T) {
 	}
 }
 
+// A job that fails without harm (JobFailIDs): the job ends FAIL, and the server,
+// shut off for the change, stays SHUTOFF on its old image, neither changed nor
+// in error; a change submitted again is accepted.
+func TestECSChangeOSJobFailsWithoutHarm(t *testing.T) {
+	h := newHarness(t, func(o *sim.Options) { o.JobFailIDs = []string{ecsRunning} })
+	r := h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "withStopServer"))
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Raw)
+	}
+	h.Clock.Advance(70 * time.Second)
+	j := jobOf(h, r.Str("job_id"))
+	if j.Str("status") != "FAIL" || j.Str("fail_reason") == "" || j.Str("error_code") == "" {
+		t.Fatalf("job: %s", j.Raw)
+	}
+	srv := h.ECS("GET", "/cloudservers/"+ecsRunning, nil, nil)
+	if srv.Str("server", "status") != "SHUTOFF" || srv.Str("server", "image", "id") != imgOld {
+		t.Fatalf("server: %s", srv.Raw)
+	}
+	if v := h.View(huaweicloud.Type, ecsRunning); v.Changes != 0 || v.State != "SHUTOFF" {
+		t.Fatalf("%+v", v)
+	}
+	if r := h.ECS("POST", "/cloudservers/"+ecsRunning+"/changeos", nil, changeOS(imgECSNew, "")); r.Status != 200 {
+		t.Fatalf("changeos after a failed job: %s", r.Raw)
+	}
+}
+
 func batch(action string, typ string, ids ...string) map[string]any {
 	var servers []map[string]string
 	for _, id := range ids {

@@ -97,10 +97,11 @@ func (s *frontend) serveKEC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fail5xx, second := s.ServerError(); fail5xx {
-		// KEC answers both with HTTP 400 (the seed's answers): only the code
-		// tells them from a refusal.
+		// -error-rate promises 5xx answers (DESIGN.md), and KEC's seed answers
+		// its own server errors with HTTP 400, where only the code tells them
+		// from a refusal: both forms, in turn. The 503 is the front door's.
 		if second {
-			fail(kecErr(http.StatusBadRequest, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
+			fail(kecErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; nothing was done."))
 		} else {
 			fail(kecErr(http.StatusBadRequest, "InternalError", "An internal error occurred; nothing was done."))
 		}
@@ -514,6 +515,7 @@ func (s *frontend) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		// A duplicate id is listed once; a stamp per listing finds them
 		// without a map per request.
 		s.listing++
+		s.CountReads(ksyun.Type, len(ids))
 		fleet := s.Fleet(ksyun.Type)
 		for _, id := range ids {
 			if in := fleet[id]; in != nil && in.Listed != s.listing {
