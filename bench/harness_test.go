@@ -245,11 +245,14 @@ type rolloutResult struct {
 	KECChanged, ECSChanged     int
 	KECPerInstance, ECSPerInst float64
 	PerInstance                float64
-	Throttled                  int
-	CPU                        time.Duration
-	MaxRSS                     int64
-	Wall                       time.Duration
-	ByOperation                map[string]int
+	// ReadsPerInstance: the instances asked for by id in status reads (polls
+	// and re-checks), per changed instance: how often each was polled.
+	ReadsPerInstance float64
+	Throttled        int
+	CPU              time.Duration
+	MaxRSS           int64
+	Wall             time.Duration
+	ByOperation      map[string]int
 	// Waves are each wave's measured time and its bound.
 	Waves []waveTime
 	// MeanKEC and MeanECS are the mean time of one instance, start to done.
@@ -399,6 +402,7 @@ func runRollout(tb testing.TB, sc scenario) rolloutResult {
 	res.KECPerInstance = float64(res.KECCalls) / float64(max(res.KECChanged, 1))
 	res.ECSPerInst = float64(res.ECSCalls) / float64(max(res.ECSChanged, 1))
 	res.PerInstance = float64(res.KECCalls+res.ECSCalls) / float64(max(res.KECChanged+res.ECSChanged, 1))
+	res.ReadsPerInstance = float64(st.Reads["ksyun"]+st.Reads["huaweicloud"]) / float64(max(res.KECChanged+res.ECSChanged, 1))
 	return res
 }
 

@@ -116,6 +116,7 @@ func benchRollout(b *testing.B, name string, sc scenario) {
 		b.ReportMetric(r.KECPerInstance, "kec-calls/instance")
 		b.ReportMetric(r.ECSPerInst, "ecs-calls/instance")
 		b.ReportMetric(r.PerInstance, "calls/instance")
+		b.ReportMetric(r.ReadsPerInstance, "reads/instance")
 		b.ReportMetric(float64(r.Throttled), "throttled")
 		b.ReportMetric(r.CPU.Seconds(), "cpu-s")
 		b.ReportMetric(float64(r.MaxRSS)/(1<<20), "peak-MiB")
@@ -255,6 +256,7 @@ func rolloutReport(title, order string, sc scenario, r rolloutResult, target str
 	fmt.Fprintf(&b, "| KEC API calls per changed instance | %.3f (%d calls, %d instances) | ≤ 2.0 |\n", r.KECPerInstance, r.KECCalls, r.KECChanged)
 	fmt.Fprintf(&b, "| ECS API calls per changed instance | %.3f (%d calls, %d instances) | ≤ 2.0 |\n", r.ECSPerInst, r.ECSCalls, r.ECSChanged)
 	fmt.Fprintf(&b, "| API calls per changed instance, total | %.3f | ≤ 1.5 |\n", r.PerInstance)
+	fmt.Fprintf(&b, "| instances read by status calls (polls, re-checks) per changed instance | %.2f | |\n", r.ReadsPerInstance)
 	fmt.Fprintf(&b, "| throttled answers | %d | 0 |\n", r.Throttled)
 	fmt.Fprintf(&b, "| reimage CPU time | %.2f s | |\n", r.CPU.Seconds())
 	fmt.Fprintf(&b, "| reimage peak memory (max RSS) | %.0f MiB | |\n", float64(r.MaxRSS)/(1<<20))
@@ -311,14 +313,14 @@ func spreadReport(rs []rolloutResult) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nAll %d runs of this scenario (the tables above are the last):\n\n| run | makespan | efficiency | calls per changed instance | wave times |\n| --- | --- | --- | --- | --- |\n", len(rs))
+	fmt.Fprintf(&b, "\nAll %d runs of this scenario (the tables above are the last):\n\n| run | makespan | efficiency | calls per changed instance | reads per changed instance | wave times |\n| --- | --- | --- | --- | --- | --- |\n", len(rs))
 	effs := make([]float64, 0, len(rs))
 	for i, r := range rs {
 		var waves []string
 		for _, w := range r.Waves {
 			waves = append(waves, fmt.Sprintf("%.2f s", w.Elapsed.Seconds()))
 		}
-		fmt.Fprintf(&b, "| %d | %.1f s | %.3f | %.3f | %s |\n", i+1, r.Makespan.Seconds(), r.Efficiency, r.PerInstance, strings.Join(waves, ", "))
+		fmt.Fprintf(&b, "| %d | %.1f s | %.3f | %.3f | %.2f | %s |\n", i+1, r.Makespan.Seconds(), r.Efficiency, r.PerInstance, r.ReadsPerInstance, strings.Join(waves, ", "))
 		effs = append(effs, r.Efficiency)
 	}
 	sort.Float64s(effs)

@@ -53,6 +53,11 @@ type Options struct {
 	// not taken and submitted again; DefaultSettle when zero. A cloud may queue
 	// a change for seconds before it shows: too short a window rebuilds twice.
 	Settle time.Duration
+	// WaitEstimate, when not nil, is how long a provider's wait is expected
+	// to take before the run has seen one of its kind end (what earlier runs
+	// observed, or the cloud's default; 0: unknown): the poll schedule's
+	// first figure (pollsched.go).
+	WaitEstimate func(provider string, w Wait) time.Duration
 }
 
 // Executor applies one plan's changes.
@@ -66,7 +71,7 @@ type Executor struct {
 	record func(Record) error
 
 	passwords map[*plan.SecretRef]string
-	quiet     quietPeriods
+	polls     pollSchedule
 	// resumedRunning: instances an earlier run stopped and left in doubt, whose
 	// change did not take; they must be started again after their change.
 	resumedRunning map[string]bool
@@ -83,8 +88,8 @@ type Executor struct {
 	// lanes: the write backlog of each provider, for starting instances
 	// per provider lane (lanes.go).
 	lanes *laneState
-	// polling counts the instances whose waits are polling (past their quiet
-	// period): one of them may end at the next tick and free a slot.
+	// polling counts the instances whose waits are polling (past their
+	// first poll): one of them may end at the next tick and free a slot.
 	polling atomic.Int64
 }
 
@@ -100,6 +105,7 @@ func New(opts Options) *Executor {
 	if e.poll <= 0 {
 		e.poll = DefaultPollInterval
 	}
+	e.polls = pollSchedule{poll: e.poll, estimate: opts.WaitEstimate}
 	e.settleWindow = opts.Settle
 	if e.settleWindow <= 0 {
 		e.settleWindow = DefaultSettle
@@ -567,7 +573,7 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 			return "", untouched(StepStop, err)
 		}
 		step(StepWaitStop)
-		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped, in.Provider+"/stop"); err != nil {
+		if _, err := e.waitState(ctx, prov, in.ID, providers.StateStopped, waitKind{in.Provider, WaitStop}); err != nil {
 			return "", untouched(StepWaitStop, err)
 		}
 		running = false
@@ -577,9 +583,12 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 		return "", err
 	}
 	step(StepWaitDone)
-	// Changes of running and of stopped instances, and reinstalls, take
-	// different times (a change with the stop inside it, a boot after it).
-	kind := fmt.Sprintf("%s/%s/running=%t", in.Provider, c.Action, running)
+	// Changes of running and of stopped instances take different times (a
+	// change with the stop inside it).
+	kind := waitKind{in.Provider, WaitChange}
+	if running {
+		kind.wait = WaitChangeRunning
+	}
 	inst, err := e.follow(ctx, prov, sub, kind)
 	if err != nil {
 		// An asynchronous failure that leaves the instance stopped (a failed
@@ -677,7 +686,7 @@ func (e *Executor) startAgain(ctx context.Context, prov providers.Provider, it *
 		return &restoreError{err: cause, startErr: err}
 	}
 	step(StepWaitStart)
-	if _, err := e.waitState(ctx, prov, id, providers.StateRunning, it.c.Instance.Provider+"/start"); err != nil {
+	if _, err := e.waitState(ctx, prov, id, providers.StateRunning, waitKind{it.c.Instance.Provider, WaitStart}); err != nil {
 		return &restoreError{err: cause, startErr: err}
 	}
 	return &restoreError{err: cause}
@@ -811,8 +820,8 @@ func permanent(err error) bool {
 }
 
 // follow polls a submitted change until the cloud reports it done or failed;
-// kind names the wait for the quiet periods ("" for none).
-func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub providers.Submission, kind string) (providers.Instance, error) {
+// kind names the wait for the poll schedule.
+func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub providers.Submission, kind waitKind) (providers.Instance, error) {
 	return e.pollUntil(ctx, kind, func() (providers.Instance, error) {
 		pr, err := prov.Progress(ctx, sub)
 		switch {
@@ -853,11 +862,11 @@ func pollError(err error) error {
 	return &pollFailed{err}
 }
 
-// pollUntil calls check on the shared ticks, once the quiet period of kind is
-// over, until check returns nil (done: the wait's duration is learned for
-// kind) or an error other than errPollAgain or a *pollFailed (failed). When
-// ctx ends first, the error says what the last failed poll was.
-func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (providers.Instance, error)) (providers.Instance, error) {
+// pollUntil calls check on the shared ticks, when the poll schedule says
+// (pollsched.go), until check returns nil (done: the wait's duration is
+// learned for kind) or an error other than errPollAgain or a *pollFailed
+// (failed). When ctx ends first, the error says what the last failed poll was.
+func (e *Executor) pollUntil(ctx context.Context, kind waitKind, check func() (providers.Instance, error)) (providers.Instance, error) {
 	start := time.Now()
 	var lastFailed error
 	ended := func(err error) error {
@@ -866,12 +875,24 @@ func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (pro
 		}
 		return err
 	}
-	if err := e.quiet.wait(ctx, kind, start); err != nil {
-		return providers.Instance{}, err
-	}
-	e.polling.Add(1)
-	defer e.polling.Add(-1)
-	for {
+	polling := false
+	defer func() {
+		if polling {
+			e.polling.Add(-1)
+		}
+	}()
+	for polls := 0; ; polls++ {
+		elapsed := time.Since(start)
+		// To a poll interval before the time the schedule says: the tick
+		// after that falls at it or just before.
+		if d := e.polls.next(kind, elapsed, polls) - e.poll - elapsed; d > 0 && !sleep(ctx, d, nil) {
+			return providers.Instance{}, ended(ctx.Err())
+		}
+		if !polling {
+			// From its first poll on, the wait may end at any tick and free a slot.
+			polling = true
+			e.polling.Add(1)
+		}
 		if err := e.tick(ctx); err != nil {
 			return providers.Instance{}, ended(err)
 		}
@@ -879,9 +900,7 @@ func (e *Executor) pollUntil(ctx context.Context, kind string, check func() (pro
 		var pf *pollFailed
 		switch {
 		case err == nil:
-			if kind != "" {
-				e.quiet.observe(kind, time.Since(start))
-			}
+			e.polls.observe(kind, time.Since(start))
 			return inst, nil
 		case errors.As(err, &pf):
 			lastFailed = pf.err
@@ -914,7 +933,7 @@ func (e *Executor) startIfNeeded(ctx context.Context, prov providers.Provider, i
 		return &stepError{StepStart, err}
 	}
 	step(StepWaitStart)
-	if _, err := e.waitState(ctx, prov, it.c.Instance.ID, providers.StateRunning, it.c.Instance.Provider+"/start"); err != nil {
+	if _, err := e.waitState(ctx, prov, it.c.Instance.ID, providers.StateRunning, waitKind{it.c.Instance.Provider, WaitStart}); err != nil {
 		return &stepError{StepWaitStart, err}
 	}
 	return nil
@@ -929,14 +948,14 @@ func (e *Executor) tick(ctx context.Context) error {
 }
 
 // waitState polls until the instance reaches want; kind names the wait for
-// the quiet periods ("" for none).
-func (e *Executor) waitState(ctx context.Context, prov providers.Provider, id string, want providers.State, kind string) (providers.Instance, error) {
+// the poll schedule (the zero waitKind: not learned).
+func (e *Executor) waitState(ctx context.Context, prov providers.Provider, id string, want providers.State, kind waitKind) (providers.Instance, error) {
 	return e.waitFor(ctx, prov, id, kind, func(s providers.State) bool { return s == want })
 }
 
 // settle polls until the instance leaves any transitional state.
 func (e *Executor) settle(ctx context.Context, prov providers.Provider, id string) (providers.Instance, error) {
-	return e.waitFor(ctx, prov, id, "", func(s providers.State) bool {
+	return e.waitFor(ctx, prov, id, waitKind{}, func(s providers.State) bool {
 		return s != providers.StateInProgress && s != providers.StateUnknown
 	})
 }
@@ -945,7 +964,7 @@ func (e *Executor) settle(ctx context.Context, prov providers.Provider, id strin
 // vanished instance or a permanent read error (403…) fails at once. Another
 // failed poll (a read the provider has retried already) is tried again on the
 // next tick, up to the instance timeout.
-func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id, kind string, done func(providers.State) bool) (providers.Instance, error) {
+func (e *Executor) waitFor(ctx context.Context, prov providers.Provider, id string, kind waitKind, done func(providers.State) bool) (providers.Instance, error) {
 	return e.pollUntil(ctx, kind, func() (providers.Instance, error) {
 		st, err := prov.Status(ctx, id)
 		switch {

@@ -112,7 +112,7 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 			}
 		}
 	}
-	inst, err := e.follow(rctx, prov, sub, "")
+	inst, err := e.follow(rctx, prov, sub, waitKind{})
 	if err == nil {
 		err = e.startIfNeeded(rctx, prov, it, inst, func(string) {})
 	}

@@ -170,7 +170,7 @@ Examples:
 			return f.adoptOtherJournals(workCtx, j, logger)
 		},
 		RunID:        fmt.Sprintf("%s-%d", now.UTC().Format("20060102T150405Z"), os.Getpid()),
-		PollInterval: f.poll, Settle: af.settle, Drain: drain,
+		PollInterval: f.poll, Settle: af.settle, Drain: drain, WaitEstimate: view.forecast.waitEstimate,
 		AutoApprove: af.autoApprove,
 		Confirm: func(ctx context.Context, cs plan.ChangeSet) error {
 			return confirm(ctx, stdio, view.promptOut(), countChanges(cs.Changes).question())

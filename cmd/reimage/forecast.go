@@ -44,6 +44,9 @@ type forecaster struct {
 	base map[string]forecast.Provider
 	keys map[string]string
 	rec  *forecast.Recorder
+	// guessed: the defaults are a guess at a simulator whose options
+	// reimage does not know (-sim-url), not a cloud's figures.
+	guessed bool
 }
 
 // newForecaster loads the durations file of stateDir. A file that cannot be
@@ -419,7 +422,35 @@ func (f *fleet) stepDefaults() func(providers.Capabilities) providers.StepDurati
 // fleet's clients, with the durations kept in the state directory of
 // journalPath.
 func (f *fleet) forecaster(p *plan.Plan, journalPath string, logger *slog.Logger) *forecaster {
-	return newForecaster(p, f.Providers, f.poll, filepath.Dir(journalPath), f.stepDefaults(), logger)
+	fc := newForecaster(p, f.Providers, f.poll, filepath.Dir(journalPath), f.stepDefaults(), logger)
+	fc.guessed = f.simulated && f.simulator == nil
+	return fc
+}
+
+// waitSteps are the forecast's steps of the engine's waits.
+var waitSteps = map[executor.Wait]forecast.Step{
+	executor.WaitStop: forecast.Stop, executor.WaitChange: forecast.Change,
+	executor.WaitChangeRunning: forecast.ChangeRunning, executor.WaitStart: forecast.Start,
+}
+
+// waitEstimate is the engine's first figure of a wait (executor.Options
+// WaitEstimate) before the run has seen one end: what earlier runs observed
+// in the region, else the cloud's (or the simulator's) default; 0 for a
+// guess at a simulator reimage does not know.
+func (fc *forecaster) waitEstimate(provider string, w executor.Wait) time.Duration {
+	est := fc.base[provider].Durations[waitSteps[w]]
+	if fc.guessed && !est.Observed() {
+		return 0
+	}
+	return est.D
+}
+
+// waitEstimate is the review's forecaster's (0 before the review).
+func (r *forecastRun) waitEstimate(provider string, w executor.Wait) time.Duration {
+	if r.fcr == nil {
+		return 0
+	}
+	return r.fcr.waitEstimate(provider, w)
 }
 
 // forecastRun is apply's forecast: made when the change set is reviewed,

@@ -124,3 +124,40 @@ func TestDriversDeclareDurations(t *testing.T) {
 		}
 	}
 }
+
+// The engine's first poll of a wait comes from the forecast's figures: what
+// earlier runs observed, else the cloud's (or a known simulator's) default;
+// a guess at a simulator reimage does not know (-sim-url) is no figure.
+func TestWaitEstimateFromForecastDurations(t *testing.T) {
+	durations := forecast.Durations{
+		forecast.Stop:          {D: 30 * time.Second},                // a default
+		forecast.ChangeRunning: {D: 90 * time.Second, Runs: 3},       // observed
+		forecast.Change:        {D: 4 * time.Minute},                 // a default
+		forecast.Start:         {D: 20 * time.Second, Current: true}, // this run's
+	}
+	for _, tt := range []struct {
+		guessed bool
+		wait    executor.Wait
+		want    time.Duration
+	}{
+		{false, executor.WaitStop, 30 * time.Second},
+		{false, executor.WaitChangeRunning, 90 * time.Second},
+		{false, executor.WaitChange, 4 * time.Minute},
+		{true, executor.WaitStop, 0},
+		{true, executor.WaitChange, 0},
+		{true, executor.WaitChangeRunning, 90 * time.Second},
+		{true, executor.WaitStart, 20 * time.Second},
+	} {
+		fc := &forecaster{base: map[string]forecast.Provider{"ecs": {Durations: durations}}, guessed: tt.guessed}
+		if got := fc.waitEstimate("ecs", tt.wait); got != tt.want {
+			t.Errorf("guessed %t, %s: %v, want %v", tt.guessed, tt.wait, got, tt.want)
+		}
+		if got := fc.waitEstimate("other", tt.wait); got != 0 {
+			t.Errorf("a provider the plan does not have, %s: %v, want 0", tt.wait, got)
+		}
+	}
+	var run forecastRun
+	if got := run.waitEstimate("ecs", executor.WaitChange); got != 0 {
+		t.Errorf("before the review: %v, want 0", got)
+	}
+}

@@ -48,6 +48,9 @@ type ApplyOptions struct {
 	RunID string
 	// PollInterval and Settle are the engine's (executor.Options).
 	PollInterval, Settle time.Duration
+	// WaitEstimate is the engine's (executor.Options): it is called only
+	// once the run has begun, after the view's Review.
+	WaitEstimate func(provider string, w executor.Wait) time.Duration
 	// Drain, when closed, stops new instances from starting; before the first
 	// change it ends the operation with ErrInterrupted.
 	Drain <-chan struct{}
@@ -144,6 +147,7 @@ func applyLocked(ctx context.Context, f *Fleet, opts ApplyOptions, view ApplyVie
 	ex := executor.New(executor.Options{
 		Plan: f.Plan, Providers: f.Providers, Journal: journal, Observer: view, RunID: opts.RunID,
 		PollInterval: opts.PollInterval, Drain: opts.Drain, Secret: f.Secret, Settle: opts.Settle,
+		WaitEstimate: opts.WaitEstimate,
 	})
 	if err := ex.ResolveSecrets(cs.Changes); err != nil {
 		return res, err

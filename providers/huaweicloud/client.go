@@ -138,6 +138,7 @@ func New(cfg providers.Config) (*Client, error) {
 			return c.actionBatch(ctx, opStart, ids)
 		},
 		StopName: opStop, StartName: opStart, PowerSize: MaxActionServers,
+		ReadBudget: c.caller.Limiter().ReadCalls,
 	})
 	return c, nil
 }

@@ -106,6 +106,7 @@ func New(cfg providers.Config) (*Client, error) {
 			return c.powerBatch(ctx, "StartInstances", ids)
 		},
 		StopName: "StopInstances", StartName: "StartInstances", PowerSize: MaxIDs,
+		ReadBudget: c.caller.Limiter().ReadCalls,
 	})
 	return c, nil
 }

@@ -173,6 +173,7 @@ type Server struct {
 	statsMu   sync.Mutex
 	requests  map[string]int64
 	throttled int64
+	reads     map[string]int64
 	faults    map[string]int64
 
 	srv *http.Server
@@ -451,13 +452,21 @@ type Stats struct {
 	// FaultGateway502, FaultQueued, FaultSuperseded, e.g.
 	// "lost_answer/TYPE/OPERATION".
 	Faults map[string]int64 `json:"faults"`
+	// Reads counts, by provider type, the instances asked for by id in
+	// listings (status polls and re-checks): a batch call of 40 ids counts
+	// 40, the cloud's work beside Requests' one call.
+	Reads map[string]int64 `json:"reads,omitempty"`
 }
 
 // Stats returns a copy of the request counters.
 func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled, Faults: make(map[string]int64, len(s.faults))}
+	st := Stats{Requests: make(map[string]int64, len(s.requests)), Throttled: s.throttled, Faults: make(map[string]int64, len(s.faults)),
+		Reads: make(map[string]int64, len(s.reads))}
+	for k, v := range s.reads {
+		st.Reads[k] = v
+	}
 	for k, v := range s.requests {
 		st.Requests[k] = v
 	}
@@ -474,6 +483,17 @@ func (s *Server) Count(provider, op string, status int, throttled bool) {
 	if throttled {
 		s.throttled++
 	}
+	s.statsMu.Unlock()
+}
+
+// CountReads counts n instances asked for by id in one listing of provider
+// (a front-end's status read).
+func (s *Server) CountReads(provider string, n int) {
+	s.statsMu.Lock()
+	if s.reads == nil {
+		s.reads = map[string]int64{}
+	}
+	s.reads[provider] += int64(n)
 	s.statsMu.Unlock()
 }
 

@@ -495,6 +495,7 @@ func (s *frontend) ecsList(r *http.Request, project string) (any, *apiError) {
 		if len(ids) > 100 {
 			return nil, ecsBad("server_id takes at most 100 ids, got %d", len(ids))
 		}
+		s.CountReads(huaweicloud.Type, len(ids))
 		for _, id := range ids {
 			in := s.Fleet(huaweicloud.Type)[id]
 			if in == nil || in.Project != project {

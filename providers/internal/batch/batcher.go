@@ -20,6 +20,10 @@ type BatchCalls struct {
 	Stop, Start         PowerFunc
 	StopName, StartName string
 	PowerSize           int
+	// ReadBudget, when set, is how many status calls may go now without
+	// taking a token a waiting write needs (the caller's limiter's
+	// ReadCalls): status polls are sized to it (coalesce.CoalescerOptions.Budget).
+	ReadBudget func() int
 }
 
 // Batcher gives a client the per-instance calls of Provider (Status, Stop,
@@ -32,12 +36,12 @@ type Batcher struct {
 }
 
 // NewBatcher returns the coalescers of calls: status polls with
-// cfg's StatusWindow (they come on shared ticks), stops and starts with its
-// BatchWindow.
+// cfg's StatusWindow (they come on shared ticks) and sized to the rate budget
+// the writes leave, stops and starts with its BatchWindow.
 func NewBatcher(cfg providers.Config, calls BatchCalls) Batcher {
 	ctx := context.Background()
 	return Batcher{
-		status: coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StatusName, Size: calls.StatusSize, Window: cfg.StatusWindowOrDefault()}, StatusBatches(calls.Status)),
+		status: coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StatusName, Size: calls.StatusSize, Window: cfg.StatusWindowOrDefault(), Budget: calls.ReadBudget}, StatusBatches(calls.Status)),
 		stop:   coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StopName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Stop),
 		start:  coalesce.NewCoalescer(ctx, coalesce.CoalescerOptions{Name: calls.StartName, Size: calls.PowerSize, Window: cfg.BatchWindow, Write: true}, calls.Start),
 	}

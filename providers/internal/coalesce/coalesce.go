@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Coalescer[K comparable, V any] struct {
 	window time.Duration
 	write  bool
 	fn     BatchFunc[K, V]
+	// budget and maxDefer: CoalescerOptions' Budget and MaxDefer.
+	budget   func() int
+	maxDefer time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -52,8 +56,13 @@ type batch[K comparable, V any] struct {
 	waiters map[K][]chan Result[V]
 	timer   *time.Timer
 	sent    bool
-	// first: a call in the batch goes first in the rate limiter (providers.WithFirst).
-	first bool
+	// first: a call in the batch goes first in the rate limiter
+	// (providers.WithFirst); firstKeys are the keys of such calls, sent
+	// before the others when the budget defers some.
+	first     bool
+	firstKeys map[K]bool
+	// opened is when the batch began gathering: its oldest key waits since.
+	opened time.Time
 }
 
 // CoalescerOptions configure a Coalescer.
@@ -67,7 +76,23 @@ type CoalescerOptions struct {
 	// Write marks batch calls that change something: a caller that gives up
 	// after its batch was sent gets a *providers.InDoubtError, not a plain context error.
 	Write bool
+	// Budget, for reads (ignored with Write: a write is never deferred), is
+	// how many batch calls may be sent now without taking a token a waiting
+	// write needs (ratelimit.Limiter.ReadCalls). When a gathered batch needs
+	// more calls than that, the calls the budget allows go, with the keys
+	// of WithFirst calls first, then the oldest; the other keys keep
+	// gathering and join the next ones in fewer calls. A WithFirst key (the
+	// re-read a change waits for, which the limiter lets go as a write) is
+	// never deferred, and a key waits at most MaxDefer for a budget: then one
+	// call goes all the same.
+	Budget func() int
+	// MaxDefer bounds how long Budget defers a key; DefaultMaxDefer when zero.
+	MaxDefer time.Duration
 }
+
+// DefaultMaxDefer is the longest a read waits for a budget: the rate
+// limiter's own bound on a read yielding to writes.
+const DefaultMaxDefer = time.Second
 
 // NewCoalescer returns a coalescer whose batch calls run under ctx (cancelled
 // by Close as well).
@@ -78,8 +103,15 @@ func NewCoalescer[K comparable, V any](ctx context.Context, opts CoalescerOption
 	if opts.Window <= 0 {
 		opts.Window = providers.DefaultBatchWindow
 	}
+	if opts.MaxDefer <= 0 {
+		opts.MaxDefer = DefaultMaxDefer
+	}
+	if opts.Write {
+		opts.Budget = nil
+	}
 	cctx, cancel := context.WithCancel(ctx)
-	return &Coalescer[K, V]{name: opts.Name, size: opts.Size, window: opts.Window, write: opts.Write, fn: fn, ctx: cctx, cancel: cancel}
+	return &Coalescer[K, V]{name: opts.Name, size: opts.Size, window: opts.Window, write: opts.Write, fn: fn,
+		budget: opts.Budget, maxDefer: opts.MaxDefer, ctx: cctx, cancel: cancel}
 }
 
 // ErrClosed is returned by calls on a closed coalescer or client.
@@ -96,7 +128,7 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 	}
 	b := c.pending
 	if b == nil {
-		b = &batch[K, V]{waiters: map[K][]chan Result[V]{}}
+		b = &batch[K, V]{waiters: map[K][]chan Result[V]{}, firstKeys: map[K]bool{}, opened: time.Now()}
 		c.pending = b
 		b.timer = time.AfterFunc(c.window, func() { c.flush(b) })
 	}
@@ -104,7 +136,10 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 		b.keys = append(b.keys, key)
 	}
 	b.waiters[key] = append(b.waiters[key], ch)
-	b.first = b.first || providers.IsFirst(ctx)
+	if providers.IsFirst(ctx) {
+		b.first = true
+		b.firstKeys[key] = true
+	}
 	if len(b.keys) >= c.size {
 		b.timer.Stop()
 		c.sendLocked(b)
@@ -116,11 +151,10 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 		return r.Value, r.Err
 	case <-ctx.Done():
 		c.mu.Lock()
-		sent := b.sent
-		if !sent {
-			// Not sent yet: leave the batch so that nothing is asked on our behalf.
-			b.remove(key, ch)
-		}
+		// Not sent yet (b not sent, nor the key ahead of the rest of b in a
+		// call the budget allowed): leave the batch so that nothing is
+		// asked on our behalf.
+		sent := b.sent || !b.remove(key, ch)
 		c.mu.Unlock()
 		if sent && c.write {
 			return zero, &providers.InDoubtError{Operation: c.name, Resource: fmt.Sprint(key), Cause: ctx.Err()}
@@ -129,25 +163,24 @@ func (c *Coalescer[K, V]) Do(ctx context.Context, key K) (V, error) {
 	}
 }
 
-func (b *batch[K, V]) remove(key K, ch chan Result[V]) {
+// remove takes ch, a waiter of key, out of b; it reports whether b held it.
+func (b *batch[K, V]) remove(key K, ch chan Result[V]) bool {
 	ws := b.waiters[key]
-	for i, w := range ws {
-		if w == ch {
-			ws = append(ws[:i], ws[i+1:]...)
-			break
-		}
+	i := slices.Index(ws, ch)
+	if i < 0 {
+		return false
 	}
+	ws = slices.Delete(ws, i, i+1)
 	if len(ws) > 0 {
 		b.waiters[key] = ws
-		return
+		return true
 	}
 	delete(b.waiters, key)
-	for i, k := range b.keys {
-		if k == key {
-			b.keys = append(b.keys[:i], b.keys[i+1:]...)
-			break
-		}
+	delete(b.firstKeys, key)
+	if i := slices.Index(b.keys, key); i >= 0 {
+		b.keys = slices.Delete(b.keys, i, i+1)
 	}
+	return true
 }
 
 // flush sends b when its window closes, unless it was sent already (full).
@@ -160,6 +193,10 @@ func (c *Coalescer[K, V]) flush(b *batch[K, V]) {
 }
 
 func (c *Coalescer[K, V]) sendLocked(b *batch[K, V]) {
+	if c.budget != nil && !c.closed && len(b.keys) > 0 {
+		c.sendBudgetedLocked(b)
+		return
+	}
 	b.sent = true
 	if c.pending == b {
 		c.pending = nil
@@ -171,6 +208,11 @@ func (c *Coalescer[K, V]) sendLocked(b *batch[K, V]) {
 		b.deliver(nil, ErrClosed)
 		return
 	}
+	c.callLocked(b)
+}
+
+// callLocked makes b's batch call in a goroutine and delivers its results.
+func (c *Coalescer[K, V]) callLocked(b *batch[K, V]) {
 	keys := append([]K(nil), b.keys...)
 	ctx := c.ctx
 	if b.first {
@@ -184,6 +226,55 @@ func (c *Coalescer[K, V]) sendLocked(b *batch[K, V]) {
 		defer c.mu.Unlock()
 		b.deliver(results, err)
 	}()
+}
+
+// sendBudgetedLocked sends as many calls of b's keys as the budget allows
+// (at least one when b holds a WithFirst key or its oldest key has waited
+// maxDefer), WithFirst keys first, then in the order they came; the keys
+// left keep gathering in b, which is looked at again after a window.
+func (c *Coalescer[K, V]) sendBudgetedLocked(b *batch[K, V]) {
+	calls := c.budget()
+	if calls <= 0 && (len(b.firstKeys) > 0 || time.Since(b.opened) >= c.maxDefer) {
+		calls = 1
+	}
+	if calls > 0 {
+		order := make([]K, 0, len(b.keys))
+		for _, k := range b.keys {
+			if b.firstKeys[k] {
+				order = append(order, k)
+			}
+		}
+		for _, k := range b.keys {
+			if !b.firstKeys[k] {
+				order = append(order, k)
+			}
+		}
+		for ; calls > 0 && len(order) > 0; calls-- {
+			n := min(c.size, len(order))
+			part := &batch[K, V]{keys: order[:n:n], waiters: map[K][]chan Result[V]{}, sent: true}
+			for _, k := range part.keys {
+				part.waiters[k] = b.waiters[k]
+				part.first = part.first || b.firstKeys[k]
+				delete(b.waiters, k)
+				delete(b.firstKeys, k)
+			}
+			order = order[n:]
+			c.callLocked(part)
+		}
+		b.keys = order
+		b.first = len(b.firstKeys) > 0
+	}
+	if len(b.keys) == 0 {
+		b.sent = true
+		if c.pending == b {
+			c.pending = nil
+		}
+		return
+	}
+	// Deferred: the keys keep gathering (new ones join them); b is looked at
+	// again after a window, or at once when it fills up.
+	b.timer.Stop()
+	b.timer = time.AfterFunc(c.window, func() { c.flush(b) })
 }
 
 // deliver answers every waiter; the channels are buffered, so it never blocks.

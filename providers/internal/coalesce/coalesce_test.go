@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -219,4 +220,108 @@ func TestCoalescedBatchGoesFirstWithAnyFirstCall(t *testing.T) {
 	if len(firsts) != 2 || !firsts[0] || firsts[1] {
 		t.Errorf("batches went first: %v, want [true false]", firsts)
 	}
+}
+
+// TestCoalescerSizesReadsToBudget: polls gathered while the rate budget
+// leaves no call wait (writes first); a re-read marked WithFirst, which a
+// change waits for, goes at once in one call, with the oldest ids; the other
+// ids keep gathering and join the ids that come next, in calls made as the
+// budget allows: fewer calls than one per tick's worth.
+func TestCoalescerSizesReadsToBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		budget := 0
+		setBudget := func(n int) {
+			mu.Lock()
+			budget = n
+			mu.Unlock()
+		}
+		r := &recorder{}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Name: "Describe", Size: 100, Window: 5 * time.Millisecond,
+			Budget: func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				b := budget
+				budget = max(budget-1, 0)
+				return b
+			}}, r.fn)
+		defer c.Close()
+		var wg sync.WaitGroup
+		do := func(ctx context.Context, key int) {
+			wg.Go(func() {
+				if v, err := c.Do(ctx, key); err != nil || v != key*10 {
+					t.Errorf("key %d: %v, %v", key, v, err)
+				}
+			})
+		}
+		for i := range 250 {
+			do(context.Background(), i)
+			synctest.Wait() // in order: the oldest are the lowest
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if got := r.sizes(); len(got) != 0 {
+			t.Fatalf("no budget: batch sizes %v, want none sent", got)
+		}
+		do(providers.WithFirst(context.Background()), 1000) // a re-check, the last to come
+		time.Sleep(10 * time.Millisecond)                   // the next look at the budget: one call
+		synctest.Wait()
+		r.mu.Lock()
+		if len(r.batches) != 1 || len(r.batches[0]) != 100 || r.batches[0][0] != 1000 || r.batches[0][1] != 0 || r.batches[0][99] != 98 {
+			t.Fatalf("a re-check without budget: batches %v, want one of 100: the re-check, then ids 0–98", r.batches)
+		}
+		r.mu.Unlock()
+		// More polls come while the budget is spent: nothing more is sent.
+		for i := 250; i < 300; i++ {
+			do(context.Background(), i)
+		}
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		if got := r.sizes(); len(got) != 1 {
+			t.Fatalf("no budget: batch sizes %v, want still the one call", got)
+		}
+		// The budget comes back: the 151 ids deferred and the 50 new ones
+		// go in three calls, no more.
+		setBudget(5)
+		wg.Wait()
+		if got := r.sizes(); !slices.Equal(got, []int{1, 100, 100, 100}) {
+			t.Errorf("batch sizes %v, want [1 100 100 100]", got)
+		}
+	})
+}
+
+// TestCoalescerBudgetDefersAtMostMaxDefer: with no budget at all (writes
+// keep the bucket empty), a read still goes, one call at a time, once its
+// ids have waited MaxDefer.
+func TestCoalescerBudgetDefersAtMostMaxDefer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Size: 100, Window: 5 * time.Millisecond, MaxDefer: 300 * time.Millisecond,
+			Budget: func() int { return 0 }}, r.fn)
+		defer c.Close()
+		start := time.Now()
+		if _, err := c.Do(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited < 300*time.Millisecond || waited > 310*time.Millisecond {
+			t.Errorf("the read went after %v, want at MaxDefer (300ms), within a window", waited)
+		}
+	})
+}
+
+// TestCoalescerWritesIgnoreBudget: a write is never deferred by a budget.
+func TestCoalescerWritesIgnoreBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		c := NewCoalescer(context.Background(), CoalescerOptions{Size: 100, Window: 5 * time.Millisecond, Write: true,
+			Budget: func() int { return 0 }}, r.fn)
+		defer c.Close()
+		start := time.Now()
+		if _, err := c.Do(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited != 5*time.Millisecond {
+			t.Errorf("the write went after %v, want at the window's end (5ms)", waited)
+		}
+	})
 }

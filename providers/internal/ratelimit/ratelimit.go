@@ -4,6 +4,7 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -92,6 +93,24 @@ func (l *Limiter) Wait(ctx context.Context, write bool) (time.Duration, error) {
 	}
 	err := l.lim.Wait(ctx)
 	return time.Since(start), err
+}
+
+// ReadCalls is how many read calls may be sent now without taking a token a
+// waiting write needs (issue 16: poll batches sized to what the rate budget
+// leaves): none while a write (or a WithFirst read) waits, else the whole
+// tokens in the bucket. A coalescer of polls sends that many batch calls and
+// keeps the rest of the ids gathering (coalesce.CoalescerOptions.Budget).
+func (l *Limiter) ReadCalls() int {
+	if l.configured == rate.Inf {
+		return math.MaxInt
+	}
+	l.mu.Lock()
+	writes := l.writes
+	l.mu.Unlock()
+	if writes > 0 {
+		return 0
+	}
+	return max(int(math.Floor(l.lim.Tokens())), 0)
 }
 
 // Limit is the current rate in requests per second.

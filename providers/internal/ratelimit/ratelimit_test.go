@@ -98,3 +98,45 @@ func TestLimiterAdapts(t *testing.T) {
 		t.Errorf("after successes: %v/s, want back at 10", got)
 	}
 }
+
+// TestLimiterReadCallsLeaveTokensToWaitingWrites: the read calls the
+// limiter allows now are the whole tokens in its bucket, and none while a
+// write (or a re-read marked WithFirst) waits for one.
+func TestLimiterReadCallsLeaveTokensToWaitingWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l := NewLimiter(10, 3) // a token every 100ms, three in the bucket
+		if got := l.ReadCalls(); got != 3 {
+			t.Fatalf("full bucket: %d read calls, want 3", got)
+		}
+		for range 3 {
+			if _, err := l.Wait(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := l.ReadCalls(); got != 0 {
+			t.Fatalf("empty bucket: %d read calls, want 0", got)
+		}
+		time.Sleep(250 * time.Millisecond)
+		if got := l.ReadCalls(); got != 2 {
+			t.Fatalf("250ms later: %d read calls, want 2", got)
+		}
+		// A write waits behind the two tokens' worth of reservations: no read.
+		for i, first := range []context.Context{ctx, providers.WithFirst(ctx)} {
+			go func() {
+				for range 3 {
+					_, _ = l.Wait(first, i == 0) // a write, then re-reads
+				}
+			}()
+			synctest.Wait()
+			if got := l.ReadCalls(); got != 0 {
+				t.Errorf("while a write waits: %d read calls, want 0", got)
+			}
+			time.Sleep(time.Second) // its tokens come; the bucket fills again
+			synctest.Wait()
+		}
+		if got := NewLimiter(0, 0).ReadCalls(); got < 1<<30 {
+			t.Errorf("no limit: %d read calls, want no bound", got)
+		}
+	})
+}

@@ -515,6 +515,7 @@ func (s *frontend) kecDescribe(p url.Values, reqID string) (any, *apiError) {
 		// A duplicate id is listed once; a stamp per listing finds them
 		// without a map per request.
 		s.listing++
+		s.CountReads(ksyun.Type, len(ids))
 		fleet := s.Fleet(ksyun.Type)
 		for _, id := range ids {
 			if in := fleet[id]; in != nil && in.Listed != s.listing {
