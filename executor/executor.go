@@ -69,6 +69,9 @@ type Executor struct {
 	settleWindow time.Duration
 	// record appends to the journal (Journal.Append); a test may wrap it.
 	record func(Record) error
+	// planPath is the plan file's absolute path, stamped on every record
+	// (Record.Plan): how a renamed plan proves a journal its own.
+	planPath string
 
 	passwords map[*plan.SecretRef]string
 	polls     pollSchedule
@@ -112,6 +115,9 @@ func New(opts Options) *Executor {
 	}
 	if opts.Journal != nil {
 		e.record = opts.Journal.Append
+	}
+	if opts.Plan != nil {
+		e.planPath = PlanPath(opts.Plan)
 	}
 	return e
 }
@@ -516,6 +522,7 @@ func (e *Executor) journal(r Record) error {
 		}
 	}
 	r.Run = e.opts.RunID
+	r.Plan = e.planPath
 	if err := e.record(r); err != nil {
 		jerr := &journalError{err}
 		e.journalFailed(jerr)

@@ -91,7 +91,13 @@ Examples:
 	fs.StringVar(&df.planName, "plan-name", "discovered", "the `NAME` of the printed plan (names its journal and metrics)")
 	fs.StringVar(&df.providerName, "provider-name", "", "the provider's `NAME` in the printed plan (default TYPE-REGION)")
 	fs.StringVar(&df.schemaRef, "schema", schema.ID, "`PATH or URL` of plan.schema.json for the yaml-language-server comment")
+	var lf logFlags
+	lf.register(fs, "warn")
 	if err := parseFlags(fs, args, stdio); err != nil {
+		return err
+	}
+	logger, err := lf.logger(c.Name(), stdio.Err)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -101,7 +107,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	found, images, err := df.discover(ctx, pp, newLogger(stdio.Err, "text", slog.LevelWarn))
+	found, images, err := df.discover(ctx, pp, logger)
 	if err != nil {
 		return err
 	}

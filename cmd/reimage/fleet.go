@@ -205,6 +205,11 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		default:
 			cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
 		}
+		var located *providers.SecretRefError
+		if errors.As(err, &located) {
+			errs = append(errs, err) // at its place in the plan, which names the provider
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
 			continue
@@ -294,10 +299,13 @@ func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, log
 		return err
 	}
 	host, _ := os.Hostname()
-	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, Run: f.Plan.Instances, Full: f.Full.Instances},
+	res, err := executor.AdoptOthers(j, f.AdoptScope(),
 		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
-	if n > 0 {
-		logger.Info("adopted instances from other journals of the state directory", "instances", n)
+	if res.Adopted > 0 {
+		logger.Info("adopted instances from other journals of the state directory", "instances", res.Adopted)
+	}
+	for _, u := range res.Unclaimed {
+		logger.Warn(u.String(), "instance", u.ID, "journal", u.Journal)
 	}
 	return err
 }
