@@ -311,10 +311,13 @@ func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, log
 		return err
 	}
 	host, _ := os.Hostname()
-	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, Run: f.Plan.Instances, Full: f.Full.Instances},
+	res, err := executor.AdoptOthers(j, f.AdoptScope(),
 		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
-	if n > 0 {
-		logger.Info("adopted instances from other journals of the state directory", "instances", n)
+	if res.Adopted > 0 {
+		logger.Info("adopted instances from other journals of the state directory", "instances", res.Adopted)
+	}
+	for _, u := range res.Unclaimed {
+		logger.Warn(u.String(), "instance", u.ID, "journal", u.Journal)
 	}
 	return err
 }
