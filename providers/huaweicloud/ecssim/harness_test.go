@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reimage-dev/reimage/providers/internal/simtest"
 	"github.com/reimage-dev/reimage/providers/ksyun/kecsim"
 	"github.com/reimage-dev/reimage/providers/sim"
-	"github.com/reimage-dev/reimage/providers/internal/simtest"
 )
 
 // The shared harness (providers/internal/simtest), under this package's names.

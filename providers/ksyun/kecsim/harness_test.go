@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
-	"github.com/reimage-dev/reimage/providers/sim"
 	"github.com/reimage-dev/reimage/providers/internal/simtest"
+	"github.com/reimage-dev/reimage/providers/sim"
 )
 
 // The shared harness (providers/internal/simtest), under this package's names.
