@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -82,7 +83,7 @@ Examples:
 `+discoverExamples(), stdio)
 	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
 	fs.StringVar(&df.region, "region", "", "`REGION` id, like "+regionExamples()+" (required)")
-	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")
+	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+"; with -sim-url, default the simulator's, from the variable reimage sim prints)")
 	fs.StringVar(&df.endpoint, "endpoint", "", "the cloud's API base `URL` (default its regional endpoint); written into the plan")
 	fs.StringVar(&df.simURL, "sim-url", "", "list from a simulator running at `URL` (reimage sim) instead of the cloud")
 	fs.Var(df.tags, "tag", "only instances with tag `KEY=VALUE` (repeatable: all must match)")
@@ -129,7 +130,13 @@ func (df *discoverFlags) provider() (*plan.Provider, error) {
 	if df.region == "" {
 		return nil, usagef(cmd, "-region is required")
 	}
+	if driver.NeedsProject && df.project == "" && df.simURL != "" && driver.SimProjectEnv != "" {
+		// The simulator's project, as reimage sim prints it with the credentials.
+		df.project = os.Getenv(driver.SimProjectEnv)
+	}
 	switch {
+	case driver.NeedsProject && df.project == "" && df.simURL != "" && driver.SimProjectEnv != "":
+		return nil, usagef(cmd, "-project is required for %s (the project id of the region), or %s as reimage sim prints it", df.typ, driver.SimProjectEnv)
 	case driver.NeedsProject && df.project == "":
 		return nil, usagef(cmd, "-project is required for %s (the project id of the region)", df.typ)
 	case !driver.NeedsProject && df.project != "":

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -254,12 +255,23 @@ func (f *fleet) secretResolver(logger *slog.Logger) func(*plan.SecretRef) (strin
 	if !f.simulated {
 		return nil
 	}
+	// One throwaway per reference, and one warning: pre-flight and the change
+	// resolve the same reference, and every instance of a default shares it.
+	var mu sync.Mutex
+	throwaway := map[string]string{}
 	return func(ref *plan.SecretRef) (string, error) {
 		if v, err := ref.Resolve(); err == nil {
 			return v, nil
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := throwaway[ref.String()]; ok {
+			return v, nil
+		}
 		logger.Warn("simulator: login password " + ref.String() + " does not resolve; using a throwaway password")
-		return "Sim-" + rand.Text()[:12] + "7a", nil
+		v := "Sim-" + rand.Text()[:12] + "7a"
+		throwaway[ref.String()] = v
+		return v, nil
 	}
 }
 
