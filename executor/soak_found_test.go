@@ -126,3 +126,45 @@ func TestResolveJobFailedAfterCrashStartsAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveQueuedChangeAfterCrashNotResubmitted: a run is killed after it
+// wrote the intent of an image change and sent it, before the answer (no
+// submitted record); the cloud queued the change and shows nothing of it yet
+// (KEC and ECS both may, for seconds). The next run, started at once,
+// resolves the intent: the instance idle on its old image is not proof that
+// the change did not take until the settle window has passed, as for a lost
+// answer in the run itself. It was made again, so the OS was installed twice
+// (soak seed 30: every change queued 746ms, kill -9, rerun).
+func TestResolveQueuedChangeAfterCrashNotResubmitted(t *testing.T) {
+	for _, stopsItself := range []bool{false, true} {
+		name := map[bool]string{false: "stopped first (KEC)", true: "change stops it (ECS)"}[stopsItself]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFaultCloud(1, true)
+				cloud.caps.ChangeStopsRunning = stopsItself
+				p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+				_ = cloud.set("i-000", func(in *providers.Instance) { in.State, in.RawState = providers.StateStopped, "SHUTOFF" })
+				// The killed run's change, queued by the cloud.
+				cloud.after(2*time.Second, func(c *fakeCloud) { c.inst["i-000"].Image = "new"; c.changes["i-000"]++ })
+				j := openTestJournal(t)
+				if err := j.Append(Record{Event: EventIntent, Provider: "fake", ID: "i-000", Action: "change", Image: "new", WasRunning: true}); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := (faultRun{journal: j, settle: 5 * time.Second}).run(t, cloud, p); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(10 * time.Second)
+				cloud.due()
+				cloud.mu.Lock()
+				n := cloud.changes["i-000"]
+				cloud.mu.Unlock()
+				if n != 1 {
+					t.Errorf("OS installed %d times, want once", n)
+				}
+				if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning || st.Image != "new" {
+					t.Errorf("instance %+v, want running on the new image", st)
+				}
+			})
+		})
+	}
+}
