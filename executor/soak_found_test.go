@@ -168,3 +168,40 @@ func TestResolveQueuedChangeAfterCrashNotResubmitted(t *testing.T) {
 		})
 	}
 }
+
+// TestReinstallSubmitInDoubtNoSignStartsAgain: the answer to a reinstall is
+// a 503 that may or may not have followed its acceptance (KEC), and through
+// the whole settle window the instance reimage stopped shows no sign of it.
+// The token stays in doubt, never submitted again; but the instance ran, the
+// cloud shows no change, and it is started again (DESIGN: "stop or submit in
+// doubt and the cloud shows no change"). It was left stopped and broken
+// (soak seed 22: i-06).
+func TestReinstallSubmitInDoubtNoSignStartsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFaultCloud(1, true)
+		p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+		p.Instances[0].Reinstall = "t1"
+		cloud.inst["i-000"].Image = "new"
+		cloud.dropped["i-000"] = 1
+		j := openTestJournal(t)
+		sum, events, err := faultRun{journal: j, settle: 5 * time.Second}.run(t, cloud, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 1 {
+			t.Fatalf("summary %+v, want 1 failed", sum)
+		}
+		if reason := failures(events)["i-000"]; !strings.Contains(reason, "reinstall in doubt") || !strings.HasSuffix(reason, "started again") {
+			t.Errorf("failure %q, want in doubt and started again", reason)
+		}
+		if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning {
+			t.Errorf("instance %+v, want running again", st)
+		}
+		if e := j.Entry("fake", "i-000"); e.InDoubt == nil || e.Broken != nil {
+			t.Errorf("journal entry %+v, want in doubt, not broken", e)
+		}
+		if n := cloud.calls(&cloud.changeCalls, "i-000"); n != 1 {
+			t.Errorf("reinstall submitted %d times, want once", n)
+		}
+	})
+}
