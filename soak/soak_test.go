@@ -662,8 +662,12 @@ func (sc *scenario) checkTruth(what string, r runResult) {
 			sc.violation("%s: exit 3 but the summary gives no reason: %+v", what, s)
 		}
 	}
-	if r.metrics != nil && r.metrics["reimage_instances_in_doubt"] != float64(s.InDoubt) {
-		sc.violation("%s: metrics say %v in doubt, the summary %d", what, r.metrics["reimage_instances_in_doubt"], s.InDoubt)
+	if r.metrics != nil && (r.metrics["reimage_instances_in_doubt"] != float64(s.InDoubt) || r.metrics["reimage_instances_broken"] != float64(s.Broken)) {
+		sc.violation("%s: metrics say %v in doubt and %v broken, the summary %d and %d", what,
+			r.metrics["reimage_instances_in_doubt"], r.metrics["reimage_instances_broken"], s.InDoubt, s.Broken)
+	}
+	if r.metrics == nil {
+		sc.violation("%s: no metrics textfile written", what)
 	}
 }
 
