@@ -135,9 +135,20 @@ func TestResolveJobFailedAfterCrashStartsAgain(t *testing.T) {
 // the change did not take until the settle window has passed, as for a lost
 // answer in the run itself. It was made again, so the OS was installed twice
 // (soak seed 30: every change queued 746ms, kill -9, rerun).
+//
+// With the submission recorded (KEC: a request id, no job), the same: the
+// client of the new process never submitted it, so it knows of no grace
+// before the rebuild shows, and said at once "the change did not take"
+// (soak seed 30 again, once the first case was fixed).
 func TestResolveQueuedChangeAfterCrashNotResubmitted(t *testing.T) {
-	for _, stopsItself := range []bool{false, true} {
-		name := map[bool]string{false: "stopped first (KEC)", true: "change stops it (ECS)"}[stopsItself]
+	for _, tc := range []struct {
+		stopsItself, submitted bool
+	}{{false, false}, {true, false}, {false, true}} {
+		name := map[bool]string{false: "stopped first (KEC)", true: "change stops it (ECS)"}[tc.stopsItself]
+		if tc.submitted {
+			name += ", submitted"
+		}
+		stopsItself := tc.stopsItself
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cloud := newFaultCloud(1, true)
@@ -150,7 +161,14 @@ func TestResolveQueuedChangeAfterCrashNotResubmitted(t *testing.T) {
 				if err := j.Append(Record{Event: EventIntent, Provider: "fake", ID: "i-000", Action: "change", Image: "new", WasRunning: true}); err != nil {
 					t.Fatal(err)
 				}
-				if _, _, err := (faultRun{journal: j, settle: 5 * time.Second}).run(t, cloud, p); err != nil {
+				var prov providers.Provider = cloud
+				if tc.submitted {
+					if err := j.Append(Record{Event: EventSubmitted, Provider: "fake", ID: "i-000", RequestID: "req-1"}); err != nil {
+						t.Fatal(err)
+					}
+					prov = noGraceCloud{cloud}
+				}
+				if _, _, err := (faultRun{journal: j, settle: 5 * time.Second}).run(t, prov, p); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(10 * time.Second)
@@ -204,4 +222,16 @@ func TestReinstallSubmitInDoubtNoSignStartsAgain(t *testing.T) {
 			t.Errorf("reinstall submitted %d times, want once", n)
 		}
 	})
+}
+
+// noGraceCloud answers Progress as a KEC client that did not make the
+// submission does: an instance stopped on its old image "did not take".
+type noGraceCloud struct{ *faultCloud }
+
+func (c noGraceCloud) Progress(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
+	st, err := c.Status(ctx, sub.InstanceID)
+	if err == nil && st.State == providers.StateStopped && st.Image != sub.ImageID {
+		return providers.Progress{Phase: providers.PhaseFailed, Reason: "instance is stopped on image " + st.Image + ": the change did not take", Instance: st}, nil
+	}
+	return c.faultCloud.Progress(ctx, sub)
 }
