@@ -53,17 +53,86 @@ type AdoptScope struct {
 	// shard) is adopted too, so that an instance an earlier run stopped and
 	// that has since left the plan is started again.
 	Plan string
+	// PlanPath is the plan file's absolute path (PlanPath). A journal of
+	// another name whose records of an instance carry the same path is this
+	// plan's, renamed since: what it holds for instances no longer in the
+	// plan is adopted as from the plan's own journals.
+	PlanPath string
 	// Run are the instances this run acts on (its shard and targets, the
 	// selectors resolved); Full the plan's instances in every shard.
 	Run, Full []*plan.Instance
 }
 
-// Claim reports whether an instance another journal records under provider
-// and id is this run's to adopt, and under which provider name this run's
-// journal knows it (a provider entry may have been renamed since).
-type Claim func(provider, id string) (as string, ok bool)
+// PlanPath returns the absolute path of p's file, "" when it has none: what
+// every journal record of its runs carries (Record.Plan).
+func PlanPath(p *plan.Plan) string {
+	if p.File == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(p.File)
+	if err != nil {
+		return ""
+	}
+	return abs
+}
 
-// claim is the scope's Claim for a journal of this plan (samePlan) or of any
+// Claim reports whether an instance another journal records under provider
+// and id (its entry there: theirs) is this run's to adopt, and under which
+// provider name this run's journal knows it (a provider entry may have been
+// renamed since).
+type Claim func(provider, id string, theirs Entry) (as string, ok bool)
+
+// claimFrom is the scope's Claim for a journal whose name is the plan's
+// (samePlanName) or another: an entry whose records carry the plan's path is
+// the plan's own whatever the journal's name.
+func (s AdoptScope) claimFrom(samePlanName bool) Claim {
+	same, other := s.claim(true), s.claim(false)
+	return func(provider, id string, theirs Entry) (string, bool) {
+		if samePlanName || s.PlanPath != "" && theirs.plan() == s.PlanPath {
+			return same(provider, id)
+		}
+		return other(provider, id)
+	}
+}
+
+// plan is the plan path the entry's open records carry ("" for none).
+func (e Entry) plan() string {
+	for _, r := range []*Record{e.Pending, e.InDoubt, e.Broken} {
+		if r != nil && r.Plan != "" {
+			return r.Plan
+		}
+	}
+	return ""
+}
+
+// Unclaimed is an instance that a run stopped and that another journal of the
+// state directory holds open, which no run is known to start again: the
+// journal is not provably this plan's (its records name no plan file, or one
+// that no longer exists), so this run leaves the instance alone, and says so
+// for a person to act.
+type Unclaimed struct {
+	Journal, Provider, ID string
+	// Plan is the plan file the journal's records name ("" for none).
+	Plan string
+}
+
+func (u Unclaimed) String() string {
+	plan := "no plan file recorded"
+	if u.Plan != "" {
+		plan = "its plan file " + u.Plan + " is gone"
+	}
+	return fmt.Sprintf("instance %s/%s may have been stopped by a run killed mid-change; journal %s holds its intent open, but it is not provably this plan's (%s), so it was left alone: check the instance, start it if it should run, then remove that journal if nothing else in it is open", u.Provider, u.ID, u.Journal, plan)
+}
+
+// AdoptResult is what AdoptOthers took over, and what it left alone but
+// names for people.
+type AdoptResult struct {
+	// Adopted counts the instances taken over.
+	Adopted   int
+	Unclaimed []Unclaimed
+}
+
+// claim decides for a journal of this plan (samePlan) or of any
 // other name. An instance is found by its provider and id, else by its id
 // alone: ids are unique within a cloud (plan.Load and Resolve refuse one
 // server under two provider entries), so an id the run acts on under exactly
@@ -71,7 +140,7 @@ type Claim func(provider, id string) (as string, ok bool)
 // that recorded it was called then. From a journal of another name only the
 // run's instances are taken: the rest may be another plan's, in the same
 // directory.
-func (s AdoptScope) claim(samePlan bool) Claim {
+func (s AdoptScope) claim(samePlan bool) func(provider, id string) (string, bool) {
 	run := map[string]bool{}
 	byID := map[string][]string{}
 	full := map[string]bool{}
@@ -104,32 +173,65 @@ func (s AdoptScope) claim(samePlan bool) Claim {
 // hold for this run's instances: those of the same plan with another shard
 // count, and those of any other name, which is how a plan renamed (and
 // re-sharded) since a run was killed finds the intents that run left open.
-// It returns how many instances it took over. See adoptOne.
-func AdoptOthers(j *Journal, scope AdoptScope, holder Holder) (int, error) {
+// A journal of another name is the plan's own when its records carry the
+// plan's path (AdoptScope.PlanPath). An instance stopped by a killed run that
+// such a journal holds open, and which is not provably this run's, is left
+// alone and listed in Unclaimed, when no other plan is known to start it. See
+// adoptOne.
+func AdoptOthers(j *Journal, scope AdoptScope, holder Holder) (AdoptResult, error) {
+	var res AdoptResult
 	dir := filepath.Dir(j.path)
 	found, err := filepath.Glob(filepath.Join(dir, "*.journal"))
 	if err != nil {
-		return 0, fmt.Errorf("adopt: %w", err)
+		return res, fmt.Errorf("adopt: %w", err)
 	}
 	sort.Strings(found)
-	same, other := scope.claim(true), scope.claim(false)
-	adopted := 0
 	var errs []error
 	for _, path := range found {
 		if path == j.path {
 			continue
 		}
-		claim := other
-		if isJournalOf(filepath.Base(path), scope.Plan) {
-			claim = same
-		}
-		n, err := adoptOne(j, path, claim, holder)
-		adopted += n
+		claim := scope.claimFrom(isJournalOf(filepath.Base(path), scope.Plan))
+		n, unclaimed, err := adoptOne(j, path, claim, holder)
+		res.Adopted += n
+		res.Unclaimed = append(res.Unclaimed, unclaimed...)
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return adopted, errors.Join(errs...)
+	return res, errors.Join(errs...)
+}
+
+// unclaimed lists the instances other (at path) holds as stopped by a run,
+// which claim does not give this run and whose recorded plan file is gone
+// (or unrecorded): nobody is known to start them.
+func unclaimed(path string, other *Journal, claim Claim) []Unclaimed {
+	other.mu.Lock()
+	keys := make([]string, 0, len(other.entries))
+	for k := range other.entries {
+		keys = append(keys, k)
+	}
+	other.mu.Unlock()
+	sort.Strings(keys)
+	var out []Unclaimed
+	for _, k := range keys {
+		provider, id := splitKey(k)
+		theirs := other.Entry(provider, id)
+		if theirs.Pending == nil || !theirs.Pending.WasRunning {
+			continue
+		}
+		if _, ok := claim(provider, id, theirs); ok {
+			continue
+		}
+		planFile := theirs.plan()
+		if planFile != "" {
+			if _, err := os.Stat(planFile); err == nil {
+				continue // that plan's runs start it
+			}
+		}
+		out = append(out, Unclaimed{Journal: path, Provider: provider, ID: id, Plan: planFile})
+	}
+	return out
 }
 
 // adoption is what one instance's entry in another journal gives this run:
@@ -153,11 +255,11 @@ func toAdopt(j, other *Journal, claim Claim) []adoption {
 	var out []adoption
 	for _, k := range keys {
 		provider, id := splitKey(k)
-		as, ok := claim(provider, id)
+		theirs := other.Entry(provider, id)
+		as, ok := claim(provider, id, theirs)
 		if !ok {
 			continue
 		}
-		theirs := other.Entry(provider, id)
 		ours := j.Entry(as, id)
 		a := adoption{provider: provider, id: id}
 		if theirs.DoneToken != "" && ours.DoneToken == "" {
@@ -187,47 +289,82 @@ func toAdopt(j, other *Journal, claim Claim) []adoption {
 // run is handling it. A journal is locked only when it holds something to
 // take: the runs of other plans (or shards) starting at that moment must not
 // find their lock held by this one. The caller holds j's lock.
-func adoptOne(j *Journal, path string, claim Claim, holder Holder) (int, error) {
+func adoptOne(j *Journal, path string, claim Claim, holder Holder) (int, []Unclaimed, error) {
 	// Look first, without the lock (a torn last line of a journal being
 	// written is dropped as it is on every read).
 	peek, err := ReadJournal(path)
 	if err != nil {
-		return 0, fmt.Errorf("adopt %s: %w", path, err)
+		return 0, nil, fmt.Errorf("adopt %s: %w", path, err)
 	}
+	left := unclaimed(path, peek, claim)
 	if len(toAdopt(j, peek, claim)) == 0 {
-		return 0, nil
+		return 0, left, nil
 	}
 	lock, err := AcquireLock(strings.TrimSuffix(path, ".journal")+".lock", holder)
 	var le *LockedError
 	if errors.As(err, &le) {
-		return 0, nil
+		return 0, nil, nil // its run is handling it
 	}
 	if err != nil {
-		return 0, fmt.Errorf("adopt %s: %w", path, err)
+		return 0, left, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	defer lock.Release()
 	if _, err := os.Stat(path); err != nil {
 		// Gone since the look (removed by hand): nothing to take.
-		return 0, nil
+		return 0, nil, nil
 	}
 	other, err := OpenJournal(path, nil)
 	if err != nil {
-		return 0, fmt.Errorf("adopt %s: %w", path, err)
+		return 0, left, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	defer other.Close()
 	n := 0
 	for _, a := range toAdopt(j, other, claim) {
 		for _, r := range a.recs {
 			if err := j.Append(r); err != nil {
-				return n, err
+				return n, left, err
 			}
 		}
 		if a.close {
 			if err := other.Append(Record{Event: EventAdopted, Provider: a.provider, ID: a.id, Reason: "adopted by " + j.path}); err != nil {
-				return n, err
+				return n, left, err
 			}
 		}
 		n++
 	}
-	return n, nil
+	return n, left, nil
+}
+
+// ReadWithOthers reads the journal at path (ReadJournal: a missing one is
+// empty) and folds into it, in memory only, what AdoptOthers would take over
+// from the other journals of its directory for scope: so that `plan`, which
+// only looks, shows what the next apply will find (an instance in doubt,
+// broken or stopped by a killed run under the plan's old name or another
+// shard count). It locks and writes nothing; a journal a running apply holds
+// is read all the same, as it stands.
+func ReadWithOthers(path string, scope AdoptScope) (*Journal, error) {
+	j, err := ReadJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	found, err := filepath.Glob(filepath.Join(filepath.Dir(path), "*.journal"))
+	if err != nil {
+		return nil, fmt.Errorf("read other journals: %w", err)
+	}
+	sort.Strings(found)
+	for _, other := range found {
+		if other == filepath.Clean(path) {
+			continue
+		}
+		peek, err := ReadJournal(other)
+		if err != nil {
+			return nil, fmt.Errorf("read other journals: %w", err)
+		}
+		for _, a := range toAdopt(j, peek, scope.claimFrom(isJournalOf(filepath.Base(other), scope.Plan))) {
+			for _, r := range a.recs {
+				j.apply(r)
+			}
+		}
+	}
+	return j, nil
 }

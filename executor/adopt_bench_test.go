@@ -38,8 +38,8 @@ func BenchmarkAdoptOthersNothingToTake(b *testing.B) {
 	scope := AdoptScope{Plan: "web", Run: run, Full: run}
 	b.ResetTimer()
 	for range b.N {
-		if n, err := AdoptOthers(j, scope, Holder{PID: 1}); err != nil || n != 0 {
-			b.Fatalf("AdoptOthers = %d, %v", n, err)
+		if res, err := AdoptOthers(j, scope, Holder{PID: 1}); err != nil || res.Adopted != 0 {
+			b.Fatalf("AdoptOthers = %+v, %v", res, err)
 		}
 	}
 }

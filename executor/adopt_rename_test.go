@@ -48,7 +48,8 @@ func TestAdoptFromRenamedAndReshardedPlan(t *testing.T) {
 	j, err := OpenJournal(jp, nil)
 	must(t, err)
 	defer j.Close()
-	n, err := AdoptOthers(j, AdoptScope{Plan: p.Name, Run: p.Instances, Full: p.Instances}, Holder{PID: 1})
+	res, err := AdoptOthers(j, AdoptScope{Plan: p.Name, Run: p.Instances, Full: p.Instances}, Holder{PID: 1})
+	n := res.Adopted
 	if err != nil || n != 2 {
 		t.Fatalf("AdoptOthers = %d, %v; want the 2 instances of the old journal", n, err)
 	}

@@ -26,7 +26,7 @@ func TestAdoptStoppedInstanceFromAnotherShardCount(t *testing.T) {
 	p := testPlan(cloud.fakeCloud, []plan.Wave{{Size: plan.Size{Count: 2}}}, plan.Size{}, 1)
 	p.Instances[1].Protect = true // not to be changed: it must be started
 	j := openJournal(t, dir)
-	n, err := adoptOne(j, otherPath, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
+	n, _, err := adoptOne(j, otherPath, func(p, _ string, _ Entry) (string, bool) { return p, true }, Holder{PID: 1})
 	if err != nil || n != 2 {
 		t.Fatalf("adoptOne = %d, %v; want 2 instances adopted", n, err)
 	}
@@ -59,7 +59,7 @@ func TestAdoptLeavesAJournalInUse(t *testing.T) {
 	must(t, err)
 	defer lock.Release()
 	j := openJournal(t, dir)
-	n, err := adoptOne(j, otherPath, func(p, _ string) (string, bool) { return p, true }, Holder{PID: 1})
+	n, _, err := adoptOne(j, otherPath, func(p, _ string, _ Entry) (string, bool) { return p, true }, Holder{PID: 1})
 	if err != nil || n != 0 || len(j.Pending()) != 0 {
 		t.Fatalf("adoptOne = %d, %v, pending %+v; want nothing taken from a journal in use", n, err, j.Pending())
 	}

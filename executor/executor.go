@@ -69,6 +69,9 @@ type Executor struct {
 	settleWindow time.Duration
 	// record appends to the journal (Journal.Append); a test may wrap it.
 	record func(Record) error
+	// planPath is the plan file's absolute path, stamped on every record
+	// (Record.Plan): how a renamed plan proves a journal its own.
+	planPath string
 
 	passwords map[*plan.SecretRef]string
 	polls     pollSchedule
@@ -112,6 +115,9 @@ func New(opts Options) *Executor {
 	}
 	if opts.Journal != nil {
 		e.record = opts.Journal.Append
+	}
+	if opts.Plan != nil {
+		e.planPath = PlanPath(opts.Plan)
 	}
 	return e
 }
@@ -516,6 +522,7 @@ func (e *Executor) journal(r Record) error {
 		}
 	}
 	r.Run = e.opts.RunID
+	r.Plan = e.planPath
 	if err := e.record(r); err != nil {
 		jerr := &journalError{err}
 		e.journalFailed(jerr)
@@ -541,11 +548,28 @@ func (e *Executor) converge(ctx context.Context, prov providers.Provider, it *it
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && errors.As(err, &se) {
 		err = &stepError{se.step, fmt.Errorf("timed out after %s (instanceTimeout): %w", timeout, se.err)}
 	}
-	if notTaken(err) {
+	if notTaken(err) || leftStopped(err) {
 		err = e.startAgain(ctx, prov, it, err, step)
 	}
 	return "", err
 }
+
+// leftStoppedError is a change the cloud ended failed, leaving the instance
+// stopped, whose outcome on the disk is unknown: the instance is started
+// again, the change is not called untouched.
+type leftStoppedError struct{ err error }
+
+func (e *leftStoppedError) Error() string { return e.err.Error() }
+func (e *leftStoppedError) Unwrap() error { return e.err }
+
+func leftStopped(err error) bool {
+	var ls *leftStoppedError
+	return errors.As(err, &ls)
+}
+
+// errChangeFailed is matched by a change the cloud reports ended failed (its
+// job FAILed), as opposed to one still under way when a wait gave up.
+var errChangeFailed = errors.New("the cloud ended the change failed")
 
 // notTaken reports whether err says the change did not happen.
 func notTaken(err error) bool {
@@ -596,6 +620,13 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 		// disk: it is started again like a refused change.
 		if inst.State == providers.StateStopped && inst.Image != in.Image {
 			return "", untouched(StepWaitDone, err)
+		}
+		// The same failure of a reinstall: the image it ran all along
+		// cannot tell whether the disk was rebuilt, so the token stays in
+		// doubt; but the instance is started again, which is right either
+		// way (the cloud starts it after a reinstall).
+		if inst.State == providers.StateStopped && errors.Is(err, errChangeFailed) {
+			return "", &stepError{StepWaitDone, &leftStoppedError{err}}
 		}
 		return "", &stepError{StepWaitDone, err}
 	}
@@ -837,7 +868,7 @@ func (e *Executor) follow(ctx context.Context, prov providers.Provider, sub prov
 			if pr.Instance.State == providers.StateError {
 				return pr.Instance, markAs(ErrErrorState, errors.New(reason))
 			}
-			return pr.Instance, errors.New(reason)
+			return pr.Instance, markAs(errChangeFailed, errors.New(reason))
 		}
 		return pr.Instance, errPollAgain
 	})

@@ -155,48 +155,6 @@ func TestHealthUnhealthyFailAfterTimeoutHealthyAfterWarmup(t *testing.T) {
 	}
 }
 
-// TestHealthTCP: a TCP check passes on a listening port and fails on a closed one.
-func TestHealthTCP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
-	tests := []struct {
-		name string
-		port int
-		ok   bool
-	}{
-		{"listening", ln.Addr().(*net.TCPAddr).Port, true},
-		{"closed", closedPort, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := &plan.Health{Timeout: 50 * time.Millisecond, Interval: 10 * time.Millisecond, TCP: &plan.TCPCheck{Port: tt.port}}
-			err := awaitHealthy(context.Background(), h, plan.TemplateVars{ID: "i", PrivateIP: "127.0.0.1"})
-			if (err == nil) != tt.ok {
-				t.Errorf("awaitHealthy = %v, want ok %v", err, tt.ok)
-			}
-		})
-	}
-	h := &plan.Health{Timeout: time.Millisecond, Interval: time.Millisecond, TCP: &plan.TCPCheck{Port: 22}}
-	if err := awaitHealthy(context.Background(), h, plan.TemplateVars{ID: "i"}); err == nil || !strings.Contains(err.Error(), "no private address") {
-		t.Errorf("without a private address: %v", err)
-	}
-}
-
 // TestHooksRunInOrderWithVariables: before and after run per instance, around
 // its change, with the templates expanded and the REIMAGE_* variables set; a
 // failing before hook leaves its instance untouched and counts as a failure.
@@ -276,19 +234,6 @@ func (m *markingCloud) Change(ctx context.Context, req providers.ChangeRequest) 
 		os.WriteFile(filepath.Join(m.dir, "changed-"+req.InstanceID), []byte("yes"), 0o644)
 	}
 	return sub, err
-}
-
-// TestHookTimeout: a hook that outlives its timeout is killed and fails.
-func TestHookTimeout(t *testing.T) {
-	hk := &plan.Hook{Command: mustTemplates(t, "sleep", "10"), Timeout: 50 * time.Millisecond}
-	start := time.Now()
-	err := runHook(context.Background(), hk, plan.TemplateVars{})
-	if err == nil || !strings.Contains(err.Error(), "killed after 50ms (hook timeout)") {
-		t.Errorf("runHook = %v", err)
-	}
-	if time.Since(start) > 5*time.Second {
-		t.Errorf("the hook was not killed at its timeout")
-	}
 }
 
 // stepClock is a clock that moves forward by step every time a change is submitted.
@@ -502,65 +447,6 @@ func TestGatesAskedBeforeARerunsFirstWave(t *testing.T) {
 	}
 	if changed != 1 {
 		t.Errorf("%d changes in all, want only the canary's", changed)
-	}
-}
-
-// TestGateResults: comparisons, empty results, errors and an unreachable server.
-func TestGateResults(t *testing.T) {
-	answer := ""
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(answer, "HTTP ") {
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprint(w, strings.TrimPrefix(answer, "HTTP "))
-			return
-		}
-		fmt.Fprint(w, answer)
-	}))
-	defer prom.Close()
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL
-	dead.Close()
-	vec := func(vals ...string) string {
-		var parts []string
-		for i, v := range vals {
-			parts = append(parts, fmt.Sprintf(`{"metric":{"job":"j%d"},"value":[1,%q]}`, i, v))
-		}
-		return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(parts, ",") + `]}}`
-	}
-	tests := []struct {
-		name, answer, url, expect string
-		wantErr                   string
-	}{
-		{"below", vec("0.5"), "", "< 1", ""},
-		{"one above", vec("0.5", "2"), "", "< 1", `got 2 samples: {job="j0"} 0.5, {job="j1"} 2`},
-		{"no data for a comparison", vec(), "", "< 1", "got no sample (nothing to compare)"},
-		{"scalar", `{"status":"success","data":{"resultType":"scalar","result":[1,"0"]}}`, "", "== 0", ""},
-		{"query error", `{"status":"error","errorType":"bad_data","error":"parse error"}`, "", "empty", "got an error: bad_data: parse error"},
-		{"not prometheus", "HTTP <html>bad gateway</html>", "", "empty", "got HTTP 502, not a Prometheus API answer"},
-		{"unreachable", "", deadURL, "empty", "got no answer (unreachable: connect: connection refused)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			answer = tt.answer
-			u := prom.URL
-			if tt.url != "" {
-				u = tt.url
-			}
-			exp, err := plan.ParseExpectation(tt.expect)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = checkPrometheus(context.Background(), &plan.PrometheusGate{URL: u, Query: "q", Expect: exp})
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Errorf("gate failed: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("gate error %v, want it to contain %q", err, tt.wantErr)
-			}
-		})
 	}
 }
 

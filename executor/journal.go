@@ -59,6 +59,11 @@ type Record struct {
 	Reason     string `json:"reason,omitempty"`
 	// By names who acknowledged (ack): user@host.
 	By string `json:"by,omitempty"`
+	// Plan is the absolute path of the plan file of the run that wrote the
+	// record (PlanPath): the same path is the same plan, whatever its name
+	// says, so a plan renamed since a run was killed proves the journal of
+	// its old name its own (AdoptOthers).
+	Plan string `json:"plan,omitempty"`
 	// Step, in a broken record, is the step that found the instance broken:
 	// StepHealth when its health check failed after its change (it runs,
 	// so only a passing check heals it, not the look-up).
@@ -201,7 +206,7 @@ func (j *Journal) apply(rec Record) {
 			// the intent stays open as a stop, so that a later run starts
 			// it again, whether or not it still changes it.
 			e.Pending = &Record{Time: rec.Time, Run: rec.Run, Event: EventIntent, Provider: rec.Provider, ID: rec.ID,
-				Action: rec.Action, Image: rec.Image, Token: rec.Token, WasRunning: true, Reason: ReasonStopped}
+				Action: rec.Action, Image: rec.Image, Token: rec.Token, WasRunning: true, Reason: ReasonStopped, Plan: rec.Plan}
 		}
 	case EventInDoubt:
 		r := rec

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/reimage-dev/reimage/executor/internal/probe"
 	"github.com/reimage-dev/reimage/plan"
 )
 
@@ -98,7 +99,7 @@ func (e *Executor) gate(ctx context.Context, wave, waves int) bool {
 		return true
 	}
 	e.emit(Event{Type: EventGate, Wave: wave, Waves: waves})
-	err := checkGates(ctx, gates)
+	err := probe.Gates(ctx, gates)
 	if err == nil {
 		return true
 	}

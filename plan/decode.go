@@ -120,8 +120,8 @@ func (l *loader) provider(name string, key, n *yaml.Node) *Provider {
 		}
 	}
 	if c := get(n, "credentials"); c != nil && c.Kind == yaml.MappingNode {
-		p.Credentials.AccessKey = secretRef(get(c, "accessKey"))
-		p.Credentials.SecretKey = secretRef(get(c, "secretKey"))
+		p.Credentials.AccessKey = l.secretRef(get(c, "accessKey"))
+		p.Credentials.SecretKey = l.secretRef(get(c, "secretKey"))
 	}
 	if _, val := field(n, "defaults"); val != nil && val.Kind == yaml.MappingNode {
 		if l.providerDefaults == nil {
@@ -210,11 +210,11 @@ func checkEndpoint(s string) string {
 	return fmt.Sprintf("must be an https URL, found scheme %q", u.Scheme)
 }
 
-func secretRef(n *yaml.Node) *SecretRef {
+func (l *loader) secretRef(n *yaml.Node) *SecretRef {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	r := &SecretRef{}
+	r := &SecretRef{At: fmt.Sprintf("%s:%d:%d", l.file, n.Line, n.Column)}
 	r.Env, _ = stringValue(get(n, "env"))
 	r.File, _ = stringValue(get(n, "file"))
 	if r.Env == "" && r.File == "" {
@@ -550,7 +550,7 @@ func (l *loader) login(n *yaml.Node, atf func() string, prov *Provider, fromDefa
 		k, val := n.Content[i], deref(n.Content[i+1])
 		name := keyOf(k)
 		if name == "password" {
-			lg.Password = secretRef(val)
+			lg.Password = l.secretRef(val)
 			forms = append(forms, "password")
 			keys = append(keys, k)
 			continue

@@ -53,6 +53,9 @@ type Credentials struct {
 type SecretRef struct {
 	Env  string
 	File string
+	// At is where the plan gives the reference, FILE:LINE:COL, so that one
+	// that does not resolve is reported there; empty for one built in code.
+	At string
 }
 
 // Limits bound the API calls one provider makes.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -47,6 +46,8 @@ Examples:
   reimage ack fleet.yaml web-07 -state /var/lib/reimage -shard 1/4`, stdio)
 	ff.register(fs)
 	fs.StringVar(&state, "state", "", "state `DIR` with the journal and lock, as given to apply (default .reimage beside the plan; .reimage-sim with -sim-url)")
+	var lf logFlags
+	lf.register(fs, "warn")
 	// Flags may come before, between or after the arguments.
 	if err := parseFlags(fs, args, stdio); err != nil {
 		return err
@@ -62,7 +63,10 @@ Examples:
 		return usagef(c.Name(), "want a plan and at least one instance id or name")
 	}
 	path, names := pos[0], pos[1:]
-	logger := newLogger(stdio.Err, "text", slog.LevelWarn)
+	logger, err := lf.logger(c.Name(), stdio.Err)
+	if err != nil {
+		return err
+	}
 	f, err := openFleet(&ff, path, nil, logger)
 	if err != nil {
 		return err

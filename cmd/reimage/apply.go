@@ -313,7 +313,7 @@ func readAnswer(ctx context.Context, in *os.File) error {
 		return errCancelledAtPrompt
 	}
 	if a.err != nil && a.line == "" {
-		return fmt.Errorf("no answer: %w", a.err)
+		return fmt.Errorf("apply cancelled: no answer (%w): nothing was changed", a.err)
 	}
 	if strings.TrimSpace(a.line) != "yes" {
 		return errors.New("apply cancelled: nothing was changed")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -82,7 +83,7 @@ Examples:
 `+discoverExamples(), stdio)
 	fs.StringVar(&df.typ, "provider", "", "cloud `TYPE`: "+providers.TypeList()+" (required)")
 	fs.StringVar(&df.region, "region", "", "`REGION` id, like "+regionExamples()+" (required)")
-	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+")")
+	fs.StringVar(&df.project, "project", "", "project `ID` of the region (required for "+projectTypes()+"; with -sim-url, default the simulator's, from the variable reimage sim prints)")
 	fs.StringVar(&df.endpoint, "endpoint", "", "the cloud's API base `URL` (default its regional endpoint); written into the plan")
 	fs.StringVar(&df.simURL, "sim-url", "", "list from a simulator running at `URL` (reimage sim) instead of the cloud")
 	fs.Var(df.tags, "tag", "only instances with tag `KEY=VALUE` (repeatable: all must match)")
@@ -91,7 +92,13 @@ Examples:
 	fs.StringVar(&df.planName, "plan-name", "discovered", "the `NAME` of the printed plan (names its journal and metrics)")
 	fs.StringVar(&df.providerName, "provider-name", "", "the provider's `NAME` in the printed plan (default TYPE-REGION)")
 	fs.StringVar(&df.schemaRef, "schema", schema.ID, "`PATH or URL` of plan.schema.json for the yaml-language-server comment")
+	var lf logFlags
+	lf.register(fs, "warn")
 	if err := parseFlags(fs, args, stdio); err != nil {
+		return err
+	}
+	logger, err := lf.logger(c.Name(), stdio.Err)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -101,7 +108,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	found, images, err := df.discover(ctx, pp, newLogger(stdio.Err, "text", slog.LevelWarn))
+	found, images, err := df.discover(ctx, pp, logger)
 	if err != nil {
 		return err
 	}
@@ -123,7 +130,13 @@ func (df *discoverFlags) provider() (*plan.Provider, error) {
 	if df.region == "" {
 		return nil, usagef(cmd, "-region is required")
 	}
+	if driver.NeedsProject && df.project == "" && df.simURL != "" && driver.SimProjectEnv != "" {
+		// The simulator's project, as reimage sim prints it with the credentials.
+		df.project = os.Getenv(driver.SimProjectEnv)
+	}
 	switch {
+	case driver.NeedsProject && df.project == "" && df.simURL != "" && driver.SimProjectEnv != "":
+		return nil, usagef(cmd, "-project is required for %s (the project id of the region), or %s as reimage sim prints it", df.typ, driver.SimProjectEnv)
 	case driver.NeedsProject && df.project == "":
 		return nil, usagef(cmd, "-project is required for %s (the project id of the region)", df.typ)
 	case !driver.NeedsProject && df.project != "":

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -205,6 +206,11 @@ func openFleet(ff *fleetFlags, path string, reg prometheus.Registerer, logger *s
 		default:
 			cfg.AccessKey, cfg.SecretKey, err = providers.ResolveCredentials(pp)
 		}
+		var located *providers.SecretRefError
+		if errors.As(err, &located) {
+			errs = append(errs, err) // at its place in the plan, which names the provider
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
 			continue
@@ -249,12 +255,23 @@ func (f *fleet) secretResolver(logger *slog.Logger) func(*plan.SecretRef) (strin
 	if !f.simulated {
 		return nil
 	}
+	// One throwaway per reference, and one warning: pre-flight and the change
+	// resolve the same reference, and every instance of a default shares it.
+	var mu sync.Mutex
+	throwaway := map[string]string{}
 	return func(ref *plan.SecretRef) (string, error) {
 		if v, err := ref.Resolve(); err == nil {
 			return v, nil
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := throwaway[ref.String()]; ok {
+			return v, nil
+		}
 		logger.Warn("simulator: login password " + ref.String() + " does not resolve; using a throwaway password")
-		return "Sim-" + rand.Text()[:12] + "7a", nil
+		v := "Sim-" + rand.Text()[:12] + "7a"
+		throwaway[ref.String()] = v
+		return v, nil
 	}
 }
 
@@ -294,10 +311,13 @@ func (f *fleet) adoptOtherJournals(ctx context.Context, j *executor.Journal, log
 		return err
 	}
 	host, _ := os.Hostname()
-	n, err := executor.AdoptOthers(j, executor.AdoptScope{Plan: f.Plan.Name, Run: f.Plan.Instances, Full: f.Full.Instances},
+	res, err := executor.AdoptOthers(j, f.AdoptScope(),
 		executor.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Plan: f.Plan.Name})
-	if n > 0 {
-		logger.Info("adopted instances from other journals of the state directory", "instances", n)
+	if res.Adopted > 0 {
+		logger.Info("adopted instances from other journals of the state directory", "instances", res.Adopted)
+	}
+	for _, u := range res.Unclaimed {
+		logger.Warn(u.String(), "instance", u.ID, "journal", u.Journal)
 	}
 	return err
 }

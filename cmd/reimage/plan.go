@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/reimage-dev/reimage/executor/operation"
@@ -44,11 +43,16 @@ Examples:
 	fs.StringVar(&out, "out", "", "save the plan to `FILE` (mode 0600) for reimage apply FILE")
 	fs.BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	fs.StringVar(&state, "state", "", "state `DIR` with the journal (default .reimage beside the plan; .reimage-sim with -sim-url)")
+	var lf logFlags
+	lf.register(fs, "warn")
 	path, err := parseOne(fs, args, stdio, "PLAN")
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stdio.Err, "text", slog.LevelWarn)
+	logger, err := lf.logger(c.Name(), stdio.Err)
+	if err != nil {
+		return err
+	}
 	f, err := openFleet(&ff, path, nil, logger)
 	if err != nil {
 		return err

@@ -76,7 +76,8 @@ func TestPromptAnswers(t *testing.T) {
 	}{
 		{"yes\n", ""},
 		{"y\n", "apply cancelled: nothing was changed"},
-		{"", "no answer: EOF"},
+		// Ctrl-D or a closed input: cancelled like any answer but yes, and said so.
+		{"", "apply cancelled: no answer (EOF): nothing was changed"},
 	} {
 		r, w, err := os.Pipe()
 		if err != nil {

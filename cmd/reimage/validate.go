@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -40,9 +41,19 @@ Examples:
 		return usagef(c.Name(), "missing PLAN argument")
 	}
 	doc := validateDoc{FormatVersion: "1", Valid: true, Plans: []validatePlanJSON{}}
-	for _, file := range fs.Args() {
+	files := fs.Args()
+	plans := make([]*plan.Plan, len(files))
+	errs := make([]error, len(files))
+	for i, file := range files {
+		plans[i], errs[i] = plan.Load(file)
+	}
+	// Plans that each load may still fight over an instance if they are run
+	// together: a warning, since plans validated together need not be run
+	// together (examples, alternatives).
+	warnings := instancesInTwoPlans(plans)
+	for i, file := range files {
 		res := validatePlanJSON{File: file, Diagnostics: []diagnosticJSON{}}
-		p, err := plan.Load(file)
+		p, err := plans[i], errs[i]
 		if err != nil {
 			doc.Valid = false
 			var diags *plan.Diagnostics
@@ -65,9 +76,16 @@ Examples:
 		}
 		n, byProvider, selectors := len(p.Instances), p.Summary(), len(p.Selectors)
 		res.Valid, res.Plan, res.Instances, res.ByProvider, res.Selectors = true, p.Name, &n, &byProvider, &selectors
+		for _, w := range warnings[i] {
+			res.Warnings = append(res.Warnings, diagnosticJSON{File: w.File, Line: w.Line, Col: w.Col, Path: w.Path, Message: w.Message})
+		}
 		doc.Plans = append(doc.Plans, res)
 		if !*asJSON {
 			fmt.Fprintf(stdio.Out, "%s: valid: plan %q, %s\n", file, p.Name, summary(p))
+			for _, w := range warnings[i] {
+				w.Message = "warning: " + w.Message
+				fmt.Fprintln(stdio.Err, w.String())
+			}
 		}
 	}
 	if *asJSON {
@@ -102,6 +120,9 @@ type validatePlanJSON struct {
 	ByProvider  *map[string]int  `json:"by_provider,omitempty"`
 	Selectors   *int             `json:"selectors,omitempty"`
 	Diagnostics []diagnosticJSON `json:"diagnostics"`
+	// Warnings do not make the plan invalid: instances another plan given
+	// with it also changes.
+	Warnings []diagnosticJSON `json:"warnings,omitempty"`
 }
 
 // diagnosticJSON is one problem, located as in the text form (line and col
@@ -143,4 +164,50 @@ func summary(p *plan.Plan) string {
 		s += fmt.Sprintf(" and %d %s, resolved by plan", n, noun)
 	}
 	return s
+}
+
+// instancesInTwoPlans finds the servers that two of the plans (each valid on
+// its own) would both change: each plan has its own journal, lock and target,
+// so if both are run, every run of one re-images what the other just did. A
+// server is its cloud type and id, whatever the provider entry is called. The
+// result has one entry per plan: the warnings of the later plan of each pair.
+// Protected instances change nothing and are not counted; a file given twice
+// is one plan.
+func instancesInTwoPlans(plans []*plan.Plan) [][]plan.Diagnostic {
+	type entry struct {
+		p  *plan.Plan
+		in *plan.Instance
+	}
+	first := map[string]entry{}
+	out := make([][]plan.Diagnostic, len(plans))
+	seenFile := map[string]bool{}
+	for i, p := range plans {
+		if p == nil {
+			continue
+		}
+		abs, err := filepath.Abs(p.File)
+		if err != nil {
+			abs = p.File
+		}
+		if seenFile[abs] {
+			continue
+		}
+		seenFile[abs] = true
+		for j, in := range p.Instances {
+			prov := p.Providers[in.Provider]
+			if in.Protect || in.SelectedBy != "" || prov == nil {
+				continue
+			}
+			key := prov.Type + "/" + in.ID
+			other, ok := first[key]
+			if !ok {
+				first[key] = entry{p, in}
+				continue
+			}
+			out[i] = append(out[i], plan.Diagnostic{File: p.File, Line: in.Line, Col: in.Col, Path: fmt.Sprintf("instances[%d]", j),
+				Message: fmt.Sprintf("instance %s (%s) is also in plan %q (%s:%d:%d): run both and each re-images it in turn, undoing the other; keep it in one (or protect: true in the other)",
+					in.ID, prov.Type, other.p.Name, other.p.File, other.in.Line, other.in.Col)})
+		}
+	}
+	return out
 }

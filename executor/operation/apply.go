@@ -207,10 +207,16 @@ func refuseBadImages(res executor.PreflightResult) error {
 }
 
 // Review is the look-up and diff of `plan`: it reads the journal at
-// journalPath (without locking it: nothing changes) for what earlier runs
-// recorded, looks the fleet up and checks it before any change.
+// journalPath for what earlier runs recorded, with what the other journals of
+// the state directory hold for the plan's instances that apply would adopt
+// (executor.ReadWithOthers; without locking or writing any: nothing changes),
+// looks the fleet up and checks it before any change. The plan is resolved
+// first: the instances selectors choose are the run's too.
 func Review(ctx context.Context, f *Fleet, journalPath string) (plan.ChangeSet, error) {
-	j, err := executor.ReadJournal(journalPath)
+	if err := f.Resolve(ctx); err != nil {
+		return plan.ChangeSet{}, err
+	}
+	j, err := executor.ReadWithOthers(journalPath, f.AdoptScope())
 	if err != nil {
 		return plan.ChangeSet{}, err
 	}

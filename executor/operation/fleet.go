@@ -195,6 +195,13 @@ func (f *Fleet) lookup(ctx context.Context) (map[string]plan.Observed, error) {
 	return obs, nil
 }
 
+// AdoptScope is what a run of the fleet may take over from the other journals
+// of its state directory (executor.AdoptOthers), or what `plan` shows of them
+// (executor.ReadWithOthers). Call it once the plan is resolved.
+func (f *Fleet) AdoptScope() executor.AdoptScope {
+	return executor.AdoptScope{Plan: f.Plan.Name, PlanPath: executor.PlanPath(f.Plan), Run: f.Plan.Instances, Full: f.Full.Instances}
+}
+
 // diff looks the instances up, and the markers of those with a reinstall
 // token, and diffs them with what the journal j recorded. The plan is resolved
 // (selectors, image names, -target) first.

@@ -6,12 +6,12 @@ import (
 
 	_ "github.com/reimage-dev/reimage/providers/drivers" // registers the front-ends sim.New uses by default
 	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
+	"github.com/reimage-dev/reimage/providers/internal/simtest"
 	"github.com/reimage-dev/reimage/providers/ksyun/kecsim"
 	"github.com/reimage-dev/reimage/providers/sim"
-	"github.com/reimage-dev/reimage/providers/sim/simtest"
 )
 
-// The shared harness (providers/sim/simtest), under this package's names.
+// The shared harness (providers/internal/simtest), under this package's names.
 type (
 	harness  = simtest.Harness
 	response = simtest.Response

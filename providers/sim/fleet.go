@@ -301,7 +301,7 @@ func (s *Server) SeedSynthetic(n int, stoppedFraction float64) {
 		if r.Float64() < stoppedFraction {
 			st = "stopped"
 		}
-		id := newUUID(r)
+		id := s.mintInstanceID(p, draw16(r))
 		in := synthInstance(s.byType[p], k)
 		in.ID, in.Image, in.State = id, s.synthImage[p], st
 		_ = s.addInstance(in)

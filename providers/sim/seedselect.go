@@ -2,7 +2,6 @@ package sim
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -56,7 +55,7 @@ func (s *Server) SeedSelection(p *plan.Plan, perSelector int, stoppedFraction fl
 			if err != nil {
 				return fmt.Errorf("sim: %s: %w", sel.Path(), err)
 			}
-			id := derivedUUID(fmt.Sprintf("reimage-sim %s %s %d", p.Name, sel.Path(), k))
+			id := s.mintInstanceID(prov.Type, derived16(fmt.Sprintf("reimage-sim %s %s %d", p.Name, sel.Path(), k)))
 			st := "running"
 			if unitHash(s.opts.Seed, prov.Type, id) < stoppedFraction {
 				st = "stopped"
@@ -77,12 +76,12 @@ func NamedImageID(providerType, name string) string {
 }
 
 // derivedUUID is a version-4-shaped UUID derived from seed.
-func derivedUUID(seed string) string {
+func derivedUUID(seed string) string { return uuidOf(derived16(seed)) }
+
+// derived16 is 16 bytes derived from seed.
+func derived16(seed string) [16]byte {
 	sum := sha256.Sum256([]byte(seed))
-	sum[6] = sum[6]&0x0f | 0x40
-	sum[8] = sum[8]&0x3f | 0x80
-	h := hex.EncodeToString(sum[:16])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return [16]byte(sum[:16])
 }
 
 // nameFor makes the k-th instance name that matches glob: a wildcard run

@@ -244,14 +244,40 @@ func randHex(r *rand.Rand, n int) string {
 }
 
 // newUUID returns a version-4-shaped UUID drawn from r.
-func newUUID(r *rand.Rand) string {
+func newUUID(r *rand.Rand) string { return uuidOf(draw16(r)) }
+
+// draw16 draws 16 bytes from r.
+func draw16(r *rand.Rand) [16]byte {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], r.Uint64())
 	binary.BigEndian.PutUint64(b[8:], r.Uint64())
+	return b
+}
+
+// uuidOf formats b as a version-4-shaped UUID.
+func uuidOf(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// InstanceIDs is implemented by a front-end whose cloud's instance ids are
+// not UUIDs: the core mints the ids of the instances it seeds for the cloud
+// (SeedSynthetic, SeedSelection) through it, so that they have the form the
+// cloud's driver declares and plans written from them load.
+type InstanceIDs interface {
+	// InstanceID formats 16 random bytes as an instance id of the cloud.
+	InstanceID(b [16]byte) string
+}
+
+// mintInstanceID is an instance id of the cloud of providerType made of b:
+// its front-end's form, or a UUID.
+func (s *Server) mintInstanceID(providerType string, b [16]byte) string {
+	if f, ok := s.byType[providerType].(InstanceIDs); ok {
+		return f.InstanceID(b)
+	}
+	return uuidOf(b)
 }
 
 // applyOptions installs opts; s.mu must be held (or s not yet shared).

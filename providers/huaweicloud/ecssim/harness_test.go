@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reimage-dev/reimage/providers/internal/simtest"
 	"github.com/reimage-dev/reimage/providers/ksyun/kecsim"
 	"github.com/reimage-dev/reimage/providers/sim"
-	"github.com/reimage-dev/reimage/providers/sim/simtest"
 )
 
-// The shared harness (providers/sim/simtest), under this package's names.
+// The shared harness (providers/internal/simtest), under this package's names.
 type (
 	harness  = simtest.Harness
 	response = simtest.Response

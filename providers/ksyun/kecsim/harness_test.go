@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/reimage-dev/reimage/providers/huaweicloud/ecssim"
+	"github.com/reimage-dev/reimage/providers/internal/simtest"
 	"github.com/reimage-dev/reimage/providers/sim"
-	"github.com/reimage-dev/reimage/providers/sim/simtest"
 )
 
-// The shared harness (providers/sim/simtest), under this package's names.
+// The shared harness (providers/internal/simtest), under this package's names.
 type (
 	harness  = simtest.Harness
 	response = simtest.Response

@@ -1,4 +1,4 @@
-package executor
+package probe
 
 import (
 	"context"
@@ -36,9 +36,9 @@ func (e *GateError) Error() string {
 	return fmt.Sprintf("gate %s at %s expects %s, got %s", strconv.Quote(e.Query), e.URL, e.Expect, e.Got)
 }
 
-// checkGates asks every gate in order; the first failing or unreachable one is
+// Gates asks every gate in order; the first failing or unreachable one is
 // the error.
-func checkGates(ctx context.Context, gates []plan.Gate) error {
+func Gates(ctx context.Context, gates []plan.Gate) error {
 	for _, g := range gates {
 		if g.Prometheus == nil {
 			continue
