@@ -184,3 +184,23 @@ func TestRefusedReinstallNoneMarkerLostIsWrittenAgain(t *testing.T) {
 		t.Fatalf("%+v reinstalls %v, want the reinstall done once", sum, cloud.reinstalls)
 	}
 }
+
+// reimage ack records an acknowledged reinstall done on the instance's
+// marker; when that write is lost before it reaches the cloud, it is written
+// again, and the acknowledgement goes through.
+func TestAckDoneMarkerLostIsWrittenAgain(t *testing.T) {
+	cloud := newMarkerCloud(1, true)
+	p := reinstallPlan(cloud)
+	j := openJournal(t, t.TempDir())
+	must(t, j.Append(Record{Event: EventInDoubt, Provider: "fake", ID: "i-000", Action: "reinstall", Image: "new", Token: "t1", Reason: "answer lost"}))
+	cloud.markFaults = markFaults{dropped: map[string]int{MarkReinstall: 1}}
+	if _, err := Ack(context.Background(), j, map[string]providers.Provider{"fake": cloud}, p.Instances, "ops@host"); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	if got := cloud.marks["i-000"][MarkReinstall]; got != EncodeToken("t1") {
+		t.Fatalf("done marker %q, want %s", got, EncodeToken("t1"))
+	}
+	if e := j.Entry("fake", "i-000"); e.InDoubt != nil || e.DoneToken != "t1" {
+		t.Fatalf("journal %+v, want acknowledged as done", e)
+	}
+}
