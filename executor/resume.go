@@ -113,6 +113,16 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 		}
 	}
 	inst, err := e.follow(rctx, prov, sub, waitKind{})
+	if err != nil && inst.State == providers.StateStopped && errors.Is(err, errChangeFailed) {
+		// The cloud ended the job failed with the server shut off, as in
+		// the run's own steps: a change that left the old image did not
+		// happen and the instance must run again; a reinstall stays in
+		// doubt, but is started again either way.
+		if c.Action == plan.ActionChange && inst.Image != rec.Image {
+			return e.stoppedEarlier(rec, inst)
+		}
+		err = e.startAgain(ctx, prov, it, err, func(string) {})
+	}
 	if err == nil {
 		err = e.startIfNeeded(rctx, prov, it, inst, func(string) {})
 	}

@@ -110,8 +110,8 @@ GET /_sim/instances and GET /_sim/stats (not signed) show the fleet and the requ
 Stops cleanly on SIGINT or SIGTERM.
 
 Faults after the effect (-lose-answer-*, -gateway-502-*) hit writes only (stop, start, change,
-reinstall; -fault-ops narrows them, or names mark: reimage's marker writes, KEC tags and ECS
-metadata): the cloud carries the write out, then the connection is
+reinstall; -fault-ops narrows them, or names mark: reimage's marker writes, the tags or
+metadata each cloud keeps them in): the cloud carries the write out, then the connection is
 closed without an answer, or a gateway answers HTTP 502. A queued change (-queue-*) is accepted
 but shows nothing (state, image, task) for -queue-time, then runs; a change submitted again
 meanwhile is carried out twice. Chosen ids are hit every time, rates are drawn from -seed.

@@ -14,8 +14,8 @@ const (
 	OpStart     = "start"
 	OpChange    = "change"
 	OpReinstall = "reinstall"
-	// OpMark is a write of reimage's markers (KEC: a tag attached through
-	// the tag service; ECS: server metadata). The faults hit it only when
+	// OpMark is a write of reimage's markers (where its front-end keeps
+	// them: tags, metadata). The faults hit it only when
 	// Options.FaultOps names it: it is not among the default four, so that a
 	// seeded fault stream without it draws as before.
 	OpMark = "mark"
