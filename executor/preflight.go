@@ -23,11 +23,10 @@ type PreflightResult struct {
 // Preflight checks, before any instance is touched, what the changes need:
 // every target image exists and can be used (with the instance's system disk),
 // every key pair exists, every login password resolves and meets its cloud's
-// policy. A change that fails an image or key check becomes blocked, with the
-// reason, in changes (modified in place). A password that does not resolve or
-// breaks the policy is a configuration error: one error per secret (and
-// cloud), naming the secret and how many instances use it, never the value.
-// An error of the cloud calls themselves is returned as is. Providers without
+// policy. A change that fails a check becomes blocked, with the reason, in
+// changes (modified in place); a password's reason names its reference, never
+// the value, and each secret is resolved and checked once per cloud. An error
+// of the cloud calls themselves is returned as is. Providers without
 // the capabilities (providers.Preflighter, providers.PasswordChecker) are not
 // asked; the generic policy (plan.CheckPassword) applies to their passwords.
 func Preflight(ctx context.Context, provs map[string]providers.Provider, changes []plan.Change, resolve func(*plan.SecretRef) (string, error)) (PreflightResult, error) {
@@ -62,7 +61,7 @@ func Preflight(ctx context.Context, provs map[string]providers.Provider, changes
 		}
 		res.BadImages = append(res.BadImages, bad...)
 	}
-	errs = append(errs, checkPasswords(provs, names, byProvider, resolve)...)
+	checkPasswords(provs, names, byProvider, resolve)
 	for _, name := range names {
 		for _, c := range byProvider[name] {
 			if c.Action == plan.ActionBlocked {
@@ -142,14 +141,16 @@ func loginKeys(in *plan.Instance) []string {
 }
 
 // checkPasswords resolves each password reference once per cloud type and
-// checks it against that cloud's policy.
-func checkPasswords(provs map[string]providers.Provider, names []string, byProvider map[string][]*plan.Change, resolve func(*plan.SecretRef) (string, error)) []error {
+// checks it against that cloud's policy; the changes whose password does not
+// resolve or breaks the policy are blocked with the reason, which names the
+// reference, never the value (DESIGN.md: an instance that fails a check is
+// blocked with the reason).
+func checkPasswords(provs map[string]providers.Provider, names []string, byProvider map[string][]*plan.Change, resolve func(*plan.SecretRef) (string, error)) {
 	type use struct {
-		ref       *plan.SecretRef
-		check     func(string) error
-		cloud     string
-		instances int
-		providers []string
+		ref     *plan.SecretRef
+		check   func(string) error
+		cloud   string
+		changes []*plan.Change
 	}
 	uses := map[string]*use{}
 	var order []string
@@ -171,29 +172,26 @@ func checkPasswords(provs map[string]providers.Provider, names []string, byProvi
 				uses[key] = u
 				order = append(order, key)
 			}
-			u.instances++
-			if len(u.providers) == 0 || u.providers[len(u.providers)-1] != name {
-				u.providers = append(u.providers, name)
-			}
+			u.changes = append(u.changes, c)
 		}
 	}
-	var errs []error
 	for _, key := range order {
 		u := uses[key]
 		pw, err := resolve(u.ref)
 		if err == nil {
 			err = u.check(pw)
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("login password %s (%s of provider %s): %w", u.ref, plural(u.instances, "instance"), strings.Join(u.providers, ", "), err))
+		if err == nil {
+			continue
+		}
+		reason := fmt.Sprintf("login password %s: %v", u.ref, err)
+		for _, c := range u.changes {
+			if c.Action == plan.ActionBlocked {
+				c.Reason += "; " + reason // already blocked by its image or key pairs
+				continue
+			}
+			c.Action, c.StopFirst = plan.ActionBlocked, false
+			c.Reason = "pre-flight: " + reason
 		}
 	}
-	return errs
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -250,9 +250,9 @@ func (f *Fleet) relook(ctx context.Context, j *executor.Journal) ([]plan.Change,
 }
 
 // preflight runs the checks before any change (executor.Preflight) on the
-// changes just looked up: it blocks the instances whose image or key pair
-// fails, and fails on a password that does not resolve or breaks its cloud's
-// policy (one error per secret).
+// changes just looked up: it blocks the instances whose image, key pair or
+// login password (one that does not resolve or breaks its cloud's policy)
+// fails, with the reason.
 func (f *Fleet) preflight(ctx context.Context, changes []plan.Change) (executor.PreflightResult, error) {
 	return executor.Preflight(ctx, f.Providers, changes, f.Secret)
 }
