@@ -618,14 +618,19 @@ func (e *Executor) steps(ctx context.Context, prov providers.Provider, it *item,
 		// An asynchronous failure that leaves the instance stopped (a failed
 		// job after the server was shut off) has not changed its
 		// disk: it is started again like a refused change.
-		if inst.State == providers.StateStopped && inst.Image != in.Image {
+		// The cloud's verdict (a job FAILed) may come with an instance read
+		// older than it (a coalesced read taken while the server was still
+		// being shut off): a change the cloud ended failed is over, so
+		// startAgain reads the instance again and starts it if it is stopped.
+		failed := errors.Is(err, errChangeFailed) && inst.State != providers.StateError
+		if (inst.State == providers.StateStopped || failed) && inst.Image != in.Image {
 			return "", untouched(StepWaitDone, err)
 		}
 		// The same failure of a reinstall: the image it ran all along
 		// cannot tell whether the disk was rebuilt, so the token stays in
 		// doubt; but the instance is started again, which is right either
 		// way (the cloud starts it after a reinstall).
-		if inst.State == providers.StateStopped && errors.Is(err, errChangeFailed) {
+		if failed {
 			return "", &stepError{StepWaitDone, &leftStoppedError{err}}
 		}
 		return "", &stepError{StepWaitDone, err}

@@ -235,3 +235,53 @@ func (c noGraceCloud) Progress(ctx context.Context, sub providers.Submission) (p
 	}
 	return c.faultCloud.Progress(ctx, sub)
 }
+
+// staleFailCloud answers Progress as a client whose instance read comes
+// from a coalesced batch taken before the job's verdict: the job FAILed, the
+// read still shows the server as it was before the cloud shut it off.
+type staleFailCloud struct{ *faultCloud }
+
+func (c staleFailCloud) Progress(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
+	p, err := c.faultCloud.Progress(ctx, sub)
+	if err == nil && p.Phase == providers.PhaseFailed {
+		p.Instance.State, p.Instance.RawState = providers.StateRunning, "ACTIVE"
+	}
+	return p, err
+}
+
+// TestJobFailedWithStaleReadStartsAgain: the cloud's job FAILs (the server
+// shut off for the change stays SHUTOFF, unharmed) but the instance read
+// that came with the verdict is older and shows it running: a failed job is
+// over, so the instance is read again and started; it was left shut off and
+// broken (soak seed 37: i-04, i-07, ECS with queued changes and a poll budget).
+func TestJobFailedWithStaleReadStartsAgain(t *testing.T) {
+	for _, reinstall := range []bool{false, true} {
+		name := map[bool]string{false: "image change", true: "reinstall"}[reinstall]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFaultCloud(1, true)
+				cloud.caps.ChangeStopsRunning = true
+				cloud.failStopped["i-000"] = true
+				p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+				if reinstall {
+					p.Instances[0].Reinstall = "t1"
+					cloud.inst["i-000"].Image = "new"
+				}
+				j := openTestJournal(t)
+				_, events, err := faultRun{journal: j, settle: 5 * time.Second}.run(t, staleFailCloud{cloud}, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reason := failures(events)["i-000"]; !strings.HasSuffix(reason, "started again") {
+					t.Errorf("failure %q, want started again", reason)
+				}
+				if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning {
+					t.Errorf("instance %+v, want running again", st)
+				}
+				if e := j.Entry("fake", "i-000"); e.Broken != nil {
+					t.Errorf("journal entry %+v, want not broken", e)
+				}
+			})
+		})
+	}
+}

@@ -31,6 +31,7 @@ var (
 	soakFirst = flag.Int64("soak.first", 1, "first seed of the soak")
 	soakBin   = flag.String("soak.bin", "", "reimage binary to soak (default: built from ../cmd/reimage)")
 	soakSteps = flag.Int("soak.steps", 6, "runs per seed before the calm, converging phase")
+	soakKeep  = flag.String("soak.keep", "", "keep every run's -json output and stderr in this directory")
 )
 
 // The clouds' target images and the login each cloud's instances use.
@@ -483,6 +484,12 @@ func (sc *scenario) apply(planFile, state, shard string, k killPlan) runResult {
 	}
 	res.exit = cmd.ProcessState.ExitCode()
 	res.stderr = stderr.String()
+	if *soakKeep != "" {
+		_ = os.MkdirAll(*soakKeep, 0o755)
+		base := filepath.Join(*soakKeep, fmt.Sprintf("seed%d-%s", sc.seed, tag))
+		_ = os.WriteFile(base+".json", stdout.Bytes(), 0o644)
+		_ = os.WriteFile(base+".stderr", stderr.Bytes(), 0o644)
+	}
 	sc.readEvents(&res, stdout.Bytes())
 	res.metrics = readMetrics(prom)
 	if res.signaled != "" && res.exit == 1 && res.summary == nil {
@@ -786,6 +793,9 @@ func (sc *scenario) run() {
 		var missing []string
 		if sc.mix.missingMidRun && r.IntN(3) == 0 {
 			missing = []string{kecImages[1], ecsImages[1]}
+			// Deleted once this run's instances are busy, not those an
+			// earlier run abandoned (its pre-flight would refuse).
+			sc.quiet(0)
 		}
 		var results []runResult
 		switch kind {
