@@ -55,14 +55,14 @@ func TestPollScheduleAdaptsToDurationsObserved(t *testing.T) {
 		ends: 450 * time.Millisecond,
 		want: ms(100, 200, 300, 400, 500),
 	}, {
-		name:     "observed in the run: first poll at nine tenths of the shortest, then halving towards the median, then every tick",
-		observed: []time.Duration{4 * time.Second, 3500 * time.Millisecond, 4200 * time.Millisecond},
+		name:     "observed in the run: first poll at nine tenths of the shortest, then halving towards the first quartile, then every tick",
+		observed: ms(4600, 3000, 4000, 4200, 4400, 4000, 4800, 5000),
 		estimate: time.Hour, // the run's own figures win
 		ends:     4450 * time.Millisecond,
-		// 0.9×3.5 s = 3.15 s → the tick before it, 3.1 s; median 4 s:
-		// (4−3.1)/2 = 0.45 s → 3.5 s; 0.25 s → 3.7 s; 0.15 s → 3.8 s; then
-		// every tick (0.1 s) up to and past 4 s.
-		want: ms(3100, 3500, 3700, 3800, 3900, 4000, 4100, 4200, 4300, 4400, 4500),
+		// 0.9×3 s = 2.7 s; first quartile 4 s: (4−2.7)/2 = 0.65 s → the tick
+		// before 3.35 s, 3.3 s; 0.35 s → 3.6 s; 0.2 s → 3.8 s; 0.1 s → 3.9 s;
+		// then every tick (0.1 s) up to and past 4 s.
+		want: ms(2700, 3300, 3600, 3800, 3900, 4000, 4100, 4200, 4300, 4400, 4500),
 	}, {
 		name:     "before one has ended: half the estimate, then halving",
 		estimate: 4 * time.Second,
@@ -144,13 +144,13 @@ func TestPollScheduleLearnsPerProviderAndWait(t *testing.T) {
 			t.Errorf("%+v: first poll at %v, want %v", tt.kind, got, tt.first)
 		}
 	}
-	// The median is of the latest keepWaits only: a run whose steps slow
+	// The quartile is of the latest keepWaits only: a run whose steps slow
 	// down moves its expected end with them.
 	for i := range keepWaits {
-		s.observe(waitKind{"kec", WaitChange}, time.Duration(10+i%3)*time.Second)
+		s.observe(waitKind{"kec", WaitChange}, time.Duration(10+i%4)*time.Second)
 	}
-	if _, typical := s.figures(waitKind{"kec", WaitChange}); typical != 11*time.Second {
-		t.Errorf("median of the latest %d waits = %v, want 11s", keepWaits, typical)
+	if _, expected := s.figures(waitKind{"kec", WaitChange}); expected != 11*time.Second {
+		t.Errorf("first quartile of the latest %d waits (10s, 11s, 12s, 13s) = %v, want 11s", keepWaits, expected)
 	}
 	if first, _ := s.figures(waitKind{"kec", WaitChange}); first != 3600*time.Millisecond {
 		t.Errorf("first poll from the shortest wait ever seen = %v, want 3.6s", first)
