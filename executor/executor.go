@@ -832,7 +832,13 @@ func (e *Executor) tookEffect(ctx context.Context, prov providers.Provider, it *
 	case !seen:
 		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w) and the instance could not be looked up: %v", cause, lastErr))
 	case it.c.Action == plan.ActionReinstall:
-		return false, markAs(ErrInDoubt, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID))
+		err := markAs(ErrInDoubt, fmt.Errorf("reinstall in doubt (%w): the instance shows no sign of it; check %s by hand, then run reimage ack", cause, in.ID))
+		if last.State == providers.StateStopped {
+			// The token stays in doubt, but the cloud shows no change:
+			// an instance that ran is started again.
+			err = &leftStoppedError{err}
+		}
+		return false, err
 	case last.State != want:
 		return false, markAs(ErrInDoubt, fmt.Errorf("change in doubt (%w): after %s the instance is %s, neither under way nor as it was; check %s by hand", cause, e.settleWindow, last.RawState, in.ID))
 	}

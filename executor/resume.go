@@ -82,18 +82,42 @@ func (e *Executor) resolveOne(ctx context.Context, rec Record, in *plan.Instance
 	e.emit(Event{Type: EventResolve, Change: c, Step: StepResolve})
 	sub := providers.Submission{InstanceID: rec.ID, ImageID: rec.Image, Reinstall: c.Action == plan.ActionReinstall, JobID: rec.JobID, RequestID: rec.RequestID}
 	submitted := rec.JobID != "" || rec.RequestID != ""
-	if !submitted {
-		st, err := prov.Status(rctx, rec.ID)
+	st, err := prov.Status(rctx, rec.ID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, e.resolveUnknown(ctx, prov, it, rec, fmt.Errorf("resolve %s: %w", rec.ID, err))
+	}
+	if !submitted && rec.Reason == ReasonStopped {
+		// Nothing was submitted.
+		return e.stoppedEarlier(rec, st)
+	}
+	if c.Action == plan.ActionChange && rec.JobID == "" && st.State != providers.StateInProgress && st.Image != rec.Image {
+		// Sent or not, accepted or not (no job to ask), and a cloud may
+		// queue a change for seconds before the instance shows it (and a
+		// client that did not submit it knows of no grace): as for a lost
+		// answer in a run, only the whole settle window idle on the old
+		// image proves that it did not take.
+		target := *in
+		target.Image = rec.Image
+		taken, err := e.tookEffect(rctx, prov, &item{c: &plan.Change{Instance: &target, Action: plan.ActionChange}, wasRunning: rec.WasRunning},
+			st.State == providers.StateRunning, errors.New("an earlier run stopped while submitting it"))
 		if err != nil {
 			if ctx.Err() != nil {
-				return false, nil
+				return false, nil // still open; the next run tries again
 			}
-			return false, e.resolveUnknown(ctx, prov, it, rec, fmt.Errorf("resolve %s: %w", rec.ID, err))
+			return false, e.resolveUnknown(ctx, prov, it, rec, err)
 		}
-		switch {
-		case rec.Reason == ReasonStopped || (c.Action == plan.ActionChange && st.State != providers.StateInProgress && st.Image != rec.Image):
-			// Nothing was submitted, or the change did not take.
+		if !taken {
+			if st, err = prov.Status(rctx, rec.ID); err != nil {
+				return false, e.resolveUnknown(ctx, prov, it, rec, fmt.Errorf("resolve %s: %w", rec.ID, err))
+			}
 			return e.stoppedEarlier(rec, st)
+		}
+		// It took: followed below.
+	} else if !submitted {
+		switch {
 		case st.State == providers.StateInProgress:
 			// Under way: it took.
 		case c.Action == plan.ActionChange:

@@ -126,3 +126,112 @@ func TestResolveJobFailedAfterCrashStartsAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveQueuedChangeAfterCrashNotResubmitted: a run is killed after it
+// wrote the intent of an image change and sent it, before the answer (no
+// submitted record); the cloud queued the change and shows nothing of it yet
+// (KEC and ECS both may, for seconds). The next run, started at once,
+// resolves the intent: the instance idle on its old image is not proof that
+// the change did not take until the settle window has passed, as for a lost
+// answer in the run itself. It was made again, so the OS was installed twice
+// (soak seed 30: every change queued 746ms, kill -9, rerun).
+//
+// With the submission recorded (KEC: a request id, no job), the same: the
+// client of the new process never submitted it, so it knows of no grace
+// before the rebuild shows, and said at once "the change did not take"
+// (soak seed 30 again, once the first case was fixed).
+func TestResolveQueuedChangeAfterCrashNotResubmitted(t *testing.T) {
+	for _, tc := range []struct {
+		stopsItself, submitted bool
+	}{{false, false}, {true, false}, {false, true}} {
+		name := map[bool]string{false: "stopped first (KEC)", true: "change stops it (ECS)"}[tc.stopsItself]
+		if tc.submitted {
+			name += ", submitted"
+		}
+		stopsItself := tc.stopsItself
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFaultCloud(1, true)
+				cloud.caps.ChangeStopsRunning = stopsItself
+				p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+				_ = cloud.set("i-000", func(in *providers.Instance) { in.State, in.RawState = providers.StateStopped, "SHUTOFF" })
+				// The killed run's change, queued by the cloud.
+				cloud.after(2*time.Second, func(c *fakeCloud) { c.inst["i-000"].Image = "new"; c.changes["i-000"]++ })
+				j := openTestJournal(t)
+				if err := j.Append(Record{Event: EventIntent, Provider: "fake", ID: "i-000", Action: "change", Image: "new", WasRunning: true}); err != nil {
+					t.Fatal(err)
+				}
+				var prov providers.Provider = cloud
+				if tc.submitted {
+					if err := j.Append(Record{Event: EventSubmitted, Provider: "fake", ID: "i-000", RequestID: "req-1"}); err != nil {
+						t.Fatal(err)
+					}
+					prov = noGraceCloud{cloud}
+				}
+				if _, _, err := (faultRun{journal: j, settle: 5 * time.Second}).run(t, prov, p); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(10 * time.Second)
+				cloud.due()
+				cloud.mu.Lock()
+				n := cloud.changes["i-000"]
+				cloud.mu.Unlock()
+				if n != 1 {
+					t.Errorf("OS installed %d times, want once", n)
+				}
+				if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning || st.Image != "new" {
+					t.Errorf("instance %+v, want running on the new image", st)
+				}
+			})
+		})
+	}
+}
+
+// TestReinstallSubmitInDoubtNoSignStartsAgain: the answer to a reinstall is
+// a 503 that may or may not have followed its acceptance (KEC), and through
+// the whole settle window the instance reimage stopped shows no sign of it.
+// The token stays in doubt, never submitted again; but the instance ran, the
+// cloud shows no change, and it is started again (DESIGN: "stop or submit in
+// doubt and the cloud shows no change"). It was left stopped and broken
+// (soak seed 22: i-06).
+func TestReinstallSubmitInDoubtNoSignStartsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFaultCloud(1, true)
+		p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+		p.Instances[0].Reinstall = "t1"
+		cloud.inst["i-000"].Image = "new"
+		cloud.dropped["i-000"] = 1
+		j := openTestJournal(t)
+		sum, events, err := faultRun{journal: j, settle: 5 * time.Second}.run(t, cloud, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 1 {
+			t.Fatalf("summary %+v, want 1 failed", sum)
+		}
+		if reason := failures(events)["i-000"]; !strings.Contains(reason, "reinstall in doubt") || !strings.HasSuffix(reason, "started again") {
+			t.Errorf("failure %q, want in doubt and started again", reason)
+		}
+		if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning {
+			t.Errorf("instance %+v, want running again", st)
+		}
+		if e := j.Entry("fake", "i-000"); e.InDoubt == nil || e.Broken != nil {
+			t.Errorf("journal entry %+v, want in doubt, not broken", e)
+		}
+		if n := cloud.calls(&cloud.changeCalls, "i-000"); n != 1 {
+			t.Errorf("reinstall submitted %d times, want once", n)
+		}
+	})
+}
+
+// noGraceCloud answers Progress as a KEC client that did not make the
+// submission does: an instance stopped on its old image "did not take".
+type noGraceCloud struct{ *faultCloud }
+
+func (c noGraceCloud) Progress(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
+	st, err := c.Status(ctx, sub.InstanceID)
+	if err == nil && st.State == providers.StateStopped && st.Image != sub.ImageID {
+		return providers.Progress{Phase: providers.PhaseFailed, Reason: "instance is stopped on image " + st.Image + ": the change did not take", Instance: st}, nil
+	}
+	return c.faultCloud.Progress(ctx, sub)
+}

@@ -45,9 +45,13 @@ type Cloud struct {
 	// file:line:col, and the schema's instances[].id is assembled from the
 	// clouds' forms. Zero: any non-empty id.
 	InstanceID IDSyntax
+	// ImageID is the form of the cloud's image ids, used as InstanceID is
+	// (the schema's image field is assembled from the clouds' forms). Zero:
+	// any non-empty id.
+	ImageID IDSyntax
 
-	// id is InstanceID compiled, by RegisterCloud.
-	id compiledID
+	// id and imageID are InstanceID and ImageID compiled, by RegisterCloud.
+	id, imageID compiledID
 }
 
 // LoginForm is a login form of one cloud besides a password.
@@ -112,10 +116,13 @@ func RegisterCloud(c Cloud) {
 	if _, dup := clouds[c.Type]; dup {
 		panic(fmt.Sprintf("plan: RegisterCloud: cloud %q registered twice", c.Type))
 	}
-	c.id = compileID(c.Type, c.InstanceID)
+	c.id, c.imageID = compileID(c.Type, c.InstanceID), compileID(c.Type, c.ImageID)
 	schema.Register(c.Type, c.Schema)
 	if !c.InstanceID.IsZero() {
-		schema.RegisterInstanceID(c.Type, schema.IDForm{Pattern: c.InstanceID.Pattern, Noun: c.InstanceID.Noun, Example: c.InstanceID.Example})
+		schema.RegisterInstanceID(c.Type, c.InstanceID.form())
+	}
+	if !c.ImageID.IsZero() {
+		schema.RegisterImageID(c.Type, c.ImageID.form())
 	}
 	clouds[c.Type] = &c
 	cloudOrder = append(cloudOrder, &c)

@@ -31,6 +31,10 @@ type loader struct {
 	once map[string]any
 	// providerDefaults holds each provider's defaults block, by provider name.
 	providerDefaults map[string]*yaml.Node
+	// wrongImage holds the image nodes reported as of another cloud's form: a
+	// default shared by 100,000 instances is one diagnostic, not 100,000
+	// that the report would then fold into one.
+	wrongImage map[*yaml.Node]bool
 }
 
 type entry struct {
@@ -388,6 +392,9 @@ func (l *loader) instance(path string, n, defaults *yaml.Node) *Instance {
 
 	if _, val, at, _ := pick("image"); val != nil {
 		inst.Image, inst.ImageByName = imageOf(val, at)
+		if cloud != nil {
+			l.checkImageID(val, at.String(), inst.Image, prov, cloud)
+		}
 	} else if !misspelt("image", n, provDefaults, defaults) {
 		l.errorf(n, path, "no image: set image on the instance or in defaults")
 	}
@@ -655,6 +662,25 @@ func (l *loader) checkInstanceID(n *yaml.Node, path, id string, prov *Provider, 
 		id = string(r[:57]) + "..."
 	}
 	l.errorf(idNode, schema.Field(path, "id"), "must be %s (provider %q is %s), found %q", cloud.id.Expected(), prov.Name, cloud.Type, id)
+}
+
+// checkImageID reports an image id of another cloud's form than the
+// instance's provider's, as checkInstanceID does instance ids; once per node.
+func (l *loader) checkImageID(n *yaml.Node, path, image string, prov *Provider, cloud *Cloud) {
+	if image == "" || cloud.imageID.accepts(image) || l.wrongImage[n] {
+		return
+	}
+	if !slices.ContainsFunc(registeredClouds(), func(c *Cloud) bool { return c.imageID.accepts(image) }) {
+		return // the schema said so
+	}
+	if l.wrongImage == nil {
+		l.wrongImage = map[*yaml.Node]bool{}
+	}
+	l.wrongImage[n] = true
+	if r := []rune(image); len(r) > 60 {
+		image = string(r[:57]) + "..."
+	}
+	l.errorf(n, path, "must be an image id (%s) or {name: IMAGE NAME} (provider %q is %s), found %q", cloud.imageID.Expected(), prov.Name, cloud.Type, image)
 }
 
 // uniqueIDs reports an instance id listed twice for one provider, or for two provider entries

@@ -3,11 +3,14 @@ package plan
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/reimage-dev/reimage/schema"
 )
 
-// IDSyntax is the form of one cloud's instance ids, which its driver declares
-// (Cloud.InstanceID): ids are cloud knowledge (a UUID on one cloud, i-0abc…
-// on another), so plan and schema hold no pattern of their own.
+// IDSyntax is the form of one cloud's ids of a kind, which its driver declares
+// (Cloud.InstanceID, Cloud.ImageID): ids are cloud knowledge (a UUID on one
+// cloud, i-0abc… or ami-0abc… on another), so plan and schema hold no
+// pattern of their own.
 type IDSyntax struct {
 	// Pattern is an anchored RE2 regular expression of the canonical form,
 	// as JSON Schema's pattern keyword takes it.
@@ -26,6 +29,11 @@ type IDSyntax struct {
 // be any non-empty string.
 func (s IDSyntax) IsZero() bool { return s.Pattern == "" }
 
+// form is the syntax as package schema takes it.
+func (s IDSyntax) form() schema.IDForm {
+	return schema.IDForm{Pattern: s.Pattern, Noun: s.Noun, Example: s.Example}
+}
+
 // Expected is the syntax in the words of "must be ..., found" messages.
 func (s IDSyntax) Expected() string { return s.Noun + " like " + s.Example }
 
@@ -41,7 +49,7 @@ func compileID(typ string, s IDSyntax) compiledID {
 	}
 	re, err := regexp.Compile(s.Pattern)
 	if err != nil || s.Noun == "" || s.Example == "" || !re.MatchString(s.Example) {
-		panic(fmt.Sprintf("plan: RegisterCloud: cloud %q: instance id syntax %q (example %q) is incomplete or does not match its example (%v)", typ, s.Pattern, s.Example, err))
+		panic(fmt.Sprintf("plan: RegisterCloud: cloud %q: id syntax %q (example %q) is incomplete or does not match its example (%v)", typ, s.Pattern, s.Example, err))
 	}
 	return compiledID{IDSyntax: s, re: re}
 }

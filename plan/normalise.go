@@ -17,10 +17,10 @@ var (
 	hex32AnyCase = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 )
 
-// idFields are the fields whose values are cloud ids (image, key pair,
-// project and user ids). Instance ids take the form their cloud's driver
-// declares (normaliseInstanceIDs).
-var idFields = map[string]bool{"image": true, "keyIds": true, "projectId": true, "userId": true}
+// idFields are the fields whose values are cloud ids (key pair, project and
+// user ids). Instance and image ids take the forms their cloud's driver
+// declares (normaliseInstanceIDs, normaliseImage).
+var idFields = map[string]bool{"keyIds": true, "projectId": true, "userId": true}
 
 // normaliseIDs lowers the case of every id in the document, in place, before
 // the schema sees it: an upper-case UUID is the same id, and compared as typed
@@ -43,6 +43,9 @@ func normaliseFields(n *yaml.Node) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "image" {
+				normaliseImage(v, nil)
+			}
 			if idFields[k.Value] {
 				lowerID(v)
 				if v.Kind == yaml.SequenceNode {
@@ -64,9 +67,10 @@ func lowerID(n *yaml.Node) {
 	}
 }
 
-// normaliseInstanceIDs puts the id of every entry of the plan root's
-// instances into the canonical form of its provider's cloud (Cloud.InstanceID),
-// before the schema sees it. The provider is the entry's, else the defaults',
+// normaliseInstanceIDs puts the id and image of every entry of the plan
+// root's instances into the canonical forms of its provider's cloud
+// (Cloud.InstanceID, Cloud.ImageID), and each provider's default image into
+// its cloud's, before the schema sees them. The provider is the entry's, else the defaults',
 // else the plan's only one. An entry whose cloud is not known (an error
 // reported later) takes the form of the first cloud that can make its id
 // canonical, so that a mistake in its provider is not also reported as one in
@@ -77,6 +81,7 @@ func normaliseInstanceIDs(root *yaml.Node) {
 		for i := 0; i+1 < len(providers.Content); i += 2 {
 			typ, _ := stringValue(get(providers.Content[i+1], "type"))
 			types[keyOf(providers.Content[i])] = typ
+			normaliseImage(get(get(providers.Content[i+1], "defaults"), "image"), cloudOf(typ))
 		}
 	}
 	only := ""
@@ -101,12 +106,13 @@ func normaliseInstanceIDs(root *yaml.Node) {
 				id = e.Content[i+1] // the last, as the schema sees it
 			}
 		}
-		if id == nil || id.Kind != yaml.ScalarNode {
-			continue
-		}
 		name, ok := stringValue(get(e, "provider"))
 		if !ok {
 			name = cmp.Or(byDefault, only)
+		}
+		normaliseImage(get(e, "image"), cloudOf(types[name]))
+		if id == nil || id.Kind != yaml.ScalarNode {
+			continue
 		}
 		if c := cloudOf(types[name]); c != nil {
 			id.Value = c.id.normalise(id.Value)
@@ -121,6 +127,31 @@ func normaliseInstanceIDs(root *yaml.Node) {
 				id.Value = n
 				break
 			}
+		}
+	}
+}
+
+// normaliseImage puts an image id (n, when a scalar; {name: NAME} is left as
+// it is) into the canonical form of cloud c's image ids. Without c (the
+// plan's defaults, a selector, a provider of an unknown type) it stays as it
+// is when some cloud takes it so, else takes the form of the first cloud that
+// can make it canonical.
+func normaliseImage(n *yaml.Node, c *Cloud) {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return
+	}
+	if c != nil {
+		n.Value = c.imageID.normalise(n.Value)
+		return
+	}
+	clouds := registeredClouds()
+	if slices.ContainsFunc(clouds, func(c *Cloud) bool { return c.imageID.re != nil && c.imageID.accepts(n.Value) }) {
+		return
+	}
+	for _, c := range clouds {
+		if v := c.imageID.normalise(n.Value); v != n.Value {
+			n.Value = v
+			return
 		}
 	}
 }

@@ -38,8 +38,9 @@ var (
 type cloudFragment struct {
 	typ  string
 	root *node
-	// id is the form of the cloud's instance ids (RegisterInstanceID); zero: any.
-	id IDForm
+	// id and imageID are the forms of the cloud's instance and image ids
+	// (RegisterInstanceID, RegisterImageID); zero: any.
+	id, imageID IDForm
 }
 
 // Register adds the schema fragment of the cloud of provider type typ. It
@@ -120,6 +121,7 @@ func assemble(core []byte, frags []cloudFragment) ([]byte, error) {
 			}
 		}
 	}
+	setImageID(defs.get("field-image"), frags)
 	if id := instanceIDSchema(defs, frags); id != nil {
 		defs.at("instance", "properties").set("id", id)
 	}

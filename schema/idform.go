@@ -33,6 +33,89 @@ func RegisterInstanceID(typ string, f IDForm) {
 	panic(fmt.Sprintf("schema: RegisterInstanceID: no fragment of %q registered", typ))
 }
 
+// RegisterImageID sets the image id form of the cloud of provider type typ,
+// as RegisterInstanceID does its instance ids'.
+func RegisterImageID(typ string, f IDForm) {
+	fragmentsMu.Lock()
+	defer fragmentsMu.Unlock()
+	if assembledUsed {
+		panic(fmt.Sprintf("schema: RegisterImageID: %q registered after the schema was used", typ))
+	}
+	for i := range cloudFragments {
+		if cloudFragments[i].typ == typ {
+			cloudFragments[i].imageID = f
+			return
+		}
+	}
+	panic(fmt.Sprintf("schema: RegisterImageID: no fragment of %q registered", typ))
+}
+
+// distinctForms are the different forms of frags' ids (form picks which),
+// each with the clouds that have it ("a, b"), and whether any declares one.
+func distinctForms(frags []cloudFragment, form func(cloudFragment) IDForm) (forms []IDForm, types []string, declared bool) {
+	for _, f := range frags {
+		id := form(f)
+		declared = declared || id.Pattern != ""
+		i := -1
+		for j, g := range forms {
+			if g == id {
+				i = j
+			}
+		}
+		if i < 0 {
+			forms = append(forms, id)
+			types = append(types, f.typ)
+		} else {
+			types[i] += ", " + f.typ
+		}
+	}
+	return forms, types, declared
+}
+
+// setImageID puts the clouds' image id forms into field-image, whose string
+// form is an id and whose object form is {name: NAME}: the one shared form's
+// pattern, else the alternatives of every form (none when a cloud takes any
+// id), and the words that say them. Nothing when no cloud declares a form.
+func setImageID(image *node, frags []cloudFragment) {
+	forms, types, declared := distinctForms(frags, func(f cloudFragment) IDForm { return f.imageID })
+	if !declared || image == nil {
+		return
+	}
+	if len(forms) == 1 {
+		f := forms[0]
+		image.insertBefore("required", "pattern", textNode(f.Pattern))
+		image.insertBefore("required", "patternErrorMessage", textNode(capitalise(f.Noun+" like "+f.Example)+", or {name: NAME}."))
+		image.set("x-expected", textNode("an image id ("+f.Noun+") or {name: IMAGE NAME}"))
+		return
+	}
+	var patterns, nouns, expected []string
+	anyID := false
+	for i, f := range forms {
+		if f.Pattern == "" {
+			anyID = true
+			nouns = append(nouns, "any text on "+types[i])
+			expected = append(expected, "any text ("+types[i]+")")
+			continue
+		}
+		patterns = append(patterns, f.Pattern)
+		nouns = append(nouns, f.Noun+" on "+types[i])
+		expected = append(expected, f.Noun+" like "+f.Example+" ("+types[i]+")")
+	}
+	if !anyID {
+		image.insertBefore("required", "pattern", textNode(strings.Join(patterns, "|")))
+		image.insertBefore("required", "patternErrorMessage", textNode("An image id: "+orList(expected)+", or {name: NAME}."))
+	}
+	image.set("x-expected", textNode("an image id ("+strings.Join(nouns, "; ")+") or {name: IMAGE NAME}"))
+}
+
+// capitalise upper-cases the first letter of s.
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // instanceIDSchema is the schema of instances[].id for the clouds of frags:
 // their one form when they share it, else an anyOf of their forms (a cloud
 // without one adds any non-empty string). Which form an instance's id must
@@ -40,24 +123,7 @@ func RegisterInstanceID(typ string, f IDForm) {
 // checks that. A form whose pattern a core definition has is a $ref to it.
 // Nil when no cloud declares a form: the core's schema stays.
 func instanceIDSchema(defs *node, frags []cloudFragment) *node {
-	var forms []IDForm
-	var types []string
-	declared := false
-	for _, f := range frags {
-		declared = declared || f.id.Pattern != ""
-		i := -1
-		for j, g := range forms {
-			if g == f.id {
-				i = j
-			}
-		}
-		if i < 0 {
-			forms = append(forms, f.id)
-			types = append(types, f.typ)
-		} else {
-			types[i] += ", " + f.typ
-		}
-	}
+	forms, types, declared := distinctForms(frags, func(f cloudFragment) IDForm { return f.id })
 	if !declared {
 		return nil
 	}
@@ -99,7 +165,7 @@ func formSchema(defs *node, f IDForm) *node {
 	}
 	words := f.Noun + " like " + f.Example
 	return &node{kind: '{', keys: []string{"type", "pattern", "x-expected", "patternErrorMessage"}, vals: []*node{
-		textNode("string"), textNode(f.Pattern), textNode(words), textNode(strings.ToUpper(words[:1]) + words[1:] + ".")}}
+		textNode("string"), textNode(f.Pattern), textNode(words), textNode(capitalise(words) + ".")}}
 }
 
 // appendMembers appends the members of object src to object dst.

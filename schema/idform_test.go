@@ -99,3 +99,60 @@ func TestInstanceIDOfNoCloudsFormIsOneError(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }
+
+// imageOf assembles the core with frags and returns field-image's pattern,
+// its message and its words.
+func imageOf(t *testing.T, frags ...cloudFragment) (pattern, message, expected string) {
+	t.Helper()
+	doc, err := assemble(coreSchema, frags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Defs map[string]struct {
+			Pattern             string `json:"pattern"`
+			PatternErrorMessage string `json:"patternErrorMessage"`
+			Expected            string `json:"x-expected"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	im := v.Defs["field-image"]
+	return im.Pattern, im.PatternErrorMessage, im.Expected
+}
+
+// withImage is f with image ids of form id.
+func withImage(f cloudFragment, id IDForm) cloudFragment {
+	f.imageID = id
+	return f
+}
+
+// The image field's id form is what the drivers declare: one shared form's
+// pattern, the alternatives of forms that differ, none when a cloud takes any
+// id, and the core's words alone when no cloud declares one.
+func TestImageIDFormIsAssembledFromTheDriversForms(t *testing.T) {
+	amiForm := IDForm{Pattern: "^ami-[0-9a-f]{8}([0-9a-f]{9})?$", Noun: "ami- and 8 or 17 hex digits", Example: "ami-0abc12345def67890"}
+	for _, tc := range []struct {
+		name                       string
+		frags                      []cloudFragment
+		pattern, message, expected string
+	}{
+		{"one shared form", []cloudFragment{withImage(testFragment(t, "a", uuidForm), uuidForm), withImage(testFragment(t, "b", uuidForm), uuidForm)},
+			uuidForm.Pattern, "A UUID like 98284100-f6d1-4bbf-886a-1b0765024738, or {name: NAME}.", "an image id (a UUID) or {name: IMAGE NAME}"},
+		{"forms that differ", []cloudFragment{withImage(testFragment(t, "a", uuidForm), uuidForm), withImage(testFragment(t, "c", awsForm), amiForm)},
+			uuidForm.Pattern + "|" + amiForm.Pattern,
+			"An image id: a UUID like 98284100-f6d1-4bbf-886a-1b0765024738 (a) or ami- and 8 or 17 hex digits like ami-0abc12345def67890 (c), or {name: NAME}.",
+			"an image id (a UUID on a; ami- and 8 or 17 hex digits on c) or {name: IMAGE NAME}"},
+		{"a cloud that takes any", []cloudFragment{withImage(testFragment(t, "a", uuidForm), uuidForm), testFragment(t, "d", IDForm{})},
+			"", "", "an image id (a UUID on a; any text on d) or {name: IMAGE NAME}"},
+		{"no form", []cloudFragment{testFragment(t, "d", IDForm{})}, "", "", "an image id or {name: IMAGE NAME}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, m, e := imageOf(t, tc.frags...)
+			if p != tc.pattern || m != tc.message || e != tc.expected {
+				t.Errorf("field-image:\npattern %q\nmessage %q\nwords   %q\nwant\npattern %q\nmessage %q\nwords   %q", p, m, e, tc.pattern, tc.message, tc.expected)
+			}
+		})
+	}
+}

@@ -369,6 +369,7 @@ type runResult struct {
 	exit     int
 	signaled string // the signal(s) sent, "" for none
 	hard     bool   // killed or abandoned in flight: its instances may be mid-change
+	aborted  bool   // signalled before its run began: exit 1, nothing resolved
 	summary  *summary
 	planned  []string          // the run's instances (type/id), from its plan event
 	blocked  map[string]string // those it found blocked at look-up, with the reason
@@ -484,6 +485,12 @@ func (sc *scenario) apply(planFile, state, shard string, k killPlan) runResult {
 	res.stderr = stderr.String()
 	sc.readEvents(&res, stdout.Bytes())
 	res.metrics = readMetrics(prom)
+	if res.signaled != "" && res.exit == 1 && res.summary == nil {
+		// A signal before the run began (during the look-up) cancels it
+		// at once, before any change, as at the prompt: exit 1. What an
+		// earlier killed run left is resolved by the next one.
+		res.aborted = true
+	}
 	return res
 }
 
@@ -609,7 +616,7 @@ func (sc *scenario) checkRuns(what string, keys []string) {
 // checkTruth: the exit code, the -json summary and the metrics agree, and an
 // exit 0 means the simulator shows every instance of the run converged.
 func (sc *scenario) checkTruth(what string, r runResult) {
-	if r.hard {
+	if r.hard || r.aborted {
 		return
 	}
 	if r.exit != 0 && r.exit != 3 {
@@ -655,8 +662,12 @@ func (sc *scenario) checkTruth(what string, r runResult) {
 			sc.violation("%s: exit 3 but the summary gives no reason: %+v", what, s)
 		}
 	}
-	if r.metrics != nil && r.metrics["reimage_instances_in_doubt"] != float64(s.InDoubt) {
-		sc.violation("%s: metrics say %v in doubt, the summary %d", what, r.metrics["reimage_instances_in_doubt"], s.InDoubt)
+	if r.metrics != nil && (r.metrics["reimage_instances_in_doubt"] != float64(s.InDoubt) || r.metrics["reimage_instances_broken"] != float64(s.Broken)) {
+		sc.violation("%s: metrics say %v in doubt and %v broken, the summary %d and %d", what,
+			r.metrics["reimage_instances_in_doubt"], r.metrics["reimage_instances_broken"], s.InDoubt, s.Broken)
+	}
+	if r.metrics == nil {
+		sc.violation("%s: no metrics textfile written", what)
 	}
 }
 
@@ -809,7 +820,7 @@ func (sc *scenario) run() {
 		hard := false
 		for _, res := range results {
 			sc.t.Logf("step %d (%s): %s", sc.step, kind, res)
-			hard = hard || res.hard
+			hard = hard || res.hard || res.aborted
 		}
 		what := fmt.Sprintf("after step %d (%s)", sc.step, kind)
 		sc.checkAlways(what)

@@ -26,6 +26,7 @@ var PlanCloud = plan.Cloud{
 	EndpointExample: "https://ecs.cn-north-4.myhuaweicloud.com",
 	Decode:          decodeOptions,
 	InstanceID:      cloudid.UUID,
+	ImageID:         cloudid.UUID,
 	Schema:          planSchema,
 }
 

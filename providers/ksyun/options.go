@@ -30,6 +30,7 @@ var PlanCloud = plan.Cloud{
 	EndpointExample: "https://kec.api.ksyun.com",
 	Decode:          decodeOptions,
 	InstanceID:      cloudid.UUID,
+	ImageID:         cloudid.UUID,
 	Schema:          planSchema,
 }
 

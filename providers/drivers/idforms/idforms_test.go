@@ -25,6 +25,12 @@ var idCloud = plan.Cloud{
 		Example:   "i-0abc12345def67890",
 		Normalise: strings.ToLower,
 	},
+	ImageID: plan.IDSyntax{
+		Pattern:   "^ami-[0-9a-f]{8}([0-9a-f]{9})?$",
+		Noun:      "ami- and 8 or 17 hex digits",
+		Example:   "ami-0abc12345def67890",
+		Normalise: strings.ToLower,
+	},
 	Schema: []byte(`{"type": "ec2like", "title": "EC2-like Compute", "short": "EC2", "regionExample": "us-east-1",
 		"endpointExample": "https://ec2.us-east-1.example", "credentialsEnv": "EC2_AK/EC2_SK", "loginSummary": "password"}`),
 }
@@ -38,15 +44,15 @@ func (noOptions) SpecParts() (string, string)   { return "", "" }
 const head = `version: 1
 name: ids
 providers:
-  kec: {type: ksyun, region: cn-beijing-6}
-  aws1: {type: ec2like, region: us-east-1}
+  kec: {type: ksyun, region: cn-beijing-6, defaults: {image: 8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2}}
+  aws1: {type: ec2like, region: us-east-1, defaults: {image: ami-0abc1234}}
 defaults:
-  image: 8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2
+  # each provider's image is in its defaults
   login: {password: {env: PW}}
 instances:
 `
 
-// Each cloud's instance ids in the form its driver declares: an id of another
+// Each cloud's instance and image ids in the forms its driver declares: an id of another
 // cloud's form is one error at its position naming the form it must have; an
 // id of no cloud's form is the schema's one error listing the forms; each
 // cloud's normalisation makes an id canonical before it is compared.
@@ -54,6 +60,7 @@ func TestInstanceIDsTakeTheFormOfTheirCloud(t *testing.T) {
 	for _, tc := range []struct {
 		name, entry string
 		wantID      string // the decoded id, when the plan is valid
+		wantImage   string // and its image, when not the provider's default
 		wantErr     string
 	}{
 		{name: "KEC id", entry: "  - {id: 98284100-f6d1-4bbf-886a-1b0765024738, provider: kec}\n",
@@ -70,11 +77,22 @@ func TestInstanceIDsTakeTheFormOfTheirCloud(t *testing.T) {
 			wantErr: `ids.yaml:10:9: instances[0].id: must be i- and 8 or 17 hex digits like i-0abc12345def67890 (provider "aws1" is ec2like), found "98284100-f6d1-4bbf-886a-1b0765024738"`},
 		{name: "EC2 id on KEC by default", entry: "  - {id: i-0abc12345def67890}\n",
 			wantErr: `ids.yaml:10:10: instances[0].id: must be a UUID like 98284100-f6d1-4bbf-886a-1b0765024738 (provider "kec" is ksyun), found "i-0abc12345def67890"`},
+		{name: "EC2 image upper-case", entry: "  - {id: i-0abc1234, provider: aws1, image: AMI-0ABC1234}\n",
+			wantID: "i-0abc1234", wantImage: "ami-0abc1234"},
+		{name: "KEC image upper-case", entry: "  - {id: 98284100-f6d1-4bbf-886a-1b0765024738, provider: kec, image: 8F12AD9E-AE9A-44B9-95F3-C4E65CE582E2}\n",
+			wantID: "98284100-f6d1-4bbf-886a-1b0765024738", wantImage: "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2"},
+		{name: "KEC image on EC2", entry: "  - {id: i-0abc1234, provider: aws1, image: 8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2}\n",
+			wantErr: `ids.yaml:10:45: instances[0].image: must be an image id (ami- and 8 or 17 hex digits like ami-0abc12345def67890) or {name: IMAGE NAME} (provider "aws1" is ec2like), found "8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2"`},
+		{name: "EC2 default image on KEC, once", entry: "  - {id: 98284100-f6d1-4bbf-886a-1b0765024738, provider: kec}\n  - {id: 98284100-f6d1-4bbf-886a-1b0765024739, provider: kec}\n",
+			wantErr: `ids.yaml:4:62: providers.kec.defaults.image: must be an image id (a UUID like 98284100-f6d1-4bbf-886a-1b0765024738) or {name: IMAGE NAME} (provider "kec" is ksyun), found "ami-0abc1234"`},
 		{name: "no cloud's form", entry: "  - {id: web, provider: aws1}\n",
 			wantErr: `ids.yaml:10:10: instances[0].id: must be an instance id: a UUID like 98284100-f6d1-4bbf-886a-1b0765024738 (ksyun, huaweicloud) or i- and 8 or 17 hex digits like i-0abc12345def67890 (ec2like), found "web"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := head + tc.entry
+			if strings.Contains(tc.name, "default image") {
+				src = strings.Replace(src, "defaults: {image: 8f12ad9e-ae9a-44b9-95f3-c4e65ce582e2}", "defaults: {image: ami-0abc1234}", 1)
+			}
 			if strings.Contains(tc.name, "by default") {
 				src = strings.Replace(src, "defaults:\n", "defaults:\n  provider: kec\n", 1)
 				tc.wantErr = strings.Replace(tc.wantErr, ":10:", ":11:", 1)
@@ -91,6 +109,9 @@ func TestInstanceIDsTakeTheFormOfTheirCloud(t *testing.T) {
 			}
 			if got := p.Instances[0].ID; got != tc.wantID {
 				t.Errorf("id %q, want %q", got, tc.wantID)
+			}
+			if got := p.Instances[0].Image; tc.wantImage != "" && got != tc.wantImage {
+				t.Errorf("image %q, want %q", got, tc.wantImage)
 			}
 		})
 	}

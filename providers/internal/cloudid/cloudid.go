@@ -1,5 +1,5 @@
-// Package cloudid holds the forms of instance ids that more than one cloud
-// uses, for drivers to declare as theirs (plan.Cloud.InstanceID).
+// Package cloudid holds the forms of ids that more than one cloud uses, for
+// drivers to declare as theirs (plan.Cloud.InstanceID, plan.Cloud.ImageID).
 package cloudid
 
 import (
@@ -8,8 +8,9 @@ import (
 	"github.com/reimage-dev/reimage/plan"
 )
 
-// UUID is the form of the instance ids of the clouds that name their servers
-// by a UUID: lower-case, as their consoles and APIs show them. An upper-case one (some tools and
+// UUID is the form of the instance and image ids of the clouds that name
+// their servers and images by a UUID: lower-case, as their consoles and APIs
+// show them. An upper-case one (some tools and
 // spreadsheets print them so; the clouds match ids without regard to case)
 // is the same id, lowered before it is compared with the cloud's answers,
 // hashed to a shard or journaled.
