@@ -222,8 +222,9 @@ func normalise(in instanceJSON) providers.Instance {
 	case name == "stopped":
 		inst.State = providers.StateStopped
 	case errorLike(name):
+		// No Fault: KEC gives no explanation, and RawState names the state
+		// (a made-up "instance is in state error" made every reason say it twice).
 		inst.State = providers.StateError
-		inst.Fault = "instance is in state " + name
 	case settledStates[name]:
 		// Settled after a migration or a resize, neither running nor stopped:
 		// reimage does not change an instance in it.
