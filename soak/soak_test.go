@@ -434,6 +434,8 @@ func (sc *scenario) apply(planFile, state, shard string, k killPlan) runResult {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	if k.mode != "" {
+		// Instances an earlier, abandoned run left busy do not count.
+		k.busy += sc.busyInPlan()
 		sc.tally.kills++
 		sc.tally.signals[k.mode]++
 		timer := time.NewTimer(k.delay)
@@ -492,6 +494,11 @@ func (sc *scenario) apply(planFile, state, shard string, k killPlan) runResult {
 	}
 	sc.readEvents(&res, stdout.Bytes())
 	res.metrics = readMetrics(prom)
+	if res.signaled != "" && res.exit == -1 {
+		// Killed by the signal itself: it came before the process had set
+		// up its handlers (its first milliseconds), as a kill -9 would.
+		res.hard = true
+	}
 	if res.signaled != "" && res.exit == 1 && res.summary == nil {
 		// A signal before the run began (during the look-up) cancels it
 		// at once, before any change, as at the prompt: exit 1. What an
