@@ -187,6 +187,8 @@ type item struct {
 	resubmits  int
 	// read is its re-read made ahead of its start (ahead.go), if any.
 	read atomic.Pointer[recheckRead]
+	// started: dispatched in a wave (its change carries the start).
+	started atomic.Bool
 }
 
 // Apply makes the changes: ok, protected and blocked changes are only counted;
@@ -251,6 +253,15 @@ func (e *Executor) Apply(ctx context.Context, changes []plan.Change) (Summary, e
 			if !sleep(ctx, pause, e.opts.Drain) {
 				break
 			}
+		}
+	}
+	// An instance an earlier run stopped was left to its change to start;
+	// a change that never started (a signal, the budget, a gate) does not,
+	// so it is started here.
+	for _, it := range todo {
+		key := plan.Key(it.c.Instance.Provider, it.c.Instance.ID)
+		if e.resumedRunning[key] && !it.started.Load() && ctx.Err() == nil {
+			_ = e.restore(ctx, key)
 		}
 	}
 	e.mu.Lock()
@@ -347,6 +358,7 @@ func (e *Executor) runWave(ctx context.Context, wave []*item, w, waves int) erro
 			break
 		}
 		e.lanes.dispatched(it)
+		it.started.Store(true)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -285,3 +285,31 @@ func TestJobFailedWithStaleReadStartsAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedByCrashedRunStartedWhenItsChangeNeverStarts: a run is killed
+// after it stopped an instance for its change; the next run resolves the
+// intent and leaves the start to the change, but a first signal (drain)
+// comes before the change starts: the instance was left stopped until yet
+// another run (soak seeds 104, 112). It is started at the run's end.
+func TestStoppedByCrashedRunStartedWhenItsChangeNeverStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFaultCloud(1, true)
+		p := testPlan(cloud.fakeCloud, oneWave, plan.Size{}, 1)
+		_ = cloud.set("i-000", func(in *providers.Instance) { in.State = providers.StateStopped })
+		j := openTestJournal(t)
+		if err := j.Append(Record{Event: EventIntent, Provider: "fake", ID: "i-000", Action: "change", Image: "new", WasRunning: true, Reason: ReasonStopped}); err != nil {
+			t.Fatal(err)
+		}
+		drain := make(chan struct{})
+		close(drain)
+		if _, _, err := (faultRun{journal: j, drain: drain}).run(t, cloud, p); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := cloud.Status(context.Background(), "i-000"); st.State != providers.StateRunning {
+			t.Errorf("instance %+v, want running again", st)
+		}
+		if n := cloud.calls(&cloud.changeCalls, "i-000"); n != 0 {
+			t.Errorf("changed %d times after the signal, want never", n)
+		}
+	})
+}
