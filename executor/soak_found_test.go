@@ -11,7 +11,7 @@ import (
 	"github.com/reimage-dev/reimage/providers"
 )
 
-// Violations the chaos soak (soak/) found, each reduced to the engine on the
+// Violations the chaos soak (bench/soak/) found, each reduced to the engine on the
 // in-memory cloud.
 
 // TestReinstallJobFailedLeavesItShutOffStartsAgainInDoubt: an ECS reinstall

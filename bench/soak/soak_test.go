@@ -29,7 +29,7 @@ import (
 var (
 	soakSeeds = flag.Int("soak.seeds", 0, "run the chaos soak over this many seeds (0: skip it)")
 	soakFirst = flag.Int64("soak.first", 1, "first seed of the soak")
-	soakBin   = flag.String("soak.bin", "", "reimage binary to soak (default: built from ../cmd/reimage)")
+	soakBin   = flag.String("soak.bin", "", "reimage binary to soak (default: built from ../../cmd/reimage)")
 	soakSteps = flag.Int("soak.steps", 6, "runs per seed before the calm, converging phase")
 	soakKeep  = flag.String("soak.keep", "", "keep every run's -json output and stderr in this directory")
 )
@@ -57,7 +57,7 @@ func TestChaosSoak(t *testing.T) {
 	bin := *soakBin
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "reimage")
-		out, err := exec.Command("go", "build", "-o", bin, "../cmd/reimage").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/reimage").CombinedOutput()
 		if err != nil {
 			t.Fatalf("building reimage: %v\n%s", err, out)
 		}

@@ -3,7 +3,7 @@
 // moments and rerun, with every promise of the README's safety model checked
 // against the simulator after each step. It runs only when asked:
 //
-//	go test ./soak -run TestChaosSoak -soak.seeds 20 -v
+//	go test ./bench/soak -run TestChaosSoak -soak.seeds 20 -v
 //
 // The package has no code of its own; this file only names it.
 package soak
