@@ -206,13 +206,7 @@ func AdoptOthers(j *Journal, scope AdoptScope, holder Holder) (AdoptResult, erro
 // which claim does not give this run and whose recorded plan file is gone
 // (or unrecorded): nobody is known to start them.
 func unclaimed(path string, other *Journal, claim Claim) []Unclaimed {
-	other.mu.Lock()
-	keys := make([]string, 0, len(other.entries))
-	for k := range other.entries {
-		keys = append(keys, k)
-	}
-	other.mu.Unlock()
-	sort.Strings(keys)
+	keys := other.keys()
 	var out []Unclaimed
 	for _, k := range keys {
 		provider, id := splitKey(k)
@@ -234,6 +228,18 @@ func unclaimed(path string, other *Journal, claim Claim) []Unclaimed {
 	return out
 }
 
+// keys lists j's entries' keys, sorted, so that adoption goes in one order.
+func (j *Journal) keys() []string {
+	j.mu.Lock()
+	keys := make([]string, 0, len(j.entries))
+	for k := range j.entries {
+		keys = append(keys, k)
+	}
+	j.mu.Unlock()
+	sort.Strings(keys)
+	return keys
+}
+
 // adoption is what one instance's entry in another journal gives this run:
 // records for j, and whether the entry is to be closed there (it held more
 // than a done token, which stays true there too).
@@ -245,13 +251,7 @@ type adoption struct {
 
 // toAdopt lists what other holds for claim's instances that j lacks.
 func toAdopt(j, other *Journal, claim Claim) []adoption {
-	other.mu.Lock()
-	keys := make([]string, 0, len(other.entries))
-	for k := range other.entries {
-		keys = append(keys, k)
-	}
-	other.mu.Unlock()
-	sort.Strings(keys)
+	keys := other.keys()
 	var out []adoption
 	for _, k := range keys {
 		provider, id := splitKey(k)

@@ -19,35 +19,29 @@ type IDForm struct {
 // non-empty id. It panics when typ is not registered or the document was
 // already assembled: programming errors found at start-up.
 func RegisterInstanceID(typ string, f IDForm) {
-	fragmentsMu.Lock()
-	defer fragmentsMu.Unlock()
-	if assembledUsed {
-		panic(fmt.Sprintf("schema: RegisterInstanceID: %q registered after the schema was used", typ))
-	}
-	for i := range cloudFragments {
-		if cloudFragments[i].typ == typ {
-			cloudFragments[i].id = f
-			return
-		}
-	}
-	panic(fmt.Sprintf("schema: RegisterInstanceID: no fragment of %q registered", typ))
+	registerForm("RegisterInstanceID", typ, func(c *cloudFragment) { c.id = f })
 }
 
 // RegisterImageID sets the image id form of the cloud of provider type typ,
 // as RegisterInstanceID does its instance ids'.
 func RegisterImageID(typ string, f IDForm) {
+	registerForm("RegisterImageID", typ, func(c *cloudFragment) { c.imageID = f })
+}
+
+// registerForm sets one of typ's id forms (set), for the function op.
+func registerForm(op, typ string, set func(*cloudFragment)) {
 	fragmentsMu.Lock()
 	defer fragmentsMu.Unlock()
 	if assembledUsed {
-		panic(fmt.Sprintf("schema: RegisterImageID: %q registered after the schema was used", typ))
+		panic(fmt.Sprintf("schema: %s: %q registered after the schema was used", op, typ))
 	}
 	for i := range cloudFragments {
 		if cloudFragments[i].typ == typ {
-			cloudFragments[i].imageID = f
+			set(&cloudFragments[i])
 			return
 		}
 	}
-	panic(fmt.Sprintf("schema: RegisterImageID: no fragment of %q registered", typ))
+	panic(fmt.Sprintf("schema: %s: no fragment of %q registered", op, typ))
 }
 
 // distinctForms are the different forms of frags' ids (form picks which),
