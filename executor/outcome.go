@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -148,6 +149,17 @@ func (e *Executor) settleEarlier(ctx context.Context, changes []plan.Change) err
 	e.failures += broken
 	e.mu.Unlock()
 	return nil
+}
+
+// RestoreEarlier starts again every instance an earlier run stopped that
+// Resolve left for this run's change to start, for a run that makes no
+// change at all (refused before it began): no change will start them.
+func (e *Executor) RestoreEarlier(ctx context.Context) error {
+	var errs []error
+	for _, key := range sortedKeys(e.resumedRunning) {
+		errs = append(errs, e.restore(ctx, key))
+	}
+	return errors.Join(errs...)
 }
 
 // restore starts an instance an earlier run stopped whose change will not be

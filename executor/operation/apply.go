@@ -141,14 +141,14 @@ func applyLocked(ctx context.Context, f *Fleet, opts ApplyOptions, view ApplyVie
 	if err := view.Review(cs); err != nil {
 		return res, err
 	}
-	if err := refuseBadImages(pre); err != nil {
-		return res, err
-	}
 	ex := executor.New(executor.Options{
 		Plan: f.Plan, Providers: f.Providers, Journal: journal, Observer: view, RunID: opts.RunID,
 		PollInterval: opts.PollInterval, Drain: opts.Drain, Secret: f.Secret, Settle: opts.Settle,
 		WaitEstimate: opts.WaitEstimate,
 	})
+	if err := refuseBadImages(pre); err != nil {
+		return res, resolveRefused(ctx, ex, cs, view, err)
+	}
 	if err := ex.ResolveSecrets(cs.Changes); err != nil {
 		return res, err
 	}
@@ -202,8 +202,30 @@ func refuseBadImages(res executor.PreflightResult) error {
 	if n := len(res.BadImages); n > 1 {
 		what = fmt.Sprintf("%d target images fail", n)
 	}
-	return fmt.Errorf("%w: %s pre-flight; no instance was touched:\n  %s\nFix the plan (reimage plan shows the blocked instances), then run apply again",
+	return fmt.Errorf("%w: %s pre-flight; no change was started:\n  %s\nFix the plan (reimage plan shows the blocked instances), then run apply again",
 		ErrBadImages, what, strings.Join(res.BadImages, "\n  "))
+}
+
+// resolveRefused is a refused run's last duty: what earlier runs left in
+// doubt (an instance a killed run stopped, a change it submitted) is
+// resolved, as every run does before its own changes, so that a bad image
+// found now does not keep instances stopped until the plan is fixed.
+// Resolving submits nothing; like a run with nothing to do, it needs no
+// confirmation. refused is returned, with what resolving could not do.
+func resolveRefused(ctx context.Context, ex *executor.Executor, cs plan.ChangeSet, view ApplyView, refused error) error {
+	if cs.Pending == 0 {
+		return refused
+	}
+	stop := view.Running()
+	defer stop()
+	err := ex.Resolve(ctx)
+	if err == nil {
+		err = ex.RestoreEarlier(ctx)
+	}
+	if err != nil {
+		return errors.Join(refused, fmt.Errorf("resolving what earlier runs left: %w", err))
+	}
+	return refused
 }
 
 // Review is the look-up and diff of `plan`: it reads the journal at
