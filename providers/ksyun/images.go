@@ -65,7 +65,7 @@ func (c *Client) describeImages(ctx context.Context, id string) ([]imageJSON, er
 // filtered here — the fewest calls either way.
 func (c *Client) Images(ctx context.Context, ids []string) (map[string]providers.Image, error) {
 	out := map[string]providers.Image{}
-	ids = dedupe(ids)
+	ids = batch.Dedupe(ids)
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -120,7 +120,7 @@ type keysAnswer struct {
 // KeyPairs asks SKS DescribeKeys for the key ids (KeyId.N, MaxKeyIDs per
 // call): an id it does not return does not exist for this account.
 func (c *Client) KeyPairs(ctx context.Context, keys []string) (map[string]bool, error) {
-	keys = dedupe(keys)
+	keys = batch.Dedupe(keys)
 	out := make(map[string]bool, len(keys))
 	for _, chunk := range batch.Chunks(keys, MaxKeyIDs) {
 		params := url.Values{"MaxResults": {strconv.Itoa(len(chunk))}}

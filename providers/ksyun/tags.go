@@ -103,7 +103,7 @@ func (c *Client) SetMark(ctx context.Context, id, key, value string) error {
 
 // Marks returns the tags of each id whose key starts with providers.MarkPrefix.
 func (c *Client) Marks(ctx context.Context, ids []string) (map[string]map[string]string, error) {
-	all, err := c.tagsOf(ctx, dedupe(ids))
+	all, err := c.tagsOf(ctx, batch.Dedupe(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -115,17 +115,4 @@ func (c *Client) Marks(ctx context.Context, ids []string) (map[string]map[string
 		}
 	}
 	return all, nil
-}
-
-// dedupe keeps the first of each id, in order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

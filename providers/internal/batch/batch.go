@@ -35,7 +35,7 @@ const LookupConcurrency = 4
 // LookupConcurrency at once, and merges the answers. The first error ends it.
 func LookupBatches(ctx context.Context, ids []string, size int, fn LookupFunc) (map[string]providers.Instance, error) {
 	out := make(map[string]providers.Instance, len(ids))
-	chunks := Chunks(dedupe(ids), size)
+	chunks := Chunks(Dedupe(ids), size)
 	results := make([]map[string]providers.Instance, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(LookupConcurrency)
@@ -94,7 +94,8 @@ func MarkNotFound(out map[string]providers.Instance, ids []string) {
 	}
 }
 
-func dedupe(ids []string) []string {
+// Dedupe keeps the first of each id, in order: a batch call names an id once.
+func Dedupe(ids []string) []string {
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
